@@ -1,0 +1,80 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+from importlib import resources
+from pathlib import Path
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from .catalog import data_paths
+from .config import load_settings
+from .errors import ServiceError
+from .learner import Learner, load_model
+from .service import Service
+from .storage import Store
+
+log = logging.getLogger(__name__)
+
+
+def static_dir() -> Path:
+    """The demo's files: installed as the ``artwork.static`` package data, or the checkout's
+    ``static/`` folder in an editable install."""
+    return Path(str(resources.files("artwork.static")))
+
+
+def _error(status: int, code: str, message: str):
+    return jsonify({"error": {"status": status, "code": code, "message": message}}), status
+
+
+def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
+    """Build the app: settings (defaults < ``ARTWORK_*`` env < ``test_config``), the store, the
+    model (latest checkpoint + re-learning what came after it), the service and the learner."""
+    settings = load_settings(test_config)
+    app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
+    app.config.update(settings)
+    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_BODY_BYTES"])
+    app.json.sort_keys = False
+
+    paths = data_paths(settings["DATA_DIR"])
+    store = Store(paths["db"])
+    model = load_model(store, settings["VW_ARGS"], paths["models"])
+    service = Service(settings, store, model, clock=clock)
+    learner = Learner(settings, store, model, paths["models"], clock=clock)
+    caught_up = learner.learn_available()
+    if caught_up:
+        log.info("re-learned %d events logged after the checkpoint", caught_up)
+    service.on_final = learner.wake
+    store.close_thread()
+    if settings["LEARNER"] == "thread":
+        learner.start()
+    app.extensions["artwork"] = service
+    app.extensions["artwork.learner"] = learner
+    app.extensions["artwork.paths"] = paths
+
+    from .api import bp
+
+    app.register_blueprint(bp)
+
+    @app.teardown_appcontext
+    def close_connection(_exc):
+        store.close_thread()
+
+    @app.errorhandler(ServiceError)
+    def service_error(exc: ServiceError):
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _error(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def internal_error(exc: Exception):
+        log.exception("unhandled error")
+        return _error(500, "internal_error", "internal error; the server log has the details")
+
+    return app

@@ -1,0 +1,68 @@
+"""Putting titles and their images into a data directory: the demo catalog and imports.
+
+Image files are content-addressed (their name is a hash of their bytes), so they are written
+first and the database rows that point at them are committed afterwards in one transaction:
+a failure at any point leaves at most unreferenced files, never a half-written title.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from . import images as I
+from .storage import Store
+
+
+def data_paths(data_dir: str | Path) -> dict[str, Path]:
+    data_dir = Path(data_dir)
+    return {"data_dir": data_dir, "db": data_dir / "artwork.db", "images": data_dir / "images",
+            "models": data_dir / "models"}
+
+
+def write_image_files(images_dir: Path, encoded: dict[str, bytes]) -> dict[str, dict]:
+    """Write one artwork's encoded sizes; returns size -> {"file", "width", "height", "bytes"}."""
+    images_dir.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for size, data in encoded.items():
+        name = I.content_name(data)
+        path = images_dir / name
+        if not path.exists():
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, path)
+        width, height = I.SIZES[size]
+        written[size] = {"file": name, "width": width, "height": height, "bytes": len(data)}
+    return written
+
+
+def install_titles(store: Store, images_dir: Path, prepared: list[tuple[dict, dict[str, dict[str, bytes]]]],
+                   now: float | None = None) -> int:
+    """Store titles with their encoded images, all in one transaction. Returns the count.
+
+    ``prepared`` holds ``(title, {artwork_id: {size: jpeg bytes}})`` pairs.
+    """
+    now = time.time() if now is None else now
+    files = [
+        (title, {art_id: write_image_files(images_dir, sizes) for art_id, sizes in encoded.items()})
+        for title, encoded in prepared
+    ]
+    with store.write() as conn:
+        for title, metas in files:
+            store.put_title(conn, title, metas, now)
+    return len(files)
+
+
+def install_demo(store: Store, images_dir: Path, progress=None) -> int:
+    """Render the bundled demo catalog's artwork with Pillow and store it."""
+    from .demo_catalog import demo_titles
+
+    prepared = []
+    titles = demo_titles()
+    for title in titles:
+        encoded = {art["id"]: I.encode_sizes(I.render_artwork(title, art)) for art in title["artwork"]}
+        prepared.append((title, encoded))
+        if progress is not None:
+            progress(1)
+    return install_titles(store, images_dir, prepared)

@@ -1,0 +1,94 @@
+"""Settings: defaults, then ``ARTWORK_*`` environment variables, then explicit overrides.
+
+Every setting is listed in ``DEFAULTS`` with its documentation; the README's settings table is
+checked against this dict by a test, so a new setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: The VW arguments of the default policy. See README "Why these defaults".
+DEFAULT_VW_ARGS = (
+    "--cb_explore_adf --epsilon 0.1 --cb_type mtr "
+    "-q GH -q GO -q GS -q GA -q TO -q TH -q DS"
+)
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: object
+    doc: str
+
+
+DEFAULTS: dict[str, Setting] = {
+    "DATA_DIR": Setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints."),
+    "VW_ARGS": Setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf)."),
+    "POLICY_NAME": Setting("vw-epsilon-greedy", "Name logged with every decision, to tell policies apart in the log."),
+    "REWARD": Setting("click", "Reward definition: 'click' (a click or any play) or 'quality_play'."),
+    "QUALITY_PLAY_SECONDS": Setting(600.0, "Seconds watched that make a play a quality play."),
+    "REWARD_WAIT_SECONDS": Setting(30.0, "How long after a decision (or its activation) an outcome still counts."),
+    "DEFAULT_REWARD": Setting(0.0, "Reward of an event whose wait window closed with no qualifying outcome."),
+    "HALF_LIFE_DAYS": Setting(30.0, "Half-life, in days, of a view's or rating's weight in the genre affinity."),
+    "FULL_VIEW_SECONDS": Setting(1200.0, "Seconds of viewing that count as one full view for affinity."),
+    "CHECKPOINT_EVERY_EVENTS": Setting(1000, "Write a model checkpoint after this many newly learned events."),
+    "CHECKPOINT_EVERY_SECONDS": Setting(60.0, "...or after this many seconds with anything new learned."),
+    "LEARNER_INTERVAL_SECONDS": Setting(0.25, "How often the learner looks for closed windows when nothing wakes it."),
+    "MAX_TITLES_PER_REQUEST": Setting(100, "Most titles one select-artwork call may ask for."),
+    "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
+    "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
+    "LEARNER": Setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is called."),
+}
+
+REWARDS = ("click", "quality_play")
+LEARNER_MODES = ("thread", "manual")
+
+
+def _coerce(name: str, raw: str, default: object) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if default is None and name == "SEED":
+        return int(raw) if raw.strip() else None
+    return raw
+
+
+def load_settings(overrides: dict | None = None, environ: dict | None = None) -> dict:
+    """Return the effective settings: defaults < ``ARTWORK_<NAME>`` environment < overrides."""
+    environ = os.environ if environ is None else environ
+    settings = {name: s.default for name, s in DEFAULTS.items()}
+    for name, s in DEFAULTS.items():
+        raw = environ.get(f"ARTWORK_{name}")
+        if raw is not None:
+            try:
+                settings[name] = _coerce(name, raw, s.default)
+            except ValueError:
+                raise ValueError(f"ARTWORK_{name}={raw!r} is not a valid value") from None
+    for name, value in (overrides or {}).items():
+        if name in DEFAULTS:
+            settings[name] = value
+    validate(settings)
+    return settings
+
+
+def validate(settings: dict) -> None:
+    """Refuse settings that would make the service misbehave, with the setting named."""
+    if settings["REWARD"] not in REWARDS:
+        raise ValueError(f"REWARD must be one of {', '.join(REWARDS)}, not {settings['REWARD']!r}")
+    if settings["LEARNER"] not in LEARNER_MODES:
+        raise ValueError(f"LEARNER must be one of {', '.join(LEARNER_MODES)}, not {settings['LEARNER']!r}")
+    if "--cb_explore_adf" not in str(settings["VW_ARGS"]).split():
+        raise ValueError("VW_ARGS must include --cb_explore_adf: the service needs a probability per artwork")
+    for name in ("REWARD_WAIT_SECONDS", "HALF_LIFE_DAYS", "FULL_VIEW_SECONDS", "LEARNER_INTERVAL_SECONDS",
+                 "CHECKPOINT_EVERY_SECONDS"):
+        if not float(settings[name]) > 0:
+            raise ValueError(f"{name} must be a positive number of seconds/days, not {settings[name]!r}")
+    for name in ("CHECKPOINT_EVERY_EVENTS", "MAX_TITLES_PER_REQUEST", "MAX_BODY_BYTES"):
+        if int(settings[name]) < 1:
+            raise ValueError(f"{name} must be at least 1, not {settings[name]!r}")
+    if float(settings["QUALITY_PLAY_SECONDS"]) < 0:
+        raise ValueError("QUALITY_PLAY_SECONDS must not be negative")

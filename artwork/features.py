@@ -1,0 +1,202 @@
+"""Context and artwork features, and their Vowpal Wabbit text form. Pure functions only.
+
+The features of a decision are logged exactly as built here (``{"shared": ..., "actions":
+[...]}``) and the learner turns the logged form back into VW lines with ``to_vw``: what the
+model learns from is always what it predicted from, even if the catalog changes later.
+
+VW namespaces (one letter each, because VW keys interactions on the first letter):
+
+- shared (the context): ``G`` genre affinity (genre -> weight in [0, 1], summing to 1),
+  ``T`` time (``bucket=evening``, ``day=weekend``), ``D`` device (``device=tv``).
+- per artwork: ``A`` artwork id, ``H`` theme, ``O`` tone, ``S`` subject, ``C`` cast,
+  ``M`` match: the person's affinity for the artwork's theme, one number that lets what is
+  learned about "show people the aspect they like" carry over to every genre at once.
+
+The default interactions (config.DEFAULT_VW_ARGS) pair G with H, O, S and A (taste x artwork),
+T with O and H (time x tone and theme) and D with S (device x subject).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+from . import vocab
+
+_UNSAFE = re.compile(r"[\s|:]+")
+
+
+def vw_token(text: str) -> str:
+    """A VW-safe feature name: no whitespace, '|' or ':' (they are VW syntax)."""
+    return _UNSAFE.sub("_", str(text).strip()) or "_"
+
+
+# Time ------------------------------------------------------------------------------------------
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO-8601 time that carries a UTC offset; raise ValueError otherwise."""
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"time {text!r} is not an ISO-8601 date and time") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"time {text!r} has no UTC offset (add e.g. +01:00 or Z)")
+    return when
+
+
+def time_bucket(hour: int) -> str:
+    """morning 05-12, afternoon 12-17, evening 17-22, late-night 22-05 (local hours)."""
+    if 5 <= hour < 12:
+        return "morning"
+    if 12 <= hour < 17:
+        return "afternoon"
+    if 17 <= hour < 22:
+        return "evening"
+    return "late-night"
+
+
+def time_context(when: datetime) -> dict:
+    """The time part of the context, from a local, offset-aware time."""
+    return {
+        "time": when.isoformat(timespec="seconds"),
+        "time_bucket": time_bucket(when.hour),
+        "day_type": "weekend" if when.weekday() >= 5 else "weekday",
+    }
+
+
+# Genre affinity --------------------------------------------------------------------------------
+
+def neutral_affinity(genres) -> dict[str, float]:
+    """The prior of a person we know nothing about: every genre equally."""
+    genres = sorted(genres)
+    return {g: round(1.0 / len(genres), 6) for g in genres} if genres else {}
+
+
+def normalize_affinity(weights: dict[str, float]) -> dict[str, float]:
+    """Clip negatives to 0 and scale to sum 1; an all-zero input stays empty."""
+    positive = {g: float(w) for g, w in weights.items() if w > 0}
+    total = sum(positive.values())
+    if total <= 0:
+        return {}
+    return {g: round(w / total, 6) for g, w in sorted(positive.items())}
+
+
+def affinity_from_history(
+    *,
+    views: list[dict],
+    ratings: list[dict],
+    onboarding_genres: list[str],
+    title_genres: dict[str, list[str]],
+    vocabulary: set[str],
+    now_ts: float,
+    half_life_days: float,
+    full_view_seconds: float,
+) -> dict[str, float]:
+    """Recency-weighted genre affinity from what a person watched and rated.
+
+    A view adds ``min(1, seconds / full_view_seconds)`` to its title's genres, split equally
+    among them; a thumbs up adds 1 and a thumbs down subtracts 1 the same way; both decay by
+    half every ``half_life_days``. Onboarding picks add 0.5 each and never decay. The result
+    starts from a neutral prior of total weight 1 (so one short view does not make a person a
+    single-genre fan), is clipped at 0 and normalized to sum 1.
+    """
+    weights = {g: 1.0 / len(vocabulary) for g in vocabulary} if vocabulary else {}
+
+    def add(title_id: str, amount: float, at_ts: float) -> None:
+        genres = title_genres.get(title_id) or []
+        if not genres:
+            return
+        age_days = max(0.0, now_ts - at_ts) / 86400.0
+        decayed = amount * math.pow(0.5, age_days / half_life_days)
+        for g in genres:
+            weights[g] = weights.get(g, 0.0) + decayed / len(genres)
+
+    for view in views:
+        add(view["title_id"], min(1.0, view["seconds"] / full_view_seconds), view["at_ts"])
+    for rating in ratings:
+        add(rating["title_id"], float(rating["thumbs"]), rating["at_ts"])
+    for g in onboarding_genres:
+        weights[g] = weights.get(g, 0.0) + 0.5
+    return normalize_affinity(weights)
+
+
+def dominant_genre(affinity: dict[str, float]) -> str | None:
+    """The genre with the clearly largest weight, or None for a flat (neutral) profile."""
+    if not affinity:
+        return None
+    ranked = sorted(affinity.items(), key=lambda kv: (-kv[1], kv[0]))
+    if len(ranked) > 1 and ranked[0][1] - ranked[1][1] < 1e-6:
+        return None
+    return ranked[0][0]
+
+
+# Feature dictionaries ----------------------------------------------------------------------------
+
+def shared_features(affinity: dict[str, float], time_ctx: dict, device: str | None) -> dict:
+    """The context features: ``{namespace: {feature: value}}``."""
+    shared = {
+        "G": {vw_token(g): round(w, 6) for g, w in affinity.items() if w > 0},
+        "T": {f"bucket={time_ctx['time_bucket']}": 1, f"day={time_ctx['day_type']}": 1},
+    }
+    if device:
+        shared["D"] = {f"device={device}": 1}
+    return shared
+
+
+def action_features(artwork: dict, affinity: dict[str, float]) -> dict:
+    """One candidate artwork's features: ``{namespace: {feature: value}}``."""
+    tags = artwork["tags"]
+    action = {
+        "A": {f"id={vw_token(artwork['id'])}": 1},
+        "H": {f"theme={vw_token(tags['theme'])}": 1},
+        "O": {f"tone={vw_token(tags['tone'])}": 1},
+        "S": {f"subject={vw_token(tags['subject'])}": 1},
+        "M": {"match": round(affinity.get(tags["theme"], 0.0), 6)},
+    }
+    cast = tags.get("cast") or []
+    if cast:
+        action["C"] = {f"cast={vw_token(name)}": 1 for name in cast}
+    return action
+
+
+def build_features(affinity: dict[str, float], time_ctx: dict, device: str | None,
+                   artworks: list[dict]) -> dict:
+    """Everything the policy sees for one decision, in the form that is logged."""
+    return {
+        "shared": shared_features(affinity, time_ctx, device),
+        "actions": [action_features(a, affinity) for a in artworks],
+    }
+
+
+def _namespaces(spaces: dict) -> str:
+    parts = []
+    for ns in sorted(spaces):
+        feats = " ".join(
+            name if value == 1 else f"{name}:{value:.6g}"
+            for name, value in sorted(spaces[ns].items())
+        )
+        parts.append(f"|{ns} {feats}")
+    return " ".join(parts)
+
+
+def to_vw(features: dict, label: tuple[int, float, float] | None = None) -> list[str]:
+    """VW multiline (ADF) text for one decision.
+
+    ``label`` is ``(chosen_index, cost, probability)``; VW minimizes cost, so cost = -reward.
+    """
+    lines = ["shared " + _namespaces(features["shared"])]
+    for index, action in enumerate(features["actions"]):
+        prefix = ""
+        if label is not None and index == label[0]:
+            prefix = f"0:{label[1]:.6g}:{label[2]:.9g} "
+        lines.append(prefix + _namespaces(action))
+    return lines
+
+
+def validate_device(device) -> str | None:
+    if device is None:
+        return None
+    if device not in vocab.DEVICES:
+        raise ValueError(f"device must be one of {', '.join(vocab.DEVICES)}, not {device!r}")
+    return device

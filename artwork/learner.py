@@ -1,0 +1,165 @@
+"""The online learner: closes reward windows, learns final events in order, checkpoints.
+
+Exactly-once learning rests on one sequence: ``learn_queue``. An event enters it once (when its
+reward becomes final) and gets the next sequence number; the model is the VW arguments plus the
+events 1..seq learned in order. A checkpoint records the seq it includes, so on start the
+service loads the latest checkpoint and re-learns everything after it: a crash loses no
+learning and learns nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+from .policy import Model
+from .storage import Store
+
+log = logging.getLogger(__name__)
+
+KEEP_CHECKPOINTS = 3
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def load_model(store: Store, vw_args: str, models_dir: Path) -> Model:
+    """The newest checkpoint made with these VW arguments that loads, else a fresh model.
+
+    A checkpoint from other arguments is not used: the model is then rebuilt from the log.
+    """
+    rows = store.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? ORDER BY seq DESC, id DESC",
+                       (vw_args,))
+    for row in rows:
+        path = models_dir / row["file"]
+        if not path.is_file():
+            log.warning("checkpoint %s is missing; trying an older one", path)
+            continue
+        if file_sha256(path) != row["sha256"]:
+            log.warning("checkpoint %s is corrupted (checksum mismatch); trying an older one", path)
+            continue
+        try:
+            return Model(vw_args, path, seq=row["seq"])
+        except Exception as exc:  # VW raises plain RuntimeError/Exception for a bad file
+            log.warning("checkpoint %s could not be loaded (%s); trying an older one", path, exc)
+    if rows:
+        log.warning("no usable checkpoint: rebuilding the model from the log")
+    return Model(vw_args)
+
+
+class Learner:
+    """Turns final events into model updates, in learn-queue order, each exactly once."""
+
+    def __init__(self, settings: dict, store: Store, model: Model, models_dir: Path, clock=time.time):
+        self.settings = settings
+        self.store = store
+        self.model = model
+        self.models_dir = Path(models_dir)
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._checkpointed_seq = model.seq
+        self._checkpointed_at = clock()
+        self._run_lock = threading.RLock()
+
+    # One round ------------------------------------------------------------------------------
+
+    def close_windows(self, now: float | None = None) -> int:
+        """Give the default reward to every pending event whose wait window has closed."""
+        now = self.clock() if now is None else now
+        default = float(self.settings["DEFAULT_REWARD"])
+        with self.store.write() as conn:
+            due = [r[0] for r in conn.execute(
+                "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
+                " ORDER BY deadline_ts, event_id", (now,))]
+            for event_id in due:
+                self.store.finalize(conn, event_id, default, "window", now)
+        return len(due)
+
+    def learn_available(self, batch: int = 2000) -> int:
+        """Learn every queued event the model does not have yet; returns how many."""
+        learned = 0
+        with self._run_lock:
+            while True:
+                rows = self.store.query(
+                    "SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
+                    " JOIN impressions i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
+                    (self.model.seq, batch))
+                for row in rows:
+                    self.model.learn(json.loads(row["features"]), row["chosen_index"], row["reward"],
+                                     row["probability"], row["seq"])
+                learned += len(rows)
+                if len(rows) < batch:
+                    return learned
+
+    def checkpoint(self) -> Path | None:
+        """Save the model if it learned anything since the last checkpoint; returns the file."""
+        with self._run_lock:  # nothing is learned while the model is being saved
+            seq = self.model.seq
+            if seq == self._checkpointed_seq:
+                return None
+            name = f"model-{seq:012d}.vw"
+            self.model.save(self.models_dir / name)
+            with self.store.write() as conn:
+                conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts)"
+                             " VALUES (?, ?, ?, ?, ?)",
+                             (seq, name, file_sha256(self.models_dir / name), self.model.vw_args, self.clock()))
+                old = conn.execute("SELECT id, file FROM checkpoints ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?",
+                                   (KEEP_CHECKPOINTS,)).fetchall()
+                conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r["id"],) for r in old])
+            for row in old:
+                if row["file"] != name:
+                    (self.models_dir / row["file"]).unlink(missing_ok=True)
+            self._checkpointed_seq = seq
+            self._checkpointed_at = self.clock()
+            return self.models_dir / name
+
+    def run_once(self, now: float | None = None) -> int:
+        """Close due windows, learn what is final, checkpoint when due. Returns events learned."""
+        with self._run_lock:
+            self.close_windows(now)
+            learned = self.learn_available()
+            due_events = self.model.seq - self._checkpointed_seq >= int(self.settings["CHECKPOINT_EVERY_EVENTS"])
+            due_time = self.clock() - self._checkpointed_at >= float(self.settings["CHECKPOINT_EVERY_SECONDS"])
+            if due_events or due_time:
+                self.checkpoint()
+            return learned
+
+    # Background thread ----------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="artwork-learner", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        interval = float(self.settings["LEARNER_INTERVAL_SECONDS"])
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("learner round failed; retrying")
+            self._wake.wait(interval)
+            self._wake.clear()
+
+    def stop(self, checkpoint: bool = True) -> None:
+        """Stop the thread and (by default) write a final checkpoint."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        if checkpoint:
+            self.checkpoint()

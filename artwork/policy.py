@@ -1,0 +1,104 @@
+"""The Vowpal Wabbit policy: probabilities for candidate artwork, online updates, snapshots.
+
+``Model`` wraps one VW workspace behind a lock. In the single-process service the predictor
+(request threads) and the learner (a background thread) share it; the two roles only meet
+here, so several serving processes could later each hold a read-only ``Model`` loaded from the
+learner's published checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+from pathlib import Path
+
+import vowpalwabbit
+
+from .features import to_vw
+
+
+def workspace_args(vw_args: str, model_file: str | Path | None = None) -> str:
+    args = f"{vw_args} --quiet"
+    if model_file is not None:
+        args += f" -i {model_file}"
+    return args
+
+
+def normalize_pmf(raw: list[float]) -> list[float]:
+    """VW's float32 probabilities scaled to sum to exactly 1 (within float64)."""
+    total = float(sum(raw))
+    if not total > 0:
+        raise RuntimeError(f"policy returned no probability mass: {raw!r}")
+    return [float(p) / total for p in raw]
+
+
+def sample_index(pmf: list[float], rng: random.Random) -> int:
+    """Draw an index with the given probabilities (inverse CDF on one uniform draw)."""
+    u = rng.random()
+    cumulative = 0.0
+    for index, p in enumerate(pmf):
+        cumulative += p
+        if u < cumulative:
+            return index
+    # Rounding left u above the last cumulative sum: take the last action with mass.
+    return max(i for i, p in enumerate(pmf) if p > 0)
+
+
+class Model:
+    """One VW ``--cb_explore_adf`` workspace and the number of learned events it contains.
+
+    ``seq`` is the learn-queue sequence number of the last event learned: the model is a pure
+    function of (VW arguments, learned events 1..seq).
+    """
+
+    def __init__(self, vw_args: str, model_file: str | Path | None = None, seq: int = 0):
+        self.vw_args = vw_args
+        self.seq = seq
+        self._lock = threading.Lock()
+        self._vw = vowpalwabbit.Workspace(workspace_args(vw_args, model_file))
+
+    @property
+    def version(self) -> int:
+        return self.seq
+
+    def predict(self, features: dict) -> tuple[list[float], int]:
+        """The probability of each candidate in ``features["actions"]`` (in order, summing to
+        1) and the version of the model that gave them."""
+        lines = to_vw(features)
+        with self._lock:
+            raw = self._vw.predict(lines)
+            version = self.seq
+        if len(raw) != len(features["actions"]):
+            raise RuntimeError(f"policy returned {len(raw)} probabilities for {len(features['actions'])} actions")
+        return normalize_pmf(raw), version
+
+    def learn(self, features: dict, chosen_index: int, reward: float, probability: float, seq: int) -> None:
+        """Learn one final event. Sequence numbers must strictly increase: nothing learned twice."""
+        if seq <= self.seq:
+            raise RuntimeError(f"learn out of order: model already has event {self.seq}, got {seq}")
+        lines = to_vw(features, label=(chosen_index, -float(reward), float(probability)))
+        with self._lock:
+            self._vw.learn(lines)
+            self.seq = seq
+
+    def save(self, path: str | Path) -> int:
+        """Write the model atomically to ``path``; returns the seq it includes."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        with self._lock:
+            self._vw.save(str(tmp))
+            seq = self.seq
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        return seq
+
+    def weights(self) -> str:
+        """Every weight as VW's JSON dump: two models are the same model iff these are equal."""
+        with self._lock:
+            return self._vw.json_weights()
+
+    def close(self) -> None:
+        with self._lock:
+            self._vw.finish()

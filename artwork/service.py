@@ -1,0 +1,408 @@
+"""The service's core: decisions, outcomes, profiles and read-outs, over plain values.
+
+Nothing here touches a request or a response: the HTTP views (``api.py``), the CLI and the
+simulator all call these methods, so a simulation runs exactly the decision and logging code
+that production runs. Client mistakes raise ``ServiceError`` with the status to answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import secrets
+import threading
+import time
+from datetime import datetime
+
+from . import features as F
+from .errors import ServiceError, bad_request, not_found
+from .policy import Model, sample_index
+from .storage import Store
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+CONTEXT_KEYS = ("time", "device", "genre_affinity")
+OUTCOME_KINDS = ("click", "play", "activate")
+
+
+def check_id(value, what: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise bad_request(f"{what} must be a string of 1-128 letters, digits or _.:@- "
+                          f"(starting with a letter or digit), not {value!r}"[:300])
+    return value
+
+
+def check_number(value, what: str, *, minimum: float = 0.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise bad_request(f"{what} must be a finite number, not {value!r}"[:300])
+    if value < minimum:
+        raise bad_request(f"{what} must be at least {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def image_urls(artwork_id: str) -> dict:
+    return {"image_url": f"/images/{artwork_id}/poster.jpg",
+            "thumbnail_url": f"/images/{artwork_id}/thumb.jpg"}
+
+
+class Service:
+    """Decisions, reward join and read-outs over one ``Store`` and one ``Model``."""
+
+    def __init__(self, settings: dict, store: Store, model: Model, clock=time.time):
+        self.settings = settings
+        self.store = store
+        self.model = model
+        self.clock = clock
+        seed = settings["SEED"]
+        self._rng = random.Random(seed if seed is not None else secrets.randbits(64))
+        self._rng_lock = threading.Lock()
+        self.on_final = lambda: None  # the learner replaces this to wake up at once
+
+    # Context --------------------------------------------------------------------------------
+
+    def _local_now(self, now: float) -> datetime:
+        return datetime.fromtimestamp(now).astimezone()
+
+    def _history_affinity(self, user_id: str, now: float) -> tuple[dict, str]:
+        store = self.store
+        views = store.query("SELECT title_id, seconds, at_ts FROM views WHERE user_id = ?", (user_id,))
+        ratings = store.query("SELECT title_id, thumbs, at_ts FROM ratings WHERE user_id = ?", (user_id,))
+        user = store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
+        onboarding = json.loads(user["onboarding_genres"]) if user else []
+        vocabulary = store.genre_vocabulary()
+        if not (views or ratings or onboarding):
+            return F.neutral_affinity(vocabulary), "neutral"
+        title_ids = sorted({r["title_id"] for r in views + ratings})
+        marks = ",".join("?" * len(title_ids))
+        title_genres = {
+            row["id"]: json.loads(row["genres"])
+            for row in store.query(f"SELECT id, genres FROM titles WHERE id IN ({marks})", title_ids)
+        } if title_ids else {}
+        affinity = F.affinity_from_history(
+            views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
+            vocabulary=vocabulary, now_ts=now, half_life_days=float(self.settings["HALF_LIFE_DAYS"]),
+            full_view_seconds=float(self.settings["FULL_VIEW_SECONDS"]))
+        return affinity, "history"
+
+    def _override_affinity(self, raw) -> dict:
+        if not isinstance(raw, dict) or not raw:
+            raise bad_request("context.genre_affinity must be a non-empty object of genre -> weight")
+        vocabulary = self.store.genre_vocabulary()
+        weights = {}
+        for genre, weight in raw.items():
+            if genre not in vocabulary:
+                raise bad_request(f"context.genre_affinity: unknown genre {genre!r}"[:300], "unknown_genre")
+            weights[genre] = check_number(weight, f"context.genre_affinity.{genre}")
+        affinity = F.normalize_affinity(weights)
+        if not affinity:
+            raise bad_request("context.genre_affinity needs at least one positive weight")
+        return affinity
+
+    def _context(self, user_id: str, context, now: float) -> tuple[dict, dict, str | None]:
+        if context is None:
+            context = {}
+        if not isinstance(context, dict):
+            raise bad_request("context must be an object")
+        unknown = sorted(set(context) - set(CONTEXT_KEYS))
+        if unknown:
+            raise bad_request(f"context has unknown field(s): {', '.join(unknown)}"[:300])
+        if "time" in context:
+            if not isinstance(context["time"], str):
+                raise bad_request("context.time must be an ISO-8601 string with a UTC offset")
+            try:
+                when = F.parse_time(context["time"])
+            except ValueError as exc:
+                raise bad_request(f"context.{exc}"[:300]) from None
+        else:
+            when = self._local_now(now)
+        try:
+            device = F.validate_device(context.get("device"))
+        except ValueError as exc:
+            raise bad_request(f"context.{exc}"[:300]) from None
+        if "genre_affinity" in context:
+            affinity, source = self._override_affinity(context["genre_affinity"]), "request"
+        else:
+            affinity, source = self._history_affinity(user_id, now)
+        resolved = {**F.time_context(when), "device": device, "affinity_source": source}
+        return resolved, affinity, device
+
+    # Decisions ------------------------------------------------------------------------------
+
+    def select_artwork(self, user_id, title_ids, context=None, defer_activation: bool = False) -> dict:
+        """Pick one artwork per title for this person now, log every decision, return them.
+
+        Every decision is committed to the log before this returns; if the write fails, no
+        decision is returned.
+        """
+        user_id = check_id(user_id, "user_id")
+        if not isinstance(title_ids, list) or not title_ids:
+            raise bad_request("title_ids must be a non-empty list of title ids")
+        limit = int(self.settings["MAX_TITLES_PER_REQUEST"])
+        if len(title_ids) > limit:
+            raise bad_request(f"at most {limit} titles per request, got {len(title_ids)}", "too_many_titles")
+        for tid in title_ids:
+            check_id(tid, "title id")
+        if len(set(title_ids)) != len(title_ids):
+            raise bad_request("title_ids contains duplicates")
+        if not isinstance(defer_activation, bool):
+            raise bad_request("defer_activation must be true or false")
+        now = self.clock()
+        resolved, affinity, device = self._context(user_id, context, now)
+        titles = {t["id"]: t for t in self.store.titles(title_ids)}
+        missing = [tid for tid in title_ids if tid not in titles]
+        if missing:
+            raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
+        dominant = F.dominant_genre(affinity)
+        deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
+        state = "awaiting_activation" if defer_activation else "pending"
+        context_json = json.dumps({**resolved, "genre_affinity": affinity})
+        decisions, rows = [], []
+        for tid in title_ids:
+            title = titles[tid]
+            artworks = title["artwork"]
+            if not artworks:
+                raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
+            feats = F.build_features(affinity, resolved, device, artworks)
+            pmf, version = self.model.predict(feats)
+            with self._rng_lock:
+                index = sample_index(pmf, self._rng)
+            candidates = [a["id"] for a in artworks]
+            probability = pmf[index]
+            explored = probability < max(pmf)
+            event_id = secrets.token_hex(16)
+            rows.append((event_id, now, user_id, tid, context_json, json.dumps(feats), json.dumps(candidates),
+                         json.dumps(pmf), index, candidates[index], probability, int(explored), version,
+                         self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
+                         state, deadline))
+            ranking = sorted(zip(candidates, pmf), key=lambda cp: -cp[1])
+            decisions.append({
+                "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
+                **image_urls(candidates[index]), "probability": probability, "explored": explored,
+                "model_version": version,
+                "ranking": [{"artwork_id": a, "probability": p} for a, p in ranking],
+            })
+        with self.store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
+            conn.executemany(
+                "INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features,"
+                " candidates, pmf, chosen_index, artwork_id, probability, explored, model_version, policy,"
+                " time_bucket, dominant_genre, deferred, state, deadline_ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        return {
+            "user_id": user_id,
+            "context": {**resolved, "genre_affinity": affinity, "dominant_genre": dominant},
+            "decisions": decisions,
+            "model_version": max(d["model_version"] for d in decisions),
+            "deferred": defer_activation,
+        }
+
+    # Outcomes -------------------------------------------------------------------------------
+
+    def _qualifies(self, kind: str, seconds: float | None) -> bool:
+        if self.settings["REWARD"] == "click":
+            return kind in ("click", "play")
+        return kind == "play" and seconds is not None and seconds >= float(self.settings["QUALITY_PLAY_SECONDS"])
+
+    def record_outcome(self, event_id, kind: str, seconds=None) -> dict:
+        """Record a click, play or activation for a logged decision; join it to the reward.
+
+        The first qualifying outcome inside the wait window makes the reward final (1.0) and
+        queues the event for learning. Later, repeated or out-of-window outcomes are recorded
+        but change nothing learned. Unknown events are refused (404).
+        """
+        if kind not in OUTCOME_KINDS:
+            raise bad_request(f"unknown outcome {kind!r}")
+        if not isinstance(event_id, str) or not re.fullmatch(r"[0-9a-f]{32}", event_id):
+            raise not_found(f"unknown event {str(event_id)[:64]!r}", "unknown_event")
+        if kind == "play":
+            seconds = check_number(seconds, "seconds")
+        now = self.clock()
+        wait = float(self.settings["REWARD_WAIT_SECONDS"])
+        with self.store.write() as conn:
+            ev = conn.execute("SELECT state, deadline_ts, deferred, final_reason, reward FROM impressions"
+                              " WHERE event_id = ?", (event_id,)).fetchone()
+            if ev is None:
+                raise not_found(f"unknown event {event_id!r}", "unknown_event")
+            state = ev["state"]
+            if state == "pending" and now >= ev["deadline_ts"]:
+                # The window closed before the sweeper got to it: close it now, by the clock.
+                self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
+                state, reason = "final", "window"
+            else:
+                reason = ev["final_reason"]
+            if kind == "activate":
+                if not ev["deferred"]:
+                    raise ServiceError(409, "not_deferred",
+                                       f"event {event_id!r} was not requested with defer_activation")
+                if state == "awaiting_activation":
+                    effect = "activated"
+                    conn.execute("UPDATE impressions SET state = 'pending', activated_ts = ?, deadline_ts = ?"
+                                 " WHERE event_id = ?", (now, now + wait, event_id))
+                    held = conn.execute("SELECT kind, seconds FROM outcomes WHERE event_id = ?"
+                                        " AND kind != 'activate' ORDER BY id", (event_id,)).fetchall()
+                    if any(self._qualifies(h["kind"], h["seconds"]) for h in held):
+                        self.store.finalize(conn, event_id, 1.0, "outcome", now)
+                else:
+                    effect = "duplicate"
+            elif state == "awaiting_activation":
+                effect = "held"
+            elif state == "pending":
+                if self._qualifies(kind, seconds):
+                    self.store.finalize(conn, event_id, 1.0, "outcome", now)
+                    effect = "rewarded"
+                else:
+                    effect = "recorded"
+            else:
+                effect = "late" if reason == "window" else "duplicate"
+            conn.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect)"
+                         " VALUES (?, ?, ?, ?, ?)", (event_id, kind, seconds, now, effect))
+            final = conn.execute("SELECT state, reward FROM impressions WHERE event_id = ?", (event_id,)).fetchone()
+        if final["state"] == "final":
+            self.on_final()
+        return {"event_id": event_id, "kind": kind, "effect": effect,
+                "final": final["state"] == "final", "reward": final["reward"]}
+
+    # Profiles -------------------------------------------------------------------------------
+
+    def _check_title(self, title_id) -> str:
+        check_id(title_id, "title_id")
+        if self.store.scalar("SELECT 1 FROM titles WHERE id = ?", (title_id,)) is None:
+            raise not_found(f"unknown title {title_id!r}", "unknown_title")
+        return title_id
+
+    def record_view(self, user_id, title_id, seconds, at=None) -> dict:
+        """Add ``seconds`` of viewing of a title to a person's history (``at``: ISO 8601 with
+        offset, default now)."""
+        user_id = check_id(user_id, "user id")
+        title_id = self._check_title(title_id)
+        seconds = check_number(seconds, "seconds")
+        now = self.clock()
+        if at is None:
+            at_ts = now
+        else:
+            if not isinstance(at, str):
+                raise bad_request("at must be an ISO-8601 string with a UTC offset")
+            try:
+                at_ts = F.parse_time(at).timestamp()
+            except ValueError as exc:
+                raise bad_request(str(exc)[:300]) from None
+        with self.store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
+            conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
+                         (user_id, title_id, seconds, at_ts))
+        return self.profile(user_id)
+
+    def record_rating(self, user_id, title_id, thumbs) -> dict:
+        """Thumbs ``"up"`` or ``"down"`` on a title; a person's latest rating of a title wins."""
+        user_id = check_id(user_id, "user id")
+        title_id = self._check_title(title_id)
+        if thumbs not in ("up", "down"):
+            raise bad_request(f"thumbs must be \"up\" or \"down\", not {thumbs!r}"[:300])
+        now = self.clock()
+        with self.store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
+            conn.execute("INSERT OR REPLACE INTO ratings (user_id, title_id, thumbs, at_ts) VALUES (?, ?, ?, ?)",
+                         (user_id, title_id, 1 if thumbs == "up" else -1, now))
+        return self.profile(user_id)
+
+    def set_onboarding_genres(self, user_id, genres) -> dict:
+        """The genres a person picked when signing up (replaces earlier picks)."""
+        user_id = check_id(user_id, "user id")
+        vocabulary = self.store.genre_vocabulary()
+        if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
+            raise bad_request("genres must be a list of genre names")
+        unknown = [g for g in genres if g not in vocabulary]
+        if unknown:
+            raise bad_request(f"unknown genre {unknown[0]!r}"[:300], "unknown_genre")
+        now = self.clock()
+        with self.store.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
+            conn.execute("UPDATE users SET onboarding_genres = ? WHERE id = ?",
+                         (json.dumps(sorted(set(genres))), user_id))
+        return self.profile(user_id)
+
+    def profile(self, user_id) -> dict:
+        """What the service knows of a person's taste; an unknown person gets the neutral prior."""
+        user_id = check_id(user_id, "user id")
+        now = self.clock()
+        affinity, source = self._history_affinity(user_id, now)
+        user = self.store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
+        recent = self.store.query(
+            "SELECT title_id, seconds, at_ts FROM views WHERE user_id = ? ORDER BY at_ts DESC, id DESC LIMIT 20",
+            (user_id,))
+        ratings = self.store.query("SELECT title_id, thumbs FROM ratings WHERE user_id = ? ORDER BY at_ts DESC",
+                                   (user_id,))
+        return {
+            "user_id": user_id,
+            "known": user is not None,
+            "genre_affinity": affinity,
+            "dominant_genre": F.dominant_genre(affinity),
+            "source": source,
+            "onboarding_genres": json.loads(user["onboarding_genres"]) if user else [],
+            "views": self.store.scalar("SELECT count(*) FROM views WHERE user_id = ?", (user_id,)),
+            "recent_views": [
+                {"title_id": v["title_id"], "seconds": v["seconds"],
+                 "at": datetime.fromtimestamp(v["at_ts"]).astimezone().isoformat(timespec="seconds")}
+                for v in recent],
+            "ratings": [{"title_id": r["title_id"], "thumbs": "up" if r["thumbs"] > 0 else "down"}
+                        for r in ratings],
+            "half_life_days": float(self.settings["HALF_LIFE_DAYS"]),
+        }
+
+    # Read-outs ------------------------------------------------------------------------------
+
+    def titles(self) -> list[dict]:
+        return [self._public_title(t) for t in self.store.titles()]
+
+    def title(self, title_id) -> dict:
+        check_id(title_id, "title id")
+        found = self.store.titles([title_id])
+        if not found:
+            raise not_found(f"unknown title {title_id!r}", "unknown_title")
+        return self._public_title(found[0])
+
+    @staticmethod
+    def _public_title(title: dict) -> dict:
+        return {**title, "artwork": [{**a, **image_urls(a["id"])} for a in title["artwork"]]}
+
+    def learner_lag(self) -> dict:
+        """Events final but not yet in the model, and the age in seconds of the oldest."""
+        learned = self.model.seq
+        row = self.store.query_one("SELECT count(*) AS n, min(final_ts) AS oldest FROM learn_queue WHERE seq > ?",
+                                   (learned,))
+        return {"events": row["n"], "seconds": round(max(0.0, self.clock() - row["oldest"]), 3) if row["n"] else 0.0}
+
+    def stats(self) -> dict:
+        """Totals and click rates from the log."""
+        store = self.store
+
+        def rates(column: str) -> list[dict]:
+            rows = store.query(
+                f"SELECT coalesce(i.{column}, 'none') AS key, count(*) AS impressions,"
+                " count(c.event_id) AS clicks FROM impressions i"
+                " LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c"
+                " ON c.event_id = i.event_id GROUP BY key ORDER BY key")
+            return [{column: r["key"], "impressions": r["impressions"], "clicks": r["clicks"],
+                     "click_rate": r["clicks"] / r["impressions"]} for r in rows]
+
+        impressions = store.scalar("SELECT count(*) FROM impressions")
+        clicks = store.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'click'")
+        final = store.query_one("SELECT count(*) AS n, avg(reward) AS mean FROM impressions WHERE state = 'final'")
+        return {
+            "impressions": impressions,
+            "clicks": clicks,
+            "click_rate": clicks / impressions if impressions else 0.0,
+            "plays": store.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'play'"),
+            "rewards": {"final": final["n"], "mean_reward": final["mean"],
+                        "pending": store.scalar("SELECT count(*) FROM impressions WHERE state = 'pending'"),
+                        "awaiting_activation": store.scalar(
+                            "SELECT count(*) FROM impressions WHERE state = 'awaiting_activation'"),
+                        "definition": self.settings["REWARD"]},
+            "by_artwork": rates("artwork_id"),
+            "by_time_bucket": rates("time_bucket"),
+            "by_dominant_genre": rates("dominant_genre"),
+            "model_version": self.model.version,
+            "policy": self.settings["POLICY_NAME"],
+            "learner_lag": self.learner_lag(),
+        }

@@ -1,0 +1,283 @@
+"""All SQLite access: schema migrations, the one write path, and per-thread readers.
+
+Everything the service stores goes through ``Store``; moving the log to a server database is a
+new implementation of this module, not a rewrite of the service (DESIGN.md, "Scale path").
+
+Writes happen inside ``with store.write() as conn:``: a process-wide lock plus ``BEGIN
+IMMEDIATE``, so a write transaction never fails half-way on a lock upgrade and the learn queue's
+sequence numbers commit in the order they were assigned.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils import Migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("artwork")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE titles (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            genres TEXT NOT NULL,            -- JSON list
+            year INTEGER,
+            synopsis TEXT,
+            position INTEGER NOT NULL,
+            updated_ts REAL NOT NULL
+        );
+        CREATE TABLE artworks (
+            id TEXT PRIMARY KEY,
+            title_id TEXT NOT NULL REFERENCES titles(id),
+            position INTEGER NOT NULL,
+            tags TEXT NOT NULL,              -- JSON object: theme, tone, subject, cast
+            active INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX artworks_title ON artworks(title_id, active, position);
+        CREATE TABLE artwork_images (
+            artwork_id TEXT NOT NULL REFERENCES artworks(id),
+            size TEXT NOT NULL,
+            file TEXT NOT NULL,              -- content-addressed name under images/, also the ETag
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            bytes INTEGER NOT NULL,
+            PRIMARY KEY (artwork_id, size)
+        );
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY,
+            created_ts REAL NOT NULL,
+            onboarding_genres TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE views (
+            id INTEGER PRIMARY KEY,
+            user_id TEXT NOT NULL REFERENCES users(id),
+            title_id TEXT NOT NULL REFERENCES titles(id),
+            seconds REAL NOT NULL,
+            at_ts REAL NOT NULL
+        );
+        CREATE INDEX views_user ON views(user_id, at_ts);
+        CREATE TABLE ratings (
+            user_id TEXT NOT NULL REFERENCES users(id),
+            title_id TEXT NOT NULL REFERENCES titles(id),
+            thumbs INTEGER NOT NULL CHECK (thumbs IN (-1, 1)),
+            at_ts REAL NOT NULL,
+            PRIMARY KEY (user_id, title_id)
+        );
+        -- One row per decision, written before the response is sent.
+        CREATE TABLE impressions (
+            event_id TEXT PRIMARY KEY,
+            created_ts REAL NOT NULL,
+            user_id TEXT NOT NULL,
+            title_id TEXT NOT NULL,
+            context TEXT NOT NULL,           -- JSON: time, time_bucket, day_type, device, affinity_source
+            features TEXT NOT NULL,          -- JSON: {"shared": {...}, "actions": [{...}, ...]}
+            candidates TEXT NOT NULL,        -- JSON list of artwork ids, in feature order
+            pmf TEXT NOT NULL,               -- JSON list of probabilities, same order, sums to 1
+            chosen_index INTEGER NOT NULL,
+            artwork_id TEXT NOT NULL,
+            probability REAL NOT NULL CHECK (probability > 0 AND probability <= 1),
+            explored INTEGER NOT NULL,
+            model_version INTEGER NOT NULL,
+            policy TEXT NOT NULL,
+            time_bucket TEXT NOT NULL,
+            dominant_genre TEXT,
+            deferred INTEGER NOT NULL DEFAULT 0,
+            activated_ts REAL,
+            state TEXT NOT NULL CHECK (state IN ('awaiting_activation', 'pending', 'final')),
+            deadline_ts REAL,                -- when the reward wait window closes
+            reward REAL,
+            final_reason TEXT CHECK (final_reason IN ('outcome', 'window')),
+            final_ts REAL
+        );
+        CREATE INDEX impressions_pending ON impressions(state, deadline_ts);
+        CREATE INDEX impressions_user ON impressions(user_id);
+        CREATE INDEX impressions_created ON impressions(created_ts);
+        CREATE TABLE outcomes (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES impressions(event_id),
+            kind TEXT NOT NULL CHECK (kind IN ('click', 'play', 'activate')),
+            seconds REAL,
+            received_ts REAL NOT NULL,
+            effect TEXT NOT NULL
+        );
+        CREATE INDEX outcomes_event ON outcomes(event_id);
+        -- The order in which final events are learned. The model is a function of this sequence.
+        CREATE TABLE learn_queue (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE REFERENCES impressions(event_id),
+            final_ts REAL NOT NULL
+        );
+        CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL,            -- learn_queue.seq the model includes, inclusive
+            file TEXT NOT NULL,
+            sha256 TEXT NOT NULL,            -- of the file, checked before loading
+            vw_args TEXT NOT NULL,
+            created_ts REAL NOT NULL
+        );
+        """
+    )
+
+
+class Store:
+    """The project's SQLite database: one file, WAL mode, one writer at a time."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite_utils.Database(self._connect())
+        db.enable_wal()
+        migrations.apply(db)
+        db.conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # WAL + NORMAL survives a process crash with every committed transaction; only an OS
+        # crash or power loss can drop the last transactions.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (opened on first use)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        return conn
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return sqlite_utils.Database(self.conn)
+
+    def close_thread(self) -> None:
+        """Close this thread's connection, if it has one (request teardown calls this)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def write(self):
+        """One write transaction: commits on success, rolls back on any exception."""
+        with self._write_lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params=()) -> list[dict]:
+        return [dict(row) for row in self.conn.execute(sql, params)]
+
+    def query_one(self, sql: str, params=()) -> dict | None:
+        row = self.conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    def scalar(self, sql: str, params=()):
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row is not None else None
+
+    # Catalog --------------------------------------------------------------------------------
+
+    def has_catalog(self) -> bool:
+        return bool(self.scalar("SELECT EXISTS (SELECT 1 FROM titles)"))
+
+    def put_title(self, conn: sqlite3.Connection, title: dict, images: dict, now: float) -> None:
+        """Insert or replace one title and its artwork inside the caller's write transaction.
+
+        ``images`` maps artwork id -> size -> {"file", "width", "height", "bytes"}. Artwork that
+        the title had before and no longer lists is retired (kept, inactive), because logged
+        decisions still refer to it.
+        """
+        position = conn.execute(
+            "SELECT coalesce((SELECT position FROM titles WHERE id = ?),"
+            " (SELECT coalesce(max(position), -1) + 1 FROM titles))", (title["id"],)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO titles (id, name, genres, year, synopsis, position, updated_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+            " genres = excluded.genres, year = excluded.year, synopsis = excluded.synopsis,"
+            " updated_ts = excluded.updated_ts",
+            (title["id"], title["name"], json.dumps(title["genres"]), title.get("year"),
+             title.get("synopsis"), position, now),
+        )
+        conn.execute("UPDATE artworks SET active = 0 WHERE title_id = ?", (title["id"],))
+        for index, art in enumerate(title["artwork"]):
+            owner = conn.execute("SELECT title_id FROM artworks WHERE id = ?", (art["id"],)).fetchone()
+            if owner is not None and owner[0] != title["id"]:
+                raise ValueError(f"artwork id {art['id']!r} already belongs to title {owner[0]!r}")
+            conn.execute(
+                "INSERT INTO artworks (id, title_id, position, tags, active) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT(id) DO UPDATE SET position = excluded.position, tags = excluded.tags,"
+                " active = 1",
+                (art["id"], title["id"], index, json.dumps(art["tags"])),
+            )
+            for size, meta in images[art["id"]].items():
+                conn.execute(
+                    "INSERT OR REPLACE INTO artwork_images (artwork_id, size, file, width, height, bytes)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (art["id"], size, meta["file"], meta["width"], meta["height"], meta["bytes"]),
+                )
+
+    def titles(self, ids: list[str] | None = None) -> list[dict]:
+        """Titles in catalog order with their active artwork, as plain dicts."""
+        if ids is None:
+            rows = self.query("SELECT * FROM titles ORDER BY position")
+        else:
+            marks = ",".join("?" * len(ids))
+            rows = self.query(f"SELECT * FROM titles WHERE id IN ({marks})", ids)
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        arts = self.query(
+            f"SELECT id, title_id, tags FROM artworks WHERE active = 1 AND title_id IN ({marks})"
+            " ORDER BY title_id, position", [r["id"] for r in rows])
+        by_title: dict[str, list] = {}
+        for art in arts:
+            by_title.setdefault(art["title_id"], []).append({"id": art["id"], "tags": json.loads(art["tags"])})
+        return [
+            {"id": r["id"], "name": r["name"], "genres": json.loads(r["genres"]), "year": r["year"],
+             "synopsis": r["synopsis"], "artwork": by_title.get(r["id"], [])}
+            for r in rows
+        ]
+
+    def genre_vocabulary(self) -> set[str]:
+        return {g for (genres,) in self.conn.execute("SELECT genres FROM titles") for g in json.loads(genres)}
+
+    # Reward join ------------------------------------------------------------------------------
+
+    @staticmethod
+    def finalize(conn: sqlite3.Connection, event_id: str, reward: float, reason: str, now: float) -> bool:
+        """Make an event's reward final and queue it for learning, inside the caller's write
+        transaction. Returns False (and changes nothing) if it was not pending: an event enters
+        the learn queue at most once, which the UNIQUE constraint on learn_queue backs up."""
+        changed = conn.execute(
+            "UPDATE impressions SET state = 'final', reward = ?, final_reason = ?, final_ts = ?"
+            " WHERE event_id = ? AND state = 'pending'", (reward, reason, now, event_id)).rowcount
+        if changed:
+            conn.execute("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)", (event_id, now))
+        return bool(changed)
+
+    def image(self, artwork_id: str, size: str) -> dict | None:
+        return self.query_one("SELECT * FROM artwork_images WHERE artwork_id = ? AND size = ?",
+                              (artwork_id, size))

@@ -1,0 +1,1 @@
+"""Offline simulations of the artwork personalization service (synthetic worlds with known truth)."""

@@ -1,0 +1,97 @@
+"""Context and feature building: pure functions, checked on hand-made values."""
+
+from datetime import datetime
+
+import pytest
+
+from artwork import features as F
+
+DAY = 86400.0
+GENRES = {"romance": ["romance"], "thriller": ["thriller"], "romcom": ["romance", "comedy"]}
+VOCAB = {"romance", "thriller", "comedy"}
+
+
+@pytest.mark.parametrize("text,bucket,day_type", [
+    ("2026-11-23T07:30:00+01:00", "morning", "weekday"),      # Monday
+    ("2026-11-23T12:00:00+01:00", "afternoon", "weekday"),
+    ("2026-11-22T17:00:00-05:00", "evening", "weekend"),      # Sunday
+    ("2026-11-22T23:59:00+09:00", "late-night", "weekend"),
+    ("2026-11-24T04:59:00Z", "late-night", "weekday"),
+    ("2026-11-24T05:00:00+00:00", "morning", "weekday"),
+])
+def test_time_context_uses_local_time_of_the_request(text, bucket, day_type):
+    ctx = F.time_context(F.parse_time(text))
+    assert (ctx["time_bucket"], ctx["day_type"]) == (bucket, day_type)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("2026-11-23T07:30:00", "no UTC offset"),
+    ("tomorrow", "not an ISO-8601"),
+    ("", "not an ISO-8601"),
+])
+def test_parse_time_refuses_times_without_offset_or_garbage(text, message):
+    with pytest.raises(ValueError, match=message):
+        F.parse_time(text)
+
+
+def affinity(views=(), ratings=(), onboarding=(), now=100 * DAY, half_life=30.0):
+    return F.affinity_from_history(
+        views=list(views), ratings=list(ratings), onboarding_genres=list(onboarding), title_genres=GENRES,
+        vocabulary=VOCAB, now_ts=now, half_life_days=half_life, full_view_seconds=1200.0)
+
+
+def test_new_person_is_neutral():
+    assert affinity() == pytest.approx({"comedy": 1 / 3, "romance": 1 / 3, "thriller": 1 / 3}, abs=1e-6)
+    assert F.dominant_genre(affinity()) is None
+
+
+def test_views_move_affinity_and_recent_views_count_more():
+    now = 100 * DAY
+    recent_romance = affinity(views=[
+        {"title_id": "romance", "seconds": 1200, "at_ts": now},
+        {"title_id": "thriller", "seconds": 1200, "at_ts": now - 30 * DAY},
+    ])
+    assert F.dominant_genre(recent_romance) == "romance"
+    # With a 30-day half-life the month-old thriller view weighs exactly half the fresh romance one:
+    # prior 1/3 each, romance +1, thriller +0.5.
+    total = 1 + 1 + 0.5
+    assert recent_romance["romance"] == pytest.approx((1 / 3 + 1) / total, abs=1e-6)
+    assert recent_romance["thriller"] == pytest.approx((1 / 3 + 0.5) / total, abs=1e-6)
+    assert sum(recent_romance.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_short_views_count_in_proportion_and_genres_split():
+    a = affinity(views=[{"title_id": "romcom", "seconds": 600, "at_ts": 100 * DAY}])
+    # half a full view split over romance and comedy: +0.25 each
+    assert a["romance"] == pytest.approx(a["comedy"]) and a["romance"] > a["thriller"]
+
+
+def test_thumbs_down_lowers_and_clips_at_zero():
+    now = 100 * DAY
+    a = affinity(ratings=[{"title_id": "thriller", "thumbs": -1, "at_ts": now}])
+    assert "thriller" not in a
+    assert a == pytest.approx({"comedy": 0.5, "romance": 0.5}, abs=1e-6)
+
+
+def test_onboarding_picks_count():
+    assert F.dominant_genre(affinity(onboarding=["comedy"])) == "comedy"
+
+
+def test_vw_lines_carry_interactions_namespaces_and_label():
+    artworks = [
+        {"id": "t01-a1", "tags": {"theme": "romance", "tone": "warm", "subject": "close-up", "cast": ["Ana Reyes"]}},
+        {"id": "t01-a2", "tags": {"theme": "thriller", "tone": "dark", "subject": "scene", "cast": []}},
+    ]
+    ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
+    feats = F.build_features({"romance": 0.75, "thriller": 0.25}, ctx, "tv", artworks)
+    lines = F.to_vw(feats, label=(1, -1.0, 0.25))
+    assert lines[0] == "shared |D device=tv |G romance:0.75 thriller:0.25 |T bucket=evening day=weekday"
+    assert lines[1] == ("|A id=t01-a1 |C cast=Ana_Reyes |H theme=romance |M match:0.75 |O tone=warm "
+                        "|S subject=close-up")
+    assert lines[2].startswith("0:-1:0.25 |A id=t01-a2 |H theme=thriller |M match:0.25 |O tone=dark")
+    assert F.to_vw(feats)[2].startswith("|A ")
+
+
+@pytest.mark.parametrize("raw,safe", [("Ana Reyes", "Ana_Reyes"), ("a|b:c", "a_b_c"), ("  ", "_")])
+def test_vw_token_removes_vw_syntax(raw, safe):
+    assert F.vw_token(raw) == safe

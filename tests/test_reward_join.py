@@ -1,0 +1,162 @@
+"""The reward join: every event learned exactly once, with the right reward, whatever arrives."""
+
+import pytest
+
+
+def decide(client, title="t01", **extra):
+    r = client.post("/api/v1/select-artwork", json={"user_id": "u1", "title_id": title, **extra})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()["decisions"][0]["event_id"]
+
+
+def post(client, event_id, kind, **body):
+    return client.post(f"/api/v1/events/{event_id}/{kind}", json=body or None)
+
+
+def queue(service):
+    return service.store.query("SELECT q.seq, q.event_id, i.reward, i.final_reason FROM learn_queue q"
+                               " JOIN impressions i USING (event_id) ORDER BY q.seq")
+
+
+def test_click_makes_reward_final_and_is_learned_once(client, service, learner):
+    ev = decide(client)
+    r = post(client, ev, "click")
+    assert r.status_code == 200
+    assert r.get_json() == {"event_id": ev, "kind": "click", "effect": "rewarded", "final": True, "reward": 1.0}
+    assert queue(service) == [{"seq": 1, "event_id": ev, "reward": 1.0, "final_reason": "outcome"}]
+    assert learner.run_once() == 1 and service.model.version == 1
+    assert learner.run_once() == 0 and service.model.version == 1
+
+
+def test_duplicate_clicks_change_nothing(client, service, learner):
+    ev = decide(client)
+    post(client, ev, "click")
+    learner.run_once()
+    for _ in range(3):
+        r = post(client, ev, "click")
+        assert r.status_code == 200 and r.get_json()["effect"] == "duplicate"
+    assert len(queue(service)) == 1
+    assert learner.run_once() == 0 and service.model.version == 1
+    assert service.store.scalar("SELECT count(*) FROM outcomes WHERE event_id = ?", (ev,)) == 4
+
+
+def test_unknown_event_is_refused_and_nothing_is_written(client, service):
+    r = post(client, "f" * 32, "click")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "unknown_event"
+    assert service.store.scalar("SELECT count(*) FROM outcomes") == 0
+
+
+def test_no_click_gets_the_default_reward_when_the_window_closes(client, service, learner, clock):
+    ev = decide(client)
+    clock.advance(29)
+    learner.run_once()
+    assert queue(service) == []
+    clock.advance(1)
+    assert learner.run_once() == 1
+    assert queue(service) == [{"seq": 1, "event_id": ev, "reward": 0.0, "final_reason": "window"}]
+
+
+def test_late_click_is_recorded_but_not_learned(client, service, learner, clock):
+    ev = decide(client)
+    clock.advance(31)
+    learner.run_once()
+    r = post(client, ev, "click")
+    assert r.get_json() == {"event_id": ev, "kind": "click", "effect": "late", "final": True, "reward": 0.0}
+    assert learner.run_once() == 0 and service.model.version == 1
+    assert [q["reward"] for q in queue(service)] == [0.0]
+
+
+def test_late_click_before_the_sweeper_ran_is_still_late(client, service, clock):
+    ev = decide(client)
+    clock.advance(60)  # the learner has not closed the window yet
+    r = post(client, ev, "click")
+    assert r.get_json()["effect"] == "late" and r.get_json()["reward"] == 0.0
+    assert queue(service) == [{"seq": 1, "event_id": ev, "reward": 0.0, "final_reason": "window"}]
+
+
+def test_deferred_events_are_learned_only_when_activated(client, service, learner, clock):
+    kept = decide(client, "t01", defer_activation=True)
+    dropped = decide(client, "t02", defer_activation=True)
+    assert post(client, dropped, "click").get_json()["effect"] == "held"
+    clock.advance(3600)
+    learner.run_once()
+    assert queue(service) == []  # neither was activated: nothing learned
+    r = post(client, kept, "activate")
+    assert r.get_json()["effect"] == "activated" and r.get_json()["final"] is False
+    assert post(client, kept, "activate").get_json()["effect"] == "duplicate"
+    assert post(client, kept, "click").get_json()["effect"] == "rewarded"
+    learner.run_once()
+    assert queue(service) == [{"seq": 1, "event_id": kept, "reward": 1.0, "final_reason": "outcome"}]
+    assert service.store.scalar("SELECT state FROM impressions WHERE event_id = ?", (dropped,)) == "awaiting_activation"
+
+
+def test_click_held_before_activation_counts_at_activation(client, service):
+    ev = decide(client, defer_activation=True)
+    post(client, ev, "click")
+    r = post(client, ev, "activate")
+    assert r.get_json()["final"] is True and r.get_json()["reward"] == 1.0
+
+
+def test_activated_event_without_click_gets_default_after_its_window(client, service, learner, clock):
+    ev = decide(client, defer_activation=True)
+    clock.advance(1000)
+    post(client, ev, "activate")  # the window starts at activation, not at the decision
+    clock.advance(10)
+    learner.run_once()
+    assert queue(service) == []
+    clock.advance(25)
+    learner.run_once()
+    assert queue(service) == [{"seq": 1, "event_id": ev, "reward": 0.0, "final_reason": "window"}]
+
+
+def test_activate_on_a_normal_event_is_a_conflict(client):
+    ev = decide(client)
+    r = post(client, ev, "activate")
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_deferred"
+
+
+def test_quality_play_reward(make_app):
+    app = make_app(REWARD="quality_play", QUALITY_PLAY_SECONDS=600)
+    client, service = app.test_client(), app.extensions["artwork"]
+    ev = decide(client)
+    assert post(client, ev, "click").get_json()["effect"] == "recorded"
+    assert post(client, ev, "play", seconds=120).get_json()["effect"] == "recorded"
+    r = post(client, ev, "play", seconds=900).get_json()
+    assert (r["effect"], r["reward"]) == ("rewarded", 1.0)
+    assert post(client, ev, "play", seconds=900).get_json()["effect"] == "duplicate"
+    assert len(queue(service)) == 1
+
+
+def test_under_click_reward_a_play_counts_as_engagement(client, service):
+    ev = decide(client)
+    assert post(client, ev, "play", seconds=5).get_json()["effect"] == "rewarded"
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"seconds": -1}, "at least 0"),
+    ({"seconds": "long"}, "finite number"),
+    ({"seconds": True}, "finite number"),
+    ({"seconds": 10, "extra": 1}, "unknown field"),
+])
+def test_bad_play_bodies(client, service, body, message):
+    ev = decide(client)
+    r = post(client, ev, "play", **body)
+    assert r.status_code == 400 and message in r.get_json()["error"]["message"]
+    assert service.store.scalar("SELECT count(*) FROM outcomes") == 0
+
+
+def test_many_events_each_learned_exactly_once_in_order(client, service, learner, clock):
+    events = [decide(client, f"t{n:02d}") for n in range(1, 21)]
+    for ev in events[::2]:
+        post(client, ev, "click")
+        post(client, ev, "click")
+    learner.run_once()
+    clock.advance(31)
+    for ev in events:
+        post(client, ev, "click")  # all late or duplicate now
+    learner.run_once()
+    rows = queue(service)
+    assert sorted(r["event_id"] for r in rows) == sorted(events)
+    assert [r["seq"] for r in rows] == list(range(1, 21))
+    assert sum(r["reward"] for r in rows) == 10
+    assert service.model.version == 20
