@@ -1,0 +1,400 @@
+"""Reading and validating a user's own catalog: a manifest file plus a folder of images.
+
+This module only reads and checks; storing the result is the caller's job. Problems with the
+manifest's structure raise ``ManifestError``; problems with a title's content are collected
+per title, and a title with any problem is left out whole, so a catalog is never half-imported
+one title at a time.
+
+Manifest formats
+----------------
+
+Choose by file extension. Both are UTF-8; ``file`` is a path relative to the images folder.
+
+**JSON** (``.json``)::
+
+    {"titles": [
+      {"id": "x1", "name": "My Film", "genres": ["drama", "romance"],
+       "year": 2020, "synopsis": "One sentence.",
+       "artwork": [
+         {"id": "x1-a1", "file": "x1/couple.png",
+          "tags": {"theme": "romance", "tone": "warm", "subject": "close-up",
+                   "cast": ["Ana Lee", "Sam Ortiz"]}},
+         {"id": "x1-a2", "file": "x1/storm.jpg",
+          "tags": {"theme": "drama", "tone": "dark", "subject": "landscape", "cast": []}}]}]}
+
+``year``, ``synopsis`` and ``cast`` may be left out (or null); every other key shown is
+required, and keys not shown are refused so a typo cannot go unnoticed.
+
+**CSV** (``.csv``), one row per artwork, with a header row::
+
+    title_id,title_name,genres,artwork_id,file,theme,tone,subject,cast
+    x1,My Film,drama;romance,x1-a1,x1/couple.png,romance,warm,close-up,Ana Lee;Sam Ortiz
+    x1,My Film,drama;romance,x1-a2,x1/storm.jpg,drama,dark,landscape,
+
+``genres`` and ``cast`` are ``;``-separated. Optional columns ``year`` and ``synopsis`` may
+be added. A title's fields (``title_name``, ``genres``, ``year``, ``synopsis``) are repeated on
+each of its rows and must agree. Columns may come in any order; unknown columns are refused.
+
+Rules
+-----
+
+- Title and artwork ids: 1-64 characters from ``A-Z a-z 0-9 _ . -``, starting with a letter
+  or digit. Title ids are unique, and artwork ids are unique across the whole manifest.
+- ``name``: not empty, at most 200 characters. ``synopsis``: at most 1000 characters.
+  ``year``: a whole number from 1870 to 2100.
+- ``genres``: at least one; each a lowercase token of letters, digits and ``-`` starting with
+  a letter, at most 32 characters (``sci-fi``). Genres beyond the built-in ten are welcome and
+  join the vocabulary.
+- ``theme``: a built-in genre or any genre a title of the manifest uses. ``tone``: one of
+  dark, bright, warm, cool, muted. ``subject``: one of close-up, ensemble, scene, landscape,
+  title-logo. ``cast``: up to 10 names of at most 100 characters.
+- 1 to 20 artworks per title.
+- Images: JPEG, PNG, WEBP or GIF (first frame), at most 20 MB and 40 megapixels, each side at
+  least 64 px, inside the images folder (no ``..``, absolute paths, or symlinks leading out).
+  They are centre-cropped to 16:9 and re-encoded at the service's sizes.
+"""
+
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from . import vocab
+from .images import ImageRejected, encode_sizes, load_image_file
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+GENRE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
+MAX_NAME = 200
+MAX_SYNOPSIS = 1000
+YEARS = range(1870, 2101)
+MAX_ARTWORKS = 20
+MAX_CAST = 10
+MAX_CAST_NAME = 100
+
+CSV_REQUIRED = ("title_id", "title_name", "genres", "artwork_id", "file", "theme", "tone",
+                "subject", "cast")
+CSV_OPTIONAL = ("year", "synopsis")
+
+_TITLE_KEYS = {"id": True, "name": True, "genres": True, "artwork": True, "year": False,
+               "synopsis": False}
+_ARTWORK_KEYS = {"id": True, "file": True, "tags": True}
+_TAG_KEYS = {"theme": True, "tone": True, "subject": True, "cast": False}
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be read as a catalog at all (syntax or structure)."""
+
+
+@dataclass(frozen=True)
+class PreparedTitle:
+    """A title that passed every check, with its images encoded at each of images.SIZES."""
+
+    title: dict  # the demo catalog's shape: id, name, genres, year, synopsis, artwork
+    images: dict[str, dict[str, bytes]]  # artwork id -> size name -> JPEG bytes
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_manifest(path) -> list[dict]:
+    """Title dicts in the demo catalog's shape, each artwork with its ``file``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise ManifestError(f"{path}: manifest must be a .json or .csv file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot be read ({e.strerror or e})") from e
+    except UnicodeDecodeError as e:
+        raise ManifestError(f"{path}: is not UTF-8 text ({e.reason} at byte {e.start})") from e
+    if suffix == ".json":
+        return _read_json(text, path)
+    return _read_csv(text, path)
+
+
+def _read_json(text: str, path: Path) -> list[dict]:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ManifestError(f"{path}: line {e.lineno} column {e.colno}: {e.msg}") from e
+    if not isinstance(doc, dict) or set(doc) != {"titles"} or not isinstance(doc["titles"], list):
+        raise ManifestError(f'{path}: must be an object with one key, "titles", holding a list')
+    titles = []
+    for i, raw in enumerate(doc["titles"]):
+        where = f"{path}: titles[{i}]"
+        _check_keys(raw, _TITLE_KEYS, where)
+        if isinstance(raw.get("id"), str):
+            where += f" ({raw['id']!r})"
+        artwork = []
+        for j, art in enumerate(_typed(raw["artwork"], list, f"{where}.artwork")):
+            art_where = f"{where}.artwork[{j}]"
+            _check_keys(art, _ARTWORK_KEYS, art_where)
+            tags = art["tags"]
+            _check_keys(tags, _TAG_KEYS, f"{art_where}.tags")
+            artwork.append({
+                "id": _typed(art["id"], str, f"{art_where}.id"),
+                "file": _typed(art["file"], str, f"{art_where}.file"),
+                "tags": {
+                    "theme": _typed(tags["theme"], str, f"{art_where}.tags.theme"),
+                    "tone": _typed(tags["tone"], str, f"{art_where}.tags.tone"),
+                    "subject": _typed(tags["subject"], str, f"{art_where}.tags.subject"),
+                    "cast": _strings(tags.get("cast") or [], f"{art_where}.tags.cast"),
+                },
+            })
+        year = raw.get("year")
+        if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+            raise ManifestError(f"{where}.year: must be a whole number, not {year!r}")
+        titles.append({
+            "id": _typed(raw["id"], str, f"{where}.id"),
+            "name": _typed(raw["name"], str, f"{where}.name"),
+            "genres": _strings(raw["genres"], f"{where}.genres"),
+            "year": year,
+            "synopsis": _typed(raw.get("synopsis") or "", str, f"{where}.synopsis"),
+            "artwork": artwork,
+        })
+    return titles
+
+
+def _check_keys(obj, keys: dict[str, bool], where: str) -> None:
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{where}: must be an object")
+    missing = [k for k, required in keys.items() if required and k not in obj]
+    if missing:
+        raise ManifestError(f"{where}: missing {', '.join(missing)}")
+    unknown = sorted(set(obj) - set(keys))
+    if unknown:
+        raise ManifestError(f"{where}: unknown key {', '.join(unknown)} "
+                            f"(allowed: {', '.join(keys)})")
+
+
+def _typed(value, kind: type, where: str):
+    if not isinstance(value, kind):
+        raise ManifestError(f"{where}: must be a {'list' if kind is list else 'string'}, "
+                            f"not {value!r}")
+    return value
+
+
+def _strings(value, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ManifestError(f"{where}: must be a list of strings, not {value!r}")
+    return list(value)
+
+
+def _read_csv(text: str, path: Path) -> list[dict]:
+    reader = csv.reader(text.splitlines(keepends=True))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ManifestError(f"{path}: is empty; the first line must be the header") from None
+    except csv.Error as e:
+        raise ManifestError(f"{path}: line 1: {e}") from e
+    missing = [c for c in CSV_REQUIRED if c not in header]
+    unknown = [c for c in header if c not in CSV_REQUIRED + CSV_OPTIONAL]
+    doubled = sorted(c for c, n in Counter(header).items() if n > 1)
+    if missing or unknown or doubled:
+        problems = [f"missing column {', '.join(missing)}" if missing else "",
+                    f"unknown column {', '.join(unknown)}" if unknown else "",
+                    f"repeated column {', '.join(doubled)}" if doubled else ""]
+        raise ManifestError(f"{path}: line 1 (header): {'; '.join(p for p in problems if p)} "
+                            f"(columns: {','.join(CSV_REQUIRED)}, optional {','.join(CSV_OPTIONAL)})")
+
+    titles: dict[str, dict] = {}
+    first_line: dict[str, tuple[int, dict]] = {}
+    try:
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise ManifestError(f"{path}: line {line}: expected {len(header)} fields, "
+                                    f"found {len(cells)}")
+            row = {h: c.strip() for h, c in zip(header, cells)}
+            fields = {
+                "title_name": row["title_name"],
+                "genres": _split(row["genres"]),
+                "year": _csv_year(row.get("year", ""), f"{path}: line {line}"),
+                "synopsis": row.get("synopsis", ""),
+            }
+            tid = row["title_id"]
+            if tid not in titles:
+                first_line[tid] = (line, fields)
+                titles[tid] = {"id": tid, "name": fields["title_name"], "genres": fields["genres"],
+                               "year": fields["year"], "synopsis": fields["synopsis"], "artwork": []}
+            else:
+                earlier, known = first_line[tid]
+                for key, value in fields.items():
+                    if value != known[key]:
+                        raise ManifestError(
+                            f"{path}: line {line}: column {key} of title {tid!r} is {value!r} "
+                            f"but line {earlier} says {known[key]!r}; title fields must agree")
+            titles[tid]["artwork"].append({
+                "id": row["artwork_id"],
+                "file": row["file"],
+                "tags": {"theme": row["theme"], "tone": row["tone"], "subject": row["subject"],
+                         "cast": _split(row["cast"])},
+            })
+    except csv.Error as e:
+        raise ManifestError(f"{path}: line {reader.line_num}: {e}") from e
+    return list(titles.values())
+
+
+def _split(cell: str) -> list[str]:
+    return [part.strip() for part in cell.split(";") if part.strip()]
+
+
+def _csv_year(cell: str, where: str) -> int | None:
+    if not cell:
+        return None
+    try:
+        return int(cell)
+    except ValueError:
+        raise ManifestError(f"{where}: column year: {cell!r} is not a whole number") from None
+
+
+# --------------------------------------------------------------------------- validating
+
+
+def prepare_import(titles: list[dict], images_dir, *,
+                   known_genres: Iterable[str] = vocab.GENRES) -> tuple[list[PreparedTitle], list[str]]:
+    """Check every title and encode its images; returns (good titles, error messages).
+
+    Never raises for a title's content: each problem becomes a message naming the title (and
+    artwork and file), and that title is left out of the result.
+    """
+    root = Path(images_dir).resolve()
+    dicts = [t if isinstance(t, dict) else {} for t in titles]
+    manifest_genres = {g for t in dicts for g in _list(t.get("genres"))
+                       if isinstance(g, str) and GENRE_PATTERN.fullmatch(g)}
+    themes = set(known_genres) | manifest_genres
+    title_ids = Counter(t["id"] for t in dicts if isinstance(t.get("id"), str))
+    artwork_owners = defaultdict(list)
+    for t in dicts:
+        for art in _list(t.get("artwork")):
+            if isinstance(art, dict) and isinstance(art.get("id"), str):
+                artwork_owners[art["id"]].append(t.get("id"))
+
+    prepared, errors = [], []
+    for index, (raw, t) in enumerate(zip(titles, dicts), start=1):
+        label = f"title {t['id']!r}" if isinstance(t.get("id"), str) else f"title #{index}"
+        if not isinstance(raw, dict):
+            errors.append(f"{label}: must be an object, not {raw!r}")
+            continue
+        problems = [f"{label}: {p}" for p in _check_title(t, title_ids)]
+        artwork, images = [], {}
+        for number, art in enumerate(_list(t.get("artwork")), start=1):
+            aid = art.get("id") if isinstance(art, dict) else None
+            art_label = f"{label} artwork {aid!r}" if isinstance(aid, str) else f"{label} artwork #{number}"
+            if not isinstance(art, dict):
+                problems.append(f"{art_label}: must be an object")
+                continue
+            own = _check_artwork(art, themes, artwork_owners, t.get("id"))
+            encoded, image_problem = _prepare_image(root, art.get("file"))
+            own += [image_problem] if image_problem else []
+            problems += [f"{art_label}: {p}" for p in own]
+            if not own:
+                tags = art["tags"]
+                cast = [name.strip() for name in tags.get("cast") or []]
+                artwork.append({"id": aid, "tags": {"theme": tags["theme"], "tone": tags["tone"],
+                                                    "subject": tags["subject"], "cast": cast}})
+                images[aid] = encoded
+        if problems:
+            errors += problems
+            continue
+        prepared.append(PreparedTitle({
+            "id": t["id"],
+            "name": t["name"].strip(),
+            "genres": list(dict.fromkeys(t["genres"])),
+            "year": t.get("year"),
+            "synopsis": (t.get("synopsis") or "").strip(),
+            "artwork": artwork,
+        }, images))
+    return prepared, errors
+
+
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _bad_id(value) -> str | None:
+    if isinstance(value, str) and ID_PATTERN.fullmatch(value):
+        return None
+    return f"id {value!r} must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"
+
+
+def _check_title(t: dict, title_ids: Counter) -> list[str]:
+    tid = t.get("id")
+    problems = [p for p in [_bad_id(tid)] if p]
+    if not problems and title_ids[tid] > 1:
+        problems.append(f"id appears {title_ids[tid]} times in the manifest")
+    name = t.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append("name is empty")
+    elif len(name.strip()) > MAX_NAME:
+        problems.append(f"name is {len(name.strip())} characters long (at most {MAX_NAME})")
+    genres = t.get("genres")
+    if not isinstance(genres, list) or not genres:
+        problems.append("genres: at least one genre is needed")
+    else:
+        problems += [f"genre {g!r} must be lowercase letters, digits and '-', starting with a "
+                     "letter, at most 32 characters (like 'sci-fi')"
+                     for g in genres if not isinstance(g, str) or not GENRE_PATTERN.fullmatch(g)]
+    year = t.get("year")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int) or year not in YEARS):
+        problems.append(f"year {year!r} must be a whole number from {YEARS[0]} to {YEARS[-1]}")
+    synopsis = t.get("synopsis")
+    if synopsis is not None and not isinstance(synopsis, str):
+        problems.append(f"synopsis must be text, not {synopsis!r}")
+    elif synopsis and len(synopsis) > MAX_SYNOPSIS:
+        problems.append(f"synopsis is {len(synopsis)} characters long (at most {MAX_SYNOPSIS})")
+    count = len(_list(t.get("artwork")))
+    if not 1 <= count <= MAX_ARTWORKS:
+        problems.append(f"has {count} artworks; a title needs 1 to {MAX_ARTWORKS}")
+    return problems
+
+
+def _check_artwork(art: dict, themes: set[str], owners: dict, title_id) -> list[str]:
+    aid = art.get("id")
+    problems = [p for p in [_bad_id(aid)] if p]
+    if not problems and len(owners[aid]) > 1:
+        others = sorted({str(o) for o in owners[aid] if o != title_id})
+        problems.append(f"artwork id is also used by title {', '.join(map(repr, others))}" if others
+                        else "artwork id is used more than once in this title")
+    tags = art.get("tags")
+    if not isinstance(tags, dict):
+        return problems + ["tags must be an object with theme, tone, subject and cast"]
+    theme, tone, subject = tags.get("theme"), tags.get("tone"), tags.get("subject")
+    if not isinstance(theme, str) or theme not in themes:
+        problems.append(f"theme {theme!r} is neither a built-in genre nor a genre of a title "
+                        "in this manifest")
+    if tone not in vocab.TONES:
+        problems.append(f"tone {tone!r} is not one of {', '.join(vocab.TONES)}")
+    if subject not in vocab.SUBJECTS:
+        problems.append(f"subject {subject!r} is not one of {', '.join(vocab.SUBJECTS)}")
+    cast = tags.get("cast") or []
+    if not isinstance(cast, list) or not all(isinstance(n, str) and n.strip() for n in cast):
+        problems.append(f"cast must be a list of names, not {cast!r}")
+    elif len(cast) > MAX_CAST or any(len(n.strip()) > MAX_CAST_NAME for n in cast):
+        problems.append(f"cast allows up to {MAX_CAST} names of at most {MAX_CAST_NAME} characters")
+    return problems
+
+
+def _prepare_image(root: Path, file) -> tuple[dict[str, bytes] | None, str | None]:
+    """Encoded sizes of one artwork's image, or the reason it cannot be used."""
+    if not isinstance(file, str) or not file.strip():
+        return None, "file is missing"
+    posix, windows = PurePosixPath(file), PureWindowsPath(file)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ".." in windows.parts:
+        return None, f"file {file!r} must be a path inside the images folder (no '..' or absolute paths)"
+    path = (root / posix).resolve()
+    if not path.is_relative_to(root):
+        return None, f"file {file!r} leads outside the images folder (through a symlink)"
+    if not path.is_file():
+        return None, f"{file} does not exist in the images folder"
+    try:
+        return encode_sizes(load_image_file(path)), None
+    except ImageRejected as e:
+        return None, f"{file} {e.reason}"

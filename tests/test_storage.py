@@ -1,0 +1,47 @@
+"""The database itself: WAL, migrations, the one write path, what a decision row holds."""
+
+import pytest
+import sqlite_utils
+
+from artwork.storage import Store, migrations
+
+
+def test_wal_mode_and_migrations_are_applied_once(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.close_thread()
+    Store(tmp_path / "a.db").close_thread()  # opening again applies nothing twice
+    db = sqlite_utils.Database(tmp_path / "a.db")
+    assert db.journal_mode == "wal"
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+    assert {"titles", "artworks", "artwork_images", "users", "views", "ratings", "impressions", "outcomes",
+            "learn_queue", "checkpoints"} <= set(db.table_names())
+
+
+def test_a_failed_write_rolls_back_everything(tmp_path):
+    store = Store(tmp_path / "a.db")
+    with pytest.raises(RuntimeError):
+        with store.write() as conn:
+            conn.execute("INSERT INTO users (id, created_ts) VALUES ('u1', 0)")
+            raise RuntimeError("boom")
+    assert store.query("SELECT * FROM users") == []
+    with store.write() as conn:
+        conn.execute("INSERT INTO users (id, created_ts) VALUES ('u1', 0)")
+    assert store.query("SELECT id FROM users") == [{"id": "u1"}]
+
+
+def test_an_event_enters_the_learn_queue_once(tmp_path, service, client):
+    ev = client.post("/api/v1/select-artwork", json={"user_id": "u", "title_id": "t01"}).get_json()
+    event_id = ev["decisions"][0]["event_id"]
+    with service.store.write() as conn:
+        assert service.store.finalize(conn, event_id, 1.0, "outcome", 0.0) is True
+        assert service.store.finalize(conn, event_id, 0.0, "window", 0.0) is False
+    assert service.store.query("SELECT seq, event_id FROM learn_queue") == [{"seq": 1, "event_id": event_id}]
+
+
+def test_the_log_refuses_an_impossible_propensity(service):
+    with pytest.raises(Exception, match="CHECK constraint"):
+        with service.store.write() as conn:
+            conn.execute(
+                "INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features, candidates,"
+                " pmf, chosen_index, artwork_id, probability, explored, model_version, policy, time_bucket, state)"
+                " VALUES ('e', 0, 'u', 't01', '{}', '{}', '[]', '[]', 0, 'a', 0.0, 0, 0, 'p', 'morning', 'pending')")
