@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def serve(data_dir: Path, host: str, port: int):
         initialize(data_dir)
     app = create_app({"DATA_DIR": str(data_dir)})
     click.echo(f"Serving on http://{host}:{port}/ (data directory {data_dir.resolve()})")
+    # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
@@ -106,3 +109,172 @@ def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invali
         raise click.ClickException(f"{exc}; nothing imported") from None
     skipped = f"; skipped {len(titles) - count} invalid" if errors else ""
     click.echo(f"Imported {count} title(s){skipped}.")
+
+
+# Offline: simulation and evaluation (thin wrappers over simulations/) --------------------------
+
+def _catalog(data_dir: Path | None) -> list[dict]:
+    """The catalog of a data directory if it has one, else the bundled demo catalog."""
+    if data_dir is not None and data_paths(data_dir)["db"].exists():
+        store = Store(data_paths(data_dir)["db"])
+        if store.has_catalog():
+            return store.titles()
+    from .demo_catalog import demo_titles
+
+    return demo_titles()
+
+
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the report and the logs (created; must not hold earlier runs).")
+@click.option("--policy", "policies", multiple=True,
+              help="A policy name (uniform, context-free, epsilon-greedy, softmax, squarecb, bag, cover) or VW "
+                   "arguments; repeat for several. Default: uniform, context-free, epsilon-greedy, squarecb, bag.")
+@click.option("--impressions", default=10_000, show_default=True, type=click.IntRange(min=10),
+              help="Impressions per policy and seed.")
+@click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Runs per policy.")
+@click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True)
+@click.option("--world-seed", default=0, show_default=True, type=int, help="Seed of the synthetic world.")
+def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str, world_seed: int):
+    """Run policies online in the synthetic world and write learning curves, regret and a summary.
+
+    Every impression goes through the service's own decision, logging and learning code; each
+    run's log is a service database under OUT, ready for `artwork evaluate --db`.
+    """
+    from simulations.simulate import DEFAULT_POLICIES, policy_spec, run_simulation
+    from simulations.world import World
+
+    from .demo_catalog import demo_titles
+
+    try:
+        specs = [policy_spec(p) for p in (policies or DEFAULT_POLICIES)]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--policy") from None
+    world = World(demo_titles(), seed=world_seed)
+    try:
+        run_simulation(world, specs, impressions, list(range(1, seeds + 1)), out_dir, reward=reward)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo((out_dir / "README.md").read_text())
+    click.echo(f"Report: {out_dir / 'README.md'}")
+
+
+def _load_log(db, csv_path, dsjson, data_dir):
+    from simulations import logs
+
+    sources = [s for s in (db, csv_path, dsjson) if s is not None]
+    if len(sources) != 1:
+        raise click.UsageError("give exactly one of --db, --csv, --dsjson")
+    try:
+        if db is not None:
+            return logs.from_database(db)
+        if csv_path is not None:
+            return logs.from_csv(csv_path, _catalog(data_dir))
+        return logs.from_dsjson(dsjson)
+    except logs.LogError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+log_options = [
+    click.option("--db", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="A service database (artwork.db), e.g. one written by `artwork simulate`."),
+    click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="A CSV of logged decisions (format: simulations/logs.py)."),
+    click.option("--dsjson", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="VW / Personalizer DSJSON lines."),
+    click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                 help="Catalog for --csv logs (default: the demo catalog)."),
+    click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+                 help="Folder for the report."),
+]
+
+
+def with_log_options(fn):
+    for option in reversed(log_options):
+        fn = option(fn)
+    return fn
+
+
+def _world_for(db: Path | None, world_seed: int | None):
+    """The synthetic world behind a log: named by --world-seed, or found beside a simulated db."""
+    from simulations.simulate import world_from_log_dir
+    from simulations.world import World
+
+    from .demo_catalog import demo_titles
+
+    if world_seed is not None:
+        return World(demo_titles(), seed=world_seed), None
+    if db is not None:
+        world = world_from_log_dir(db.parent, demo_titles())
+        if world is not None:
+            import json
+
+            return world, json.loads((db.parent / "simulation.json").read_text())["reward"]
+    return None, None
+
+
+@cli.command()
+@with_log_options
+@click.option("--policy", "policies", multiple=True,
+              help="VW policy (name or arguments) to evaluate, trained progressively on the log; repeatable. "
+                   "Default: epsilon-greedy, squarecb, softmax.")
+@click.option("--world-seed", type=int, default=None,
+              help="The log came from the synthetic world with this seed: show true values (found "
+                   "automatically for logs written by `artwork simulate`).")
+@click.option("--reward", type=click.Choice(["click", "quality_play"]), default=None,
+              help="Reward definition for true values (default: the simulation's, else click).")
+def evaluate(db, csv_path, dsjson, data_dir, out_dir, policies, world_seed, reward):
+    """Estimate what candidate policies would have earned on a log (replay, IPS, SNIPS, DM, DR,
+    Switch-DR, with 95% intervals and diagnostics), beside the truth when it is known."""
+    from simulations.evaluate import run_evaluation
+    from simulations.simulate import policy_spec
+
+    log = _load_log(db, csv_path, dsjson, data_dir)
+    world, sim_reward = _world_for(db, world_seed)
+    try:
+        specs = [policy_spec(p) for p in (policies or ("epsilon-greedy", "squarecb", "softmax"))]
+        run_evaluation(log, out_dir, vw_policies=specs, world=world, reward=reward or sim_reward or "click")
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo((out_dir / "README.md").read_text())
+    click.echo(f"Report: {out_dir / 'README.md'}")
+
+
+@cli.command("search")
+@with_log_options
+@click.option("--estimator", default="DR", show_default=True, help="Estimator that ranks the candidates.")
+@click.option("--quick", is_flag=True, help="A small grid (epsilon 0.1/0.2 x two interaction sets x one rate).")
+@click.option("--world-seed", type=int, default=None, help="Show true values for a log from this world.")
+def search_policies(db, csv_path, dsjson, data_dir, out_dir, estimator, quick, world_seed):
+    """Sweep VW arguments (exploration, interactions, learning rate) on a log and rank them by the
+    lower bound of their 95% interval: the rule for promoting a policy."""
+    from tqdm import tqdm
+
+    from simulations.evaluate import reward_model, true_reward_matrix
+    from simulations.search import grid, search, write_search_report
+
+    log = _load_log(db, csv_path, dsjson, data_dir)
+    if log.n_rounds == 0:
+        raise click.ClickException("the log has no decisions with a final reward")
+    world, sim_reward = _world_for(db, world_seed)
+    configs = grid(["epsilon 0.1", "epsilon 0.2"], ["none", "default"], [0.5]) if quick else grid()
+    truth = true_reward_matrix(log, world, sim_reward or "click") if world is not None else None
+    with tqdm(total=len(configs), unit="config", desc="searching") as bar:
+        rows = search(log, configs, reward_model(log), estimator=estimator, truth=truth, progress=bar.update)
+    click.echo(write_search_report(rows, log, out_dir).read_text())
+
+
+@cli.command("export")
+@data_dir_option
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (DSJSON lines).")
+def export_log(data_dir: Path, out_file: Path):
+    """Export the service's decisions with final rewards as DSJSON lines, learnable by
+    `vw --dsjson --cb_explore_adf` and readable by `artwork evaluate --dsjson`."""
+    from simulations import logs
+
+    db = data_paths(data_dir)["db"]
+    if not db.exists():
+        raise click.ClickException(f"no database in {data_dir}")
+    count = logs.to_dsjson(logs.from_database(db), out_file)
+    click.echo(f"Wrote {count} decisions to {out_file}.")

@@ -47,8 +47,8 @@ class _Palette:
     vignette: float  # 0..1 edge darkening
 
 
-# Accent used on dark art: one saturated colour that says the theme at a glance.
-_DARK_ACCENTS = {
+# Each theme's signature colour: the single accent on dark art, a tint of the sky elsewhere.
+_THEME_COLOURS = {
     "action": (255, 120, 30),
     "animation": (176, 110, 255),
     "comedy": (255, 212, 60),
@@ -60,15 +60,13 @@ _DARK_ACCENTS = {
     "scifi": (60, 220, 255),
     "thriller": (196, 240, 64),
 }
-
-
 _THEME_TINT = {"dark": 0.0, "bright": 0.18, "warm": 0.3, "cool": 0.14, "muted": 0.1}
 
 
 def _palette(tone: str, theme: str, rng: random.Random) -> _Palette:
     """Colours for a tone; jittered per variant so same-tone art of different titles varies."""
     if tone == "dark":
-        accent = _DARK_ACCENTS.get(theme, (235, 235, 235))
+        accent = _THEME_COLOURS.get(theme, (235, 235, 235))
         base = _Palette((14, 18, 40), (3, 4, 10), accent, (2, 3, 8), (250, 250, 250), (0, 0, 0),
                         (accent, (250, 250, 250), _mix(accent, (0, 0, 0), 0.4)), 0.75)
     elif tone == "bright":
@@ -89,8 +87,8 @@ def _palette(tone: str, theme: str, rng: random.Random) -> _Palette:
                         (42, 38, 36), (242, 236, 224),
                         ((172, 128, 106), (150, 150, 140), (206, 196, 176), (112, 122, 132)),
                         0.35)
-    # A hint of the theme's colour in the sky keeps same-tone variants of one title apart.
-    top = _mix(base.top, _DARK_ACCENTS.get(theme, base.top), _THEME_TINT[tone])
+    # The theme's tint keeps same-tone variants of one title apart.
+    top = _mix(base.top, _THEME_COLOURS.get(theme, base.top), _THEME_TINT[tone])
     j = functools.partial(_jitter, rng=rng)
     return _Palette(j(top), j(base.bottom), base.accent, j(base.figure, amount=6),
                     base.ink, base.stroke, base.pops, base.vignette)
@@ -179,7 +177,7 @@ def _font(size: int) -> ImageFont.FreeTypeFont:
 # --------------------------------------------------------------------------- layout plan
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Plan:
     """Where the subject puts things, so motifs and text can work around it."""
 
@@ -212,8 +210,9 @@ def _plan(subject: str, rng: random.Random) -> _Plan:
 
 
 # --------------------------------------------------------------------------- motifs
-# A motif is drawn in two passes: `back` behind the subject, `front` over it. Both get the
-# 2x canvas, a pen on it, the palette, the plan and the variant's rng.
+# A motif is called twice: with front=False behind the subject and front=True over it (that
+# pass is skipped on title-logo art). It gets the 2x canvas (for glows), a pen on it, the
+# palette, the plan and the variant's rng.
 
 
 def _free_spot(rng, plan, r, xs=(0, W), ys=(0, H), tries=12):
@@ -237,7 +236,7 @@ def _heart(pen, x, y, size, fill):
 
 
 def _romance(img, pen, pal, plan, rng, front):
-    pink = _mix(_DARK_ACCENTS["romance"], pal.accent, 0.3)
+    pink = _mix(_THEME_COLOURS["romance"], pal.accent, 0.3)
     if front:
         for _ in range(rng.randint(5, 8)):
             size = rng.uniform(18, 52)
@@ -358,20 +357,21 @@ def _comedy(img, pen, pal, plan, rng, front):
 
 def _drama(img, pen, pal, plan, rng, front):
     if front:
-        for _ in range(26):
-            pen.circle(plan.light[0] + rng.uniform(-160, 160), rng.uniform(20, H * 0.85),
-                       rng.uniform(1, 2.5), _rgba((255, 255, 255), rng.randint(60, 160)))
         return
     x = plan.focus[0]  # the beam falls on the subject from the side the light is on
     top = x + (plan.light[0] - x) * 3
     light = _mix(pal.accent, (255, 255, 255), 0.75)
 
     def cone(p):
-        p.polygon([(top - 30, -20), (top + 30, -20), (x + 240, H + 20), (x - 240, H + 20)], 150)
-        p.polygon([(top - 12, -20), (top + 12, -20), (x + 130, H + 20), (x - 130, H + 20)], 90)
+        p.polygon([(top - 30, -20), (top + 30, -20), (x + 240, H + 20), (x - 240, H + 20)], 130)
+        p.polygon([(top - 12, -20), (top + 12, -20), (x + 120, H + 20), (x - 120, H + 20)], 210)
         p.ellipse((x - 250, H * 0.86, x + 250, H * 1.04), 200)
 
     _glow(img, light, cone, blur=14)
+    for _ in range(30):  # dust caught in the beam
+        t = rng.uniform(0.05, 0.9)
+        pen.circle(top + (x - top) * t + rng.uniform(-150, 150) * t, H * t, rng.uniform(1, 2.5),
+                   _rgba((255, 255, 255), rng.randint(60, 160)))
 
 
 def _animation(img, pen, pal, plan, rng, front):
@@ -615,10 +615,10 @@ def _layout_text(text: str, box, max_size: int) -> tuple[list[str], ImageFont.Fr
     """Largest font (and 1-3 line split) that fits the box; long names wrap, short ones grow."""
     x0, y0, x1, y1 = box
     words = text.split()
+    ref = _font(100)
     best = ([text], 1)
     for n in range(1, min(3, len(words)) + 1):
         lines = _split_lines(words, n)
-        ref = _font(100)
         widest = max(ref.getlength(line) for line in lines) + 24  # room for the stroke
         size = min(max_size, int(100 * (x1 - x0) / widest), int((y1 - y0) / (n * 1.12)))
         if size > best[1] * 1.15:  # wrap only if it buys a clearly bigger title

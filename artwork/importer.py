@@ -8,7 +8,8 @@ one title at a time.
 Manifest formats
 ----------------
 
-Choose by file extension. Both are UTF-8; ``file`` is a path relative to the images folder.
+Chosen by file extension. Both are UTF-8 (a leading byte-order mark, as spreadsheets write,
+is fine); ``file`` is a path relative to the images folder, with ``/`` between folders.
 
 **JSON** (``.json``)::
 
@@ -126,9 +127,9 @@ def _read_json(text: str, path: Path) -> list[dict]:
     titles = []
     for i, raw in enumerate(doc["titles"]):
         where = f"{path}: titles[{i}]"
-        _check_keys(raw, _TITLE_KEYS, where)
-        if isinstance(raw.get("id"), str):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
             where += f" ({raw['id']!r})"
+        _check_keys(raw, _TITLE_KEYS, where)
         artwork = []
         for j, art in enumerate(_typed(raw["artwork"], list, f"{where}.artwork")):
             art_where = f"{where}.artwork[{j}]"
@@ -368,7 +369,7 @@ def _check_artwork(art: dict, themes: set[str], owners: dict, title_id) -> list[
         return problems + ["tags must be an object with theme, tone, subject and cast"]
     theme, tone, subject = tags.get("theme"), tags.get("tone"), tags.get("subject")
     if not isinstance(theme, str) or theme not in themes:
-        problems.append(f"theme {theme!r} is neither a built-in genre nor a genre of a title "
+        problems.append(f"theme {theme!r} is not a built-in genre or a genre of a title "
                         "in this manifest")
     if tone not in vocab.TONES:
         problems.append(f"tone {tone!r} is not one of {', '.join(vocab.TONES)}")

@@ -232,7 +232,7 @@ class Store:
                 " active = 1",
                 (art["id"], title["id"], index, json.dumps(art["tags"])),
             )
-            for size, meta in images[art["id"]].items():
+            for size, meta in images.get(art["id"], {}).items():
                 conn.execute(
                     "INSERT OR REPLACE INTO artwork_images (artwork_id, size, file, width, height, bytes)"
                     " VALUES (?, ?, ?, ?, ?, ?)",

@@ -66,6 +66,14 @@ def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
         row = Store(data / "artwork.db").query_one("SELECT user_id, probability FROM impressions WHERE event_id = ?",
                                                    (decision["event_id"],))
         assert row == {"user_id": "readme", "probability": decision["probability"]}
+        click = urllib.request.Request(f"{base}/api/v1/events/{decision['event_id']}/click", method="POST")
+        assert json.load(urllib.request.urlopen(click, timeout=10))["effect"] == "rewarded"
+        while json.load(urllib.request.urlopen(f"{base}/healthz", timeout=5))["model_version"] < 1:
+            assert time.monotonic() < deadline, "the click was not learned"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)  # a service manager stopping it: the learning is kept
+        assert proc.wait(timeout=30) == 0
+        assert Store(data / "artwork.db").scalar("SELECT max(seq) FROM checkpoints") == 1
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -74,3 +82,78 @@ def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def write_manifest(folder: Path) -> Path:
+    from PIL import Image
+
+    images = folder / "images"
+    images.mkdir(parents=True)
+    for name, colour in (("n1-a.png", "navy"), ("n1-b.jpg", "orange")):
+        Image.new("RGB", (800, 450), colour).save(images / name)
+    (images / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    manifest = {"titles": [
+        {"id": "n1", "name": "Night Train", "genres": ["thriller", "drama"], "year": 2024,
+         "artwork": [{"id": "n1-a", "file": "n1-a.png", "tags": {"theme": "thriller", "tone": "dark",
+                                                                  "subject": "close-up", "cast": ["Jo Park"]}},
+                     {"id": "n1-b", "file": "n1-b.jpg", "tags": {"theme": "drama", "tone": "warm",
+                                                                  "subject": "scene"}}]},
+        {"id": "n2", "name": "Broken Frame", "genres": ["comedy"],
+         "artwork": [{"id": "n2-a", "file": "n1-a.png", "tags": {"theme": "comedy", "tone": "bright",
+                                                                  "subject": "ensemble"}},
+                     {"id": "n2-b", "file": "broken.jpg", "tags": {"theme": "comedy", "tone": "cool",
+                                                                    "subject": "title-logo"}}]},
+    ]}
+    path = folder / "catalog.json"
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+def test_import_refuses_a_bad_image_and_writes_nothing(runner, tmp_path, data_dir):
+    manifest = write_manifest(tmp_path / "mine")
+    before = Store(data_dir / "artwork.db").scalar("SELECT count(*) FROM titles")
+    result = runner.invoke(cli, ["import", "--data-dir", str(data_dir), str(manifest), str(tmp_path / "mine/images")])
+    assert result.exit_code == 1
+    assert "title 'n2' artwork 'n2-b'" in result.output and "broken.jpg" in result.output
+    assert "nothing imported" in result.output
+    store = Store(data_dir / "artwork.db")
+    assert store.scalar("SELECT count(*) FROM titles") == before
+    assert store.scalar("SELECT count(*) FROM artworks WHERE id LIKE 'n%'") == 0
+
+
+def test_import_skip_invalid_imports_whole_good_titles_only(runner, tmp_path, data_dir, make_app):
+    manifest = write_manifest(tmp_path / "mine")
+    result = runner.invoke(cli, ["import", "--data-dir", str(data_dir), "--skip-invalid", str(manifest),
+                                 str(tmp_path / "mine/images")])
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 title(s); skipped 1 invalid." in result.output
+    store = Store(data_dir / "artwork.db")
+    assert store.query("SELECT id FROM titles WHERE id IN ('n1', 'n2')") == [{"id": "n1"}]
+    assert store.query("SELECT id FROM artworks WHERE title_id = 'n2'") == []
+    client = make_app().test_client()
+    title = client.get("/api/v1/titles/n1").get_json()
+    assert [a["tags"]["theme"] for a in title["artwork"]] == ["thriller", "drama"]
+    with client.get(title["artwork"][0]["thumbnail_url"]) as image:
+        assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    decision = client.post("/api/v1/select-artwork", json={"user_id": "u", "title_id": "n1"}).get_json()
+    assert decision["decisions"][0]["artwork_id"] in {"n1-a", "n1-b"}
+
+
+def test_import_csv_manifest_and_reimport_retires_dropped_artwork(runner, tmp_path, data_dir, make_app):
+    write_manifest(tmp_path / "mine")
+    csv_path = tmp_path / "mine" / "catalog.csv"
+    csv_path.write_text(
+        "title_id,title_name,genres,artwork_id,file,theme,tone,subject,cast\n"
+        "n1,Night Train,thriller;drama,n1-a,n1-a.png,thriller,dark,close-up,Jo Park\n"
+        "n1,Night Train,thriller;drama,n1-b,n1-b.jpg,drama,warm,scene,\n")
+    args = ["import", "--data-dir", str(data_dir), str(csv_path), str(tmp_path / "mine/images")]
+    assert runner.invoke(cli, args).exit_code == 0
+    csv_path.write_text(
+        "title_id,title_name,genres,artwork_id,file,theme,tone,subject,cast\n"
+        "n1,Night Train,thriller;drama,n1-b,n1-b.jpg,drama,warm,scene,\n")
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    store = Store(data_dir / "artwork.db")
+    assert store.query("SELECT id, active FROM artworks WHERE title_id = 'n1' ORDER BY id") == [
+        {"id": "n1-a", "active": 0}, {"id": "n1-b", "active": 1}]
+    assert [a["id"] for a in make_app().test_client().get("/api/v1/titles/n1").get_json()["artwork"]] == ["n1-b"]
