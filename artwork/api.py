@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request, send_file, send_from_directory
 
-from .errors import bad_request, not_found
+from .errors import ServiceError, bad_request, not_found
 from .service import Service
 
 bp = Blueprint("api", __name__)
@@ -92,6 +92,11 @@ def activate(event_id):
     return jsonify(service().record_outcome(event_id, "activate"))
 
 
+@bp.get("/api/v1/events/<event_id>")
+def get_event(event_id):
+    return jsonify(service().event(event_id))
+
+
 @bp.post("/api/v1/users/<user_id>/views")
 def add_view(user_id):
     body = json_body(("title_id", "seconds", "at"))
@@ -141,3 +146,44 @@ def image(artwork_id, size):
                          conditional=True, max_age=3600)
     response.cache_control.public = True
     return response
+
+
+def visitor_jobs():
+    from simulations.visitors import VisitorJobs
+
+    jobs = current_app.extensions.get("artwork.visitors")
+    if jobs is None:
+        jobs = current_app.extensions["artwork.visitors"] = VisitorJobs(service())
+    return jobs
+
+
+@bp.post("/api/v1/simulate")
+def start_simulation():
+    from simulations.visitors import MAX_VISITORS
+
+    body = json_body(("visitors", "seed"), required=False)
+    visitors = body.get("visitors", 500)
+    if isinstance(visitors, bool) or not isinstance(visitors, int) or not 1 <= visitors <= MAX_VISITORS:
+        raise bad_request(f"visitors must be a whole number from 1 to {MAX_VISITORS}")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise bad_request("seed must be a non-negative whole number")
+    try:
+        job = visitor_jobs().start(visitors, seed)
+    except RuntimeError as exc:
+        raise ServiceError(409, "simulation_running", str(exc)) from None
+    return jsonify({"job": job.to_dict()}), 202
+
+
+@bp.get("/api/v1/simulate")
+def latest_simulation():
+    job = visitor_jobs().latest()
+    return jsonify({"job": job.to_dict() if job else None})
+
+
+@bp.get("/api/v1/simulate/<job_id>")
+def get_simulation(job_id):
+    job = visitor_jobs().get(job_id)
+    if job is None:
+        raise not_found(f"unknown simulation {job_id[:64]!r}", "unknown_simulation")
+    return jsonify({"job": job.to_dict()})

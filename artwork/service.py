@@ -350,6 +350,90 @@ class Service:
             "half_life_days": float(self.settings["HALF_LIFE_DAYS"]),
         }
 
+    # One decision, explained -------------------------------------------------------------------
+
+    def event(self, event_id) -> dict:
+        """A logged decision with its outcomes and a plain-language account of the choice."""
+        if not isinstance(event_id, str) or not re.fullmatch(r"[0-9a-f]{32}", event_id):
+            raise not_found(f"unknown event {str(event_id)[:64]!r}", "unknown_event")
+        row = self.store.query_one("SELECT * FROM impressions WHERE event_id = ?", (event_id,))
+        if row is None:
+            raise not_found(f"unknown event {event_id!r}", "unknown_event")
+        candidates, pmf = json.loads(row["candidates"]), json.loads(row["pmf"])
+        marks = ",".join("?" * len(candidates))
+        tags = {r["id"]: json.loads(r["tags"])
+                for r in self.store.query(f"SELECT id, tags FROM artworks WHERE id IN ({marks})", candidates)}
+        outcomes = self.store.query("SELECT kind, seconds, effect, received_ts FROM outcomes WHERE event_id = ?"
+                                    " ORDER BY id", (event_id,))
+        context = json.loads(row["context"])
+        iso = lambda ts: datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")  # noqa: E731
+        return {
+            "event_id": event_id, "user_id": row["user_id"], "title_id": row["title_id"],
+            "created_at": iso(row["created_ts"]), "context": context, "artwork_id": row["artwork_id"],
+            "probability": row["probability"], "explored": bool(row["explored"]),
+            "model_version": row["model_version"], "policy": row["policy"], "state": row["state"],
+            "reward": row["reward"],
+            "ranking": [{"artwork_id": a, "probability": p, "tags": tags.get(a, {})}
+                        for a, p in sorted(zip(candidates, pmf), key=lambda cp: -cp[1])],
+            "outcomes": [{"kind": o["kind"], "seconds": o["seconds"], "effect": o["effect"],
+                          "at": iso(o["received_ts"])} for o in outcomes],
+            "explanation": self._explain(json.loads(row["features"]), candidates, row["chosen_index"], pmf,
+                                         context, tags),
+        }
+
+    def _explain(self, feats: dict, candidates: list[str], chosen: int, pmf: list[float], context: dict,
+                 tags: dict) -> dict:
+        """Why this artwork: the logged pick, and what the current model would pick without each part
+        of the context (taste, time, device) - a counterfactual a person can read."""
+
+        def describe(artwork_id: str) -> str:
+            t = tags.get(artwork_id, {})
+            return f"a {t.get('tone', '?')} {t.get('subject', '?')} selling the {t.get('theme', '?')} side"
+
+        def top(features: dict) -> int:
+            probs, _ = self.model.predict(features)
+            return max(range(len(probs)), key=lambda i: (probs[i], -i))
+
+        shown = candidates[chosen]
+        now_top = top(feats)
+        affinity = context.get("genre_affinity") or {}
+        dominant = F.dominant_genre(affinity)
+        neutral = F.neutral_affinity(self.store.genre_vocabulary())
+        variants = {
+            "taste": {"shared": {**feats["shared"], "G": {F.vw_token(g): w for g, w in neutral.items()}},
+                      "actions": [{**a, "M": {"match": round(1 / max(1, len(neutral)), 6)}} for a in feats["actions"]]},
+            "time": {"shared": {k: v for k, v in feats["shared"].items() if k != "T"}, "actions": feats["actions"]},
+        }
+        if "D" in feats["shared"]:
+            variants["device"] = {"shared": {k: v for k, v in feats["shared"].items() if k != "D"},
+                                  "actions": feats["actions"]}
+        labels = {"taste": f"your taste ({dominant} first)" if dominant else "your taste (no clear favourite yet)",
+                  "time": f"the time of day ({context.get('time_bucket')}, {context.get('day_type')})",
+                  "device": f"the device ({context.get('device')})"}
+        factors = []
+        for factor, variant in variants.items():
+            alt = top(variant)
+            changes = alt != now_top
+            description = (f"Without {labels[factor]}, it would show {describe(candidates[alt])} instead."
+                           if changes else f"{labels[factor][0].upper()}{labels[factor][1:]} does not change the pick.")
+            factors.append({"factor": factor, "description": description, "changes_choice": changes,
+                            "top_without": candidates[alt]})
+        uniform = max(pmf) - min(pmf) < 1e-9
+        if uniform:
+            summary = (f"The model had no preference yet when this was shown, so every artwork was equally "
+                       f"likely; it showed {describe(shown)}.")
+        elif pmf[chosen] < max(pmf):
+            summary = (f"An exploration pick: the model gave {describe(shown)} only {pmf[chosen]:.0%} and showed it "
+                       f"to learn whether it works for people like you.")
+        else:
+            summary = f"The model's top choice for you ({pmf[chosen]:.0%}): {describe(shown)}."
+        mattered = [f for f in factors if f["changes_choice"]]
+        if mattered:
+            summary += " What matters now: " + ", ".join(labels[f["factor"]] for f in mattered) + "."
+        if now_top != chosen and not uniform and pmf[chosen] >= max(pmf):
+            summary += f" Having learned since, the model now prefers {describe(candidates[now_top])}."
+        return {"summary": summary, "factors": factors, "current_top": candidates[now_top]}
+
     # Read-outs ------------------------------------------------------------------------------
 
     def titles(self) -> list[dict]:
@@ -405,4 +489,17 @@ class Service:
             "model_version": self.model.version,
             "policy": self.settings["POLICY_NAME"],
             "learner_lag": self.learner_lag(),
+            "timeline": self.timeline(),
         }
+
+    def timeline(self, minutes: int = 30) -> list[dict]:
+        """Impressions and clicks per minute (by decision time) over the last ``minutes``."""
+        since = self.clock() - 60 * minutes
+        rows = self.store.query(
+            "SELECT CAST(i.created_ts / 60 AS INTEGER) AS minute, count(*) AS impressions,"
+            " count(c.event_id) AS clicks FROM impressions i"
+            " LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c ON c.event_id = i.event_id"
+            " WHERE i.created_ts >= ? GROUP BY minute ORDER BY minute", (since,))
+        return [{"minute": datetime.fromtimestamp(r["minute"] * 60).astimezone().isoformat(timespec="minutes"),
+                 "impressions": r["impressions"], "clicks": r["clicks"],
+                 "click_rate": r["clicks"] / r["impressions"]} for r in rows]

@@ -236,30 +236,30 @@ def _validate(reward, action, pscore, action_dist, reward_hat=None) -> _Log:
     bad = ~np.isfinite(reward)
     if bad.any():
         i = _first_bad(bad)
-        raise ValueError(f"reward must be finite, got {reward[i]!r} at round {i}")
+        raise ValueError(f"reward must be finite, got {float(reward[i])!r} at round {i}")
 
     bad = ~((pscore > 0.0) & (pscore <= 1.0))  # also catches nan
     if bad.any():
         i = _first_bad(bad)
-        raise ValueError(f"pscore must be a probability in (0, 1], got {pscore[i]!r} at "
+        raise ValueError(f"pscore must be a probability in (0, 1], got {float(pscore[i])!r} at "
                          f"round {i}")
 
     bad = ~np.isfinite(action_dist)
     if bad.any():
         i, a = divmod(_first_bad(bad), k)
-        raise ValueError(f"action_dist must be finite, got {action_dist[i, a]!r} at round {i}, "
-                         f"action {a}")
+        raise ValueError(f"action_dist must be finite, got {float(action_dist[i, a])!r} at "
+                         f"round {i}, action {a}")
     bad = action_dist < 0.0
     if bad.any():
         i, a = divmod(_first_bad(bad), k)
-        raise ValueError(f"action_dist must be non-negative, got {action_dist[i, a]!r} at "
+        raise ValueError(f"action_dist must be non-negative, got {float(action_dist[i, a])!r} at "
                          f"round {i}, action {a}")
     sums = action_dist.sum(axis=1)
     bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
     if bad.any():
         i = _first_bad(bad)
         raise ValueError(f"action_dist rows must sum to 1 (within {ROW_SUM_TOLERANCE:g}); "
-                         f"row {i} sums to {sums[i]!r}")
+                         f"row {i} sums to {float(sums[i])!r}")
 
     if reward_hat is not None:
         reward_hat = _squeeze_position("reward_hat", _as_float_array("reward_hat", reward_hat))
@@ -269,7 +269,7 @@ def _validate(reward, action, pscore, action_dist, reward_hat=None) -> _Log:
         bad = ~np.isfinite(reward_hat)
         if bad.any():
             i, a = divmod(_first_bad(bad), k)
-            raise ValueError(f"reward_hat must be finite, got {reward_hat[i, a]!r} at "
+            raise ValueError(f"reward_hat must be finite, got {float(reward_hat[i, a])!r} at "
                              f"round {i}, action {a}")
     return _Log(reward=reward, action=action, pscore=pscore, action_dist=action_dist,
                 reward_hat=reward_hat)
