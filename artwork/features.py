@@ -169,7 +169,8 @@ def build_features(affinity: dict[str, float], time_ctx: dict, device: str | Non
     }
 
 
-def _namespaces(spaces: dict) -> str:
+def namespaces_text(spaces: dict) -> str:
+    """VW text for ``{namespace: {feature: value}}``."""
     parts = []
     for ns in sorted(spaces):
         feats = " ".join(
@@ -185,12 +186,12 @@ def to_vw(features: dict, label: tuple[int, float, float] | None = None) -> list
 
     ``label`` is ``(chosen_index, cost, probability)``; VW minimizes cost, so cost = -reward.
     """
-    lines = ["shared " + _namespaces(features["shared"])]
+    lines = ["shared " + namespaces_text(features["shared"])]
     for index, action in enumerate(features["actions"]):
         prefix = ""
         if label is not None and index == label[0]:
             prefix = f"0:{label[1]:.6g}:{label[2]:.9g} "
-        lines.append(prefix + _namespaces(action))
+        lines.append(prefix + namespaces_text(action))
     return lines
 
 

@@ -28,12 +28,13 @@ a probability in [0, 1] for click rewards).
     with the sample std of the per-round terms.
 ``SNIPS`` (Swaminathan & Joachims, NeurIPS 2015, "The self-normalized estimator for
     counterfactual learning")
-    ``sum(w * reward) / sum(w)``: a slight, vanishing bias for much less variance than IPS, and
-    invariant to a constant shift of the rewards. CI: delta method.
+    ``sum(w * reward) / sum(w)``: a slight, vanishing bias for much less variance than IPS when
+    weights are large; shifting every reward by c shifts it by exactly c (IPS by c * mean(w)).
+    CI: delta method.
 ``DM`` (direct method; e.g. Beygelzimer & Langford 2009)
     Mean over rounds of ``sum_a action_dist[i, a] * reward_hat[i, a]``: low variance, but exactly
-    as biased as the reward model. CI: normal approximation (covers the reward model's noise on
-    these rounds, never its bias).
+    as biased as the reward model. CI: normal approximation (the rounds' variability, never the
+    reward model's bias).
 ``DR`` (Dudik, Langford & Li, ICML 2011, "Doubly robust policy evaluation and learning")
     DM plus the IPS-weighted residual ``w * (reward - reward_hat[i, action[i]])``: unbiased if
     either pscore or the reward model is right, and lower variance than IPS when the reward

@@ -10,9 +10,9 @@ Candidates, each turned into an ``action_dist`` over the log's rounds:
   policy learns from it, so no round is evaluated by a model that has seen it;
 - ``oracle``: when the log came from the synthetic world, the true best artwork per round.
 
-The reward model for DM/DR/Switch-DR is a VW direct-method regression (``--cb_adf --cb_type
-dm``) on the logged features, cross-fitted in two folds (each half predicted by a model trained
-on the other half). When the world is known, every candidate's true value on the same rounds
+The reward model for DM/DR/Switch-DR is a VW regression (logistic for 0/1 rewards) on the
+logged (context, artwork) features, cross-fitted in two folds (each half predicted by a model
+trained on the other half). When the world is known, every candidate's true value on the same rounds
 is computed exactly and shown beside the estimates.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import vowpalwabbit
 
-from artwork.features import to_vw
+from artwork.features import namespaces_text, to_vw
 
 from . import estimators as E
 from .logs import BanditLog
@@ -33,8 +33,13 @@ from .report import markdown_table, write_rows_csv
 from .simulate import PolicySpec
 from .world import World
 
-REWARD_MODEL_ARGS = "--cb_adf --cb_type dm -q GH -q GO -q GS -q GA -q TO -q TH -q DS"
-DEFAULT_ESTIMATORS = ("Replay", "IPS", "SNIPS", "DM", "DR", "SwitchDR")
+REWARD_MODEL_ARGS = "-q GH -q TO -q DS"
+#: (estimator, options) pairs of the default report: the five classics plus a clipped IPS and a
+#: Switch-DR, which trade a little bias for much less variance when some weights are large.
+DEFAULT_ESTIMATORS = (
+    ("Replay", {}), ("IPS", {}), ("IPS", {"clip": 20.0, "estimator_name": "ips-clip20"}), ("SNIPS", {}),
+    ("DM", {}), ("DR", {}), ("SwitchDR", {"tau": 20.0, "estimator_name": "switch-dr-20"}),
+)
 
 
 @dataclass
@@ -82,22 +87,37 @@ def vw_progressive_dist(log: BanditLog, vw_args: str) -> np.ndarray:
     return dist
 
 
-def reward_model(log: BanditLog, vw_args: str = REWARD_MODEL_ARGS, folds: int = 2) -> np.ndarray:
-    """Cross-fitted predictions of every candidate's reward, shape (n_rounds, n_actions)."""
+def _regression_line(features: dict, index: int, label: float | None = None) -> str:
+    """One candidate as a plain VW regression example: the context and that artwork's features."""
+    text = namespaces_text(features["shared"]) + " " + namespaces_text(features["actions"][index])
+    return text if label is None else f"{label:g} {text}"
+
+
+def reward_model(log: BanditLog, folds: int = 2, epochs: int = 2) -> np.ndarray:
+    """Cross-fitted predictions of every candidate's reward, shape (n_rounds, n_actions).
+
+    A VW regression on (context, artwork) features of the logged choices: logistic when every
+    reward is 0 or 1 (clicks, quality plays), squared loss otherwise. Each fold is predicted by a
+    model trained on the other folds only.
+    """
+    binary = bool(np.isin(log.reward, (0.0, 1.0)).all())
+    args = (REWARD_MODEL_ARGS + (" --loss_function logistic --link logistic" if binary else "")) + " --quiet"
     reward_hat = np.zeros((log.n_rounds, log.n_actions))
     fold_of = np.arange(log.n_rounds) % folds
     for fold in range(folds):
-        ws = vowpalwabbit.Workspace(f"{vw_args} --quiet")
+        ws = vowpalwabbit.Workspace(args)
         try:
-            for i in np.flatnonzero(fold_of != fold):
-                ws.learn(to_vw(log.features[i], label=(int(log.action[i]), -float(log.reward[i]),
-                                                       float(log.pscore[i]))))
+            train = np.flatnonzero(fold_of != fold)
+            for _ in range(epochs):
+                for i in train:
+                    label = (1.0 if log.reward[i] > 0 else -1.0) if binary else float(log.reward[i])
+                    ws.learn(_regression_line(log.features[i], int(log.action[i]), label))
             for i in np.flatnonzero(fold_of == fold):
-                costs = ws.predict(to_vw(log.features[i]))
-                reward_hat[i, :len(costs)] = np.clip(-np.asarray(costs, dtype=float), 0.0, 1.0)
+                for j in range(len(log.candidates[i])):
+                    reward_hat[i, j] = ws.predict(_regression_line(log.features[i], j))
         finally:
             ws.finish()
-    return reward_hat
+    return reward_hat if not binary else np.clip(reward_hat, 0.0, 1.0)
 
 
 def true_reward_matrix(log: BanditLog, world: World, reward: str) -> np.ndarray:
@@ -138,20 +158,29 @@ def candidate_policies(log: BanditLog, vw_policies: list[PolicySpec] = (), *, in
 
 def evaluate(log: BanditLog, candidates: list[Candidate], reward_hat: np.ndarray,
              estimators=DEFAULT_ESTIMATORS, **estimator_options) -> list[dict]:
-    """One row per (candidate, estimator): value, 95% interval, diagnostics, truth if known."""
+    """One row per (candidate, estimator): value, 95% interval, diagnostics, truth if known.
+
+    ``estimators`` holds (name, options) pairs for ``estimators.make_estimator``.
+    Replay is only defined for deterministic policies, so stochastic candidates get no replay row.
+    """
     rows = []
     for cand in candidates:
-        for name in estimators:
-            est = E.make_estimator(name, **estimator_options).estimate(
-                reward=log.reward, action=log.action, pscore=log.pscore, action_dist=cand.action_dist,
-                reward_hat=reward_hat)
+        deterministic = bool(np.allclose(cand.action_dist.max(axis=1), 1.0))
+        for name, options in estimators:
+            estimator = E.make_estimator(name, **{**estimator_options, **options})
+            if isinstance(estimator, E.Replay) and not deterministic:
+                continue
+            est = estimator.estimate(reward=log.reward, action=log.action, pscore=log.pscore,
+                                     action_dist=cand.action_dist, reward_hat=reward_hat)
             diag = est.diagnostics
+            ess = diag.get("effective_sample_size")
             rows.append({
                 "policy": cand.name, "estimator": est.estimator, "value": est.value, "ci_low": est.ci_low,
                 "ci_high": est.ci_high, "ci_method": est.ci_method, "true_value": cand.true_value,
                 "covered": None if cand.true_value is None else bool(est.ci_low <= cand.true_value <= est.ci_high),
-                "n_rounds": diag.get("n_rounds"), "matched": diag.get("matched"),
-                "effective_sample_size": diag.get("effective_sample_size"), "max_weight": diag.get("max_weight"),
+                "n_rounds": diag.get("n_rounds"), "matched": diag.get("matched"), "effective_sample_size": ess,
+                "ess_fraction": None if ess is None else ess / max(1, log.n_rounds),
+                "max_weight": diag.get("max_weight"),
             })
     return rows
 
@@ -171,8 +200,9 @@ def write_evaluation_report(rows: list[dict], log: BanditLog, out_dir: Path, *, 
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(policies)), 4.5))
     width = 0.8 / len(estimators)
     for j, est in enumerate(estimators):
-        sub = [next(r for r in rows if r["policy"] == p and r["estimator"] == est) for p in policies]
-        x = np.arange(len(policies)) + (j - (len(estimators) - 1) / 2) * width
+        position = {p: k for k, p in enumerate(policies)}
+        sub = [r for r in rows if r["estimator"] == est]
+        x = np.array([position[r["policy"]] for r in sub]) + (j - (len(estimators) - 1) / 2) * width
         values = np.array([r["value"] for r in sub])
         err = np.array([[r["value"] - r["ci_low"] for r in sub], [r["ci_high"] - r["value"] for r in sub]])
         ax.errorbar(x, values, yerr=np.clip(err, 0, None), fmt="o", capsize=3, label=est)
@@ -189,14 +219,18 @@ def write_evaluation_report(rows: list[dict], log: BanditLog, out_dir: Path, *, 
     fig.savefig(out_dir / "estimates.png", dpi=110)
     plt.close(fig)
     columns = [("policy", "policy"), ("estimator", "estimator"), ("value", "estimate"), ("ci_low", "95% low"),
-               ("ci_high", "95% high"), ("true_value", "true value"), ("effective_sample_size", "ESS"),
+               ("ci_high", "95% high"), ("true_value", "true value"), ("ess_fraction", "ESS / n"),
                ("max_weight", "max weight"), ("matched", "matched (replay)")]
     summary = [f"# {title}", "", f"Log: {log.source}, {log.n_rounds} rounds with final rewards, "
                f"mean logged reward {float(np.mean(log.reward)) if log.n_rounds else 0:.4f}.", "",
                markdown_table(rows, columns), "",
                "Intervals are 95%; `ci_method` in estimates.csv says whether each is analytic or bootstrap. "
                "True values are exact expectations under the synthetic world on the same rounds "
-               "(shown only when the log came from the world).", "", "![estimates](estimates.png)", ""]
+               "(shown only when the log came from the world). ESS / n is the effective sample size "
+               "of the importance weights as a share of the rounds: below about 0.1, a few heavily "
+               "weighted rounds decide the IPS-type estimates and their analytic intervals are too "
+               "narrow; trust DR and the bootstrap interval (estimates.csv) more there. Replay is shown "
+               "for deterministic policies only.", "", "![estimates](estimates.png)", ""]
     path = out_dir / "README.md"
     path.write_text("\n".join(summary))
     (out_dir / "estimates.json").write_text(json.dumps(rows, indent=2))
@@ -215,6 +249,6 @@ def run_evaluation(log: BanditLog, out_dir: Path, *, vw_policies: list[PolicySpe
         reward_hat = reward_model(log)
         bar.update(1)
         candidates = candidate_policies(log, list(vw_policies), truth=truth, progress=bar.update)
-    rows = evaluate(log, candidates, reward_hat, estimators)
+    rows = evaluate(log, candidates, reward_hat, estimators, n_bootstrap=500)
     write_evaluation_report(rows, log, out_dir)
     return rows
