@@ -71,3 +71,14 @@ def test_simulate_command_smoke(runner, tmp_path):
     assert again.exit_code == 1 and "exists" in again.output
     bad = runner.invoke(cli, ["simulate", "--out", str(tmp_path / "x"), "--policy", "nope"])
     assert bad.exit_code == 2 and "unknown policy" in bad.output
+
+
+def test_offline_benchmark_smoke():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "offline.py"
+    out = subprocess.run([sys.executable, str(script), "--rounds", "2000", "--impressions", "30"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "| IPS (analytic CI) |" in out and "| simulated impressions through the service |" in out
