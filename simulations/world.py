@@ -97,6 +97,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from artwork.features import time_bucket
 from artwork.vocab import DAY_TYPES, DEVICES, GENRES, TIME_BUCKETS
 
 __all__ = [
@@ -163,16 +164,9 @@ _REPRESENTATIVE_TIME = {"morning": (9, 30), "afternoon": (14, 30), "evening": (2
                         "late-night": (23, 30)}
 
 
-def time_bucket_of_hour(hour: int) -> str:
-    """The time bucket of a local hour: morning 05-12, afternoon 12-17, evening 17-22,
-    late-night 22-05 (the same rule as ``artwork.features.time_bucket``)."""
-    if 5 <= hour < 12:
-        return "morning"
-    if 12 <= hour < 17:
-        return "afternoon"
-    if 17 <= hour < 22:
-        return "evening"
-    return "late-night"
+#: The service's own rule (morning 05-12, afternoon 12-17, evening 17-22, late-night 22-05), so
+#: the world and the service can never disagree about which bucket a time is in.
+time_bucket_of_hour = time_bucket
 
 
 # Parameters ------------------------------------------------------------------------------------
