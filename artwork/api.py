@@ -92,6 +92,12 @@ def activate(event_id):
     return jsonify(service().record_outcome(event_id, "activate"))
 
 
+@bp.post("/api/v1/events/<event_id>/dismiss")
+def dismiss(event_id):
+    json_body((), required=False)
+    return jsonify(service().record_outcome(event_id, "dismiss"))
+
+
 @bp.get("/api/v1/events/<event_id>")
 def get_event(event_id):
     return jsonify(service().event(event_id))

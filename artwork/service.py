@@ -23,7 +23,7 @@ from .storage import Store
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
-OUTCOME_KINDS = ("click", "play", "activate")
+OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
 
 
 def check_id(value, what: str) -> str:
@@ -205,11 +205,12 @@ class Service:
         return kind == "play" and seconds is not None and seconds >= float(self.settings["QUALITY_PLAY_SECONDS"])
 
     def record_outcome(self, event_id, kind: str, seconds=None) -> dict:
-        """Record a click, play or activation for a logged decision; join it to the reward.
+        """Record a click, play, activation or dismissal for a logged decision; join it to the reward.
 
         The first qualifying outcome inside the wait window makes the reward final (1.0) and
-        queues the event for learning. Later, repeated or out-of-window outcomes are recorded
-        but change nothing learned. Unknown events are refused (404).
+        queues the event for learning; a dismissal (the person moved on without engaging) closes
+        the window at once with the default reward. Later, repeated or out-of-window outcomes are
+        recorded but change nothing learned. Unknown events are refused (404).
         """
         if kind not in OUTCOME_KINDS:
             raise bad_request(f"unknown outcome {kind!r}")
@@ -243,10 +244,16 @@ class Service:
                                         " AND kind != 'activate' ORDER BY id", (event_id,)).fetchall()
                     if any(self._qualifies(h["kind"], h["seconds"]) for h in held):
                         self.store.finalize(conn, event_id, 1.0, "outcome", now)
+                    elif any(h["kind"] == "dismiss" for h in held):
+                        self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
                 else:
                     effect = "duplicate"
             elif state == "awaiting_activation":
                 effect = "held"
+            elif state == "pending" and kind == "dismiss":
+                # The person moved on: the window closes now, with the default reward.
+                self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
+                effect = "dismissed"
             elif state == "pending":
                 if self._qualifies(kind, seconds):
                     self.store.finalize(conn, event_id, 1.0, "outcome", now)

@@ -130,6 +130,29 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m002_dismiss_outcome(db: sqlite_utils.Database) -> None:
+    """Outcomes may be 'dismiss' (the person moved on): SQLite cannot alter a CHECK, so the
+    table is rebuilt with its rows."""
+    db.executescript(
+        """
+        CREATE TABLE outcomes_new (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES impressions(event_id),
+            kind TEXT NOT NULL CHECK (kind IN ('click', 'play', 'activate', 'dismiss')),
+            seconds REAL,
+            received_ts REAL NOT NULL,
+            effect TEXT NOT NULL
+        );
+        INSERT INTO outcomes_new (id, event_id, kind, seconds, received_ts, effect)
+            SELECT id, event_id, kind, seconds, received_ts, effect FROM outcomes;
+        DROP TABLE outcomes;
+        ALTER TABLE outcomes_new RENAME TO outcomes;
+        CREATE INDEX outcomes_event ON outcomes(event_id);
+        """
+    )
+
+
 class Store:
     """The project's SQLite database: one file, WAL mode, one writer at a time."""
 

@@ -33,6 +33,10 @@ def send_visitors(service, world: World, visitors: int, rng: np.random.Generator
             clicks += 1
         if outcome.played_seconds > 0:
             service.record_outcome(decision["event_id"], "play", outcome.played_seconds)
+        if not outcome.clicked:
+            # A simulated visitor's visit is over at once: say so, rather than make the demo wait
+            # out the reward window before the model can learn from what was not clicked.
+            service.record_outcome(decision["event_id"], "dismiss")
         if on_progress is not None:
             on_progress(done, clicks)
     return clicks

@@ -55,7 +55,8 @@ export const api = {
   addView: (userId, titleId, seconds) =>
     request("POST", `/api/v1/users/${encodeURIComponent(userId)}/views`, { title_id: titleId, seconds }),
   stats: () => request("GET", "/api/v1/stats"),
-  startSimulation: (visitors) => request("POST", "/api/v1/simulate", { visitors }),
+  startSimulation: (visitors, seed) =>
+    request("POST", "/api/v1/simulate", seed === undefined ? { visitors } : { visitors, seed }),
   latestSimulation: () => request("GET", "/api/v1/simulate").then((d) => d.job),
   simulation: (jobId) => request("GET", `/api/v1/simulate/${encodeURIComponent(jobId)}`).then((d) => d.job),
 };

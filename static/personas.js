@@ -8,15 +8,15 @@
 import { api } from "./api.js";
 
 export const PERSONAS = [
-  { id: "demo-thriller-fan", name: "Thriller fan", initial: "T", genres: ["thriller"], hue: 355,
+  { id: "demo-thriller-fan", name: "Thriller fan", short: "Thriller fan", initial: "T", genres: ["thriller"], hue: 355,
     blurb: "Tense, twisty, late at night." },
-  { id: "demo-romance-fan", name: "Romance fan", initial: "R", genres: ["romance"], hue: 330,
+  { id: "demo-romance-fan", name: "Romance fan", short: "Romance fan", initial: "R", genres: ["romance"], hue: 330,
     blurb: "Slow burns and big gestures." },
-  { id: "demo-family", name: "Family account", initial: "F", genres: ["family", "animation"], hue: 42,
+  { id: "demo-family", name: "Family account", short: "Family", initial: "F", genres: ["family", "animation"], hue: 42,
     blurb: "Family films and animation." },
-  { id: "demo-animation-fan", name: "Animation fan", initial: "A", genres: ["animation"], hue: 190,
+  { id: "demo-animation-fan", name: "Animation fan", short: "Animation fan", initial: "A", genres: ["animation"], hue: 190,
     blurb: "Anime and animation of every kind." },
-  { id: "demo-horror-fan", name: "Horror fan", initial: "H", genres: ["horror"], hue: 120,
+  { id: "demo-horror-fan", name: "Horror fan", short: "Horror fan", initial: "H", genres: ["horror"], hue: 120,
     blurb: "Cellars, cabins and things in the dark." },
 ];
 
@@ -43,7 +43,7 @@ function saveGuests(ids) {
 
 export function guestPersona(id) {
   const tag = id.slice("demo-guest-".length, "demo-guest-".length + 4).toUpperCase();
-  return { id, name: `Guest ${tag}`, initial: tag.slice(0, 1) || "G", genres: [], hue: 260, guest: true,
+  return { id, name: `Guest ${tag}`, short: `Guest ${tag}`, initial: tag.slice(0, 1) || "G", genres: [], hue: 260, guest: true,
     blurb: "A new person: tell the service what you watched." };
 }
 

@@ -160,3 +160,28 @@ def test_many_events_each_learned_exactly_once_in_order(client, service, learner
     assert [r["seq"] for r in rows] == list(range(1, 21))
     assert sum(r["reward"] for r in rows) == 10
     assert service.model.version == 20
+
+
+def test_dismiss_closes_the_window_now_with_the_default_reward(client, service, learner):
+    ev = decide(client)
+    r = post(client, ev, "dismiss").get_json()
+    assert (r["effect"], r["final"], r["reward"]) == ("dismissed", True, 0.0)
+    assert queue(service) == [{"seq": 1, "event_id": ev, "reward": 0.0, "final_reason": "window"}]
+    assert learner.run_once() == 1
+    assert post(client, ev, "click").get_json()["effect"] == "late"
+    assert post(client, ev, "dismiss").get_json()["effect"] == "late"
+    assert learner.run_once() == 0 and len(queue(service)) == 1
+
+
+def test_dismiss_after_a_click_changes_nothing(client, service):
+    ev = decide(client)
+    post(client, ev, "click")
+    assert post(client, ev, "dismiss").get_json()["effect"] == "duplicate"
+    assert queue(service)[0]["reward"] == 1.0
+
+
+def test_dismiss_held_before_activation_closes_it_at_activation(client, service):
+    ev = decide(client, defer_activation=True)
+    assert post(client, ev, "dismiss").get_json()["effect"] == "held"
+    r = post(client, ev, "activate").get_json()
+    assert (r["final"], r["reward"]) == (True, 0.0)

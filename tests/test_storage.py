@@ -12,7 +12,7 @@ def test_wal_mode_and_migrations_are_applied_once(tmp_path):
     Store(tmp_path / "a.db").close_thread()  # opening again applies nothing twice
     db = sqlite_utils.Database(tmp_path / "a.db")
     assert db.journal_mode == "wal"
-    assert [m.name for m in migrations.applied(db)] == ["m001_initial"]
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dismiss_outcome"]
     assert {"titles", "artworks", "artwork_images", "users", "views", "ratings", "impressions", "outcomes",
             "learn_queue", "checkpoints"} <= set(db.table_names())
 
@@ -45,3 +45,24 @@ def test_the_log_refuses_an_impossible_propensity(service):
                 "INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features, candidates,"
                 " pmf, chosen_index, artwork_id, probability, explored, model_version, policy, time_bucket, state)"
                 " VALUES ('e', 0, 'u', 't01', '{}', '{}', '[]', '[]', 0, 'a', 0.0, 0, 0, 'p', 'morning', 'pending')")
+
+
+def test_migration_keeps_outcomes_recorded_before_it(tmp_path):
+    """A database from before m002 (outcomes without 'dismiss') upgrades with its rows intact."""
+    from artwork.storage import m001_initial
+
+    db = sqlite_utils.Database(tmp_path / "old.db")
+    old = sqlite_utils.Migrations("artwork")
+    old(name="m001_initial")(m001_initial)
+    old.apply(db)
+    db.execute("INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features, candidates,"
+               " pmf, chosen_index, artwork_id, probability, explored, model_version, policy, time_bucket, state)"
+               " VALUES ('e', 0, 'u', 't', '{}', '{}', '[]', '[]', 0, 'a', 1.0, 0, 0, 'p', 'morning', 'final')")
+    db.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect) VALUES ('e', 'click', NULL, 5, 'x')")
+    db.conn.commit()
+    db.conn.close()
+    store = Store(tmp_path / "old.db")
+    assert store.query("SELECT event_id, kind, received_ts FROM outcomes") == [
+        {"event_id": "e", "kind": "click", "received_ts": 5.0}]
+    with store.write() as conn:
+        conn.execute("INSERT INTO outcomes (event_id, kind, received_ts, effect) VALUES ('e', 'dismiss', 6, 'y')")
