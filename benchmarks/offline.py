@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1_000_000)
     parser.add_argument("--impressions", type=int, default=3000)
     args = parser.parse_args()
-    print(f"| what | events/s | ratio to baseline |\n| --- | --- | --- |")
+    print("| what | events/s | ratio to baseline |\n| --- | --- | --- |")
     for name, rate, ratio in estimator_rows(args.rounds) + simulation_rows(args.impressions):
         print(f"| {name} | {rate:,.0f} | {ratio:.3f} |")
 

@@ -6,20 +6,13 @@ Needs Playwright's Python package and Debian's Chromium at /usr/bin/chromium (CI
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
+from servers import get_json, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -30,48 +23,14 @@ READY = "#rows[aria-busy='false'] .tile"
 SIMULATED_VISITORS = 1500
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
-
-
 @pytest.fixture(scope="module")
 def server(template_dir, tmp_path_factory):
     """`artwork serve` on a copy of the rendered demo catalog; its base URL."""
     root = tmp_path_factory.mktemp("browser")
-    data = root / "data"
-    shutil.copytree(template_dir, data)
-    port = free_port()
-    artwork = Path(sys.executable).with_name("artwork")
-    env = {**os.environ, "ARTWORK_SEED": "11"}  # reproducible sampling of artwork
-    with open(root / "serve.log", "wb") as log:
-        proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data), "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get_json(f"{base}/healthz")
-                break
-            except OSError:
-                assert proc.poll() is None, (root / "serve.log").read_text(errors="replace")
-                assert time.monotonic() < deadline, "the server did not come up within 60 s"
-                time.sleep(0.2)
+    shutil.copytree(template_dir, root / "data")
+    # ARTWORK_SEED: reproducible sampling of artwork.
+    with running_server(root / "data", root / "serve.log", env={"ARTWORK_SEED": "11"}, timeout=60) as (_, base):
         yield base
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,11 @@
 
 import json
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from servers import get_json, running_server
 
 from artwork.cli import cli
 from artwork.storage import Store
@@ -35,29 +34,10 @@ def test_data_dir_from_the_environment(runner, tmp_path):
     assert (data / "artwork.db").exists() and "0 titles" in result.output
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
     """What the README's first command does: a real server process on loopback."""
-    port, data = free_port(), tmp_path / "served"
-    artwork = Path(sys.executable).with_name("artwork")
-    proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/healthz", timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stdout.read()
-                assert time.monotonic() < deadline, "server did not come up"
-                time.sleep(0.2)
+    data = tmp_path / "served"
+    with running_server(data, tmp_path / "serve.log") as (proc, base):
         request = urllib.request.Request(
             f"{base}/api/v1/select-artwork", method="POST", headers={"Content-Type": "application/json"},
             data=json.dumps({"user_id": "readme", "title_id": "t01"}).encode())
@@ -68,20 +48,13 @@ def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
         assert row == {"user_id": "readme", "probability": decision["probability"]}
         click = urllib.request.Request(f"{base}/api/v1/events/{decision['event_id']}/click", method="POST")
         assert json.load(urllib.request.urlopen(click, timeout=10))["effect"] == "rewarded"
-        while json.load(urllib.request.urlopen(f"{base}/healthz", timeout=5))["model_version"] < 1:
+        deadline = time.monotonic() + 30
+        while get_json(f"{base}/healthz")["model_version"] < 1:
             assert time.monotonic() < deadline, "the click was not learned"
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)  # a service manager stopping it: the learning is kept
         assert proc.wait(timeout=30) == 0
-        assert Store(data / "artwork.db").scalar("SELECT max(seq) FROM checkpoints") == 1
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+    assert Store(data / "artwork.db").scalar("SELECT max(seq) FROM checkpoints") == 1
 
 
 def write_manifest(folder: Path) -> Path:

@@ -5,10 +5,8 @@ catalog; one extra test also runs against artwork.demo_catalog when it exists.""
 from __future__ import annotations
 
 import math
-import sys
 import time
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
