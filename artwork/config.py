@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Setting] = {
     "CHECKPOINT_EVERY_EVENTS": Setting(1000, "Write a model checkpoint after this many newly learned events."),
     "CHECKPOINT_EVERY_SECONDS": Setting(60.0, "...or after this many seconds with anything new learned."),
     "LEARNER_INTERVAL_SECONDS": Setting(0.25, "How often the learner looks for closed windows when nothing wakes it."),
+    "CATALOG_CACHE_SECONDS": Setting(2.0, "How long a serving process keeps the catalog in memory; imports show within this."),
     "MAX_TITLES_PER_REQUEST": Setting(100, "Most titles one select-artwork call may ask for."),
     "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
     "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
@@ -83,6 +84,8 @@ def validate(settings: dict) -> None:
         raise ValueError(f"LEARNER must be one of {', '.join(LEARNER_MODES)}, not {settings['LEARNER']!r}")
     if "--cb_explore_adf" not in str(settings["VW_ARGS"]).split():
         raise ValueError("VW_ARGS must include --cb_explore_adf: the service needs a probability per artwork")
+    if float(settings["CATALOG_CACHE_SECONDS"]) < 0:
+        raise ValueError("CATALOG_CACHE_SECONDS must not be negative")
     for name in ("REWARD_WAIT_SECONDS", "HALF_LIFE_DAYS", "FULL_VIEW_SECONDS", "LEARNER_INTERVAL_SECONDS",
                  "CHECKPOINT_EVERY_SECONDS"):
         if not float(settings[name]) > 0:

@@ -46,6 +46,50 @@ def image_urls(artwork_id: str) -> dict:
             "thumbnail_url": f"/images/{artwork_id}/thumb.jpg"}
 
 
+class Catalog:
+    """The titles with their active artwork, held in memory for ``ttl`` seconds.
+
+    Every decision reads the catalog and imports change it rarely, so requests do not go to the
+    database for it; an import (possibly by another process) is seen within ``ttl`` seconds.
+    """
+
+    def __init__(self, store: Store, ttl: float):
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._ordered: list[dict] = []
+        self._by_id: dict[str, dict] = {}
+        self._vocabulary: frozenset[str] = frozenset()
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self.ttl:
+            return
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self.ttl:
+                return
+            ordered = self.store.titles()
+            self._by_id = {t["id"]: t for t in ordered}
+            self._vocabulary = frozenset(g for t in ordered for g in t["genres"])
+            self._ordered = ordered
+            self._loaded_at = time.monotonic()
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    def titles(self) -> list[dict]:
+        self._fresh()
+        return self._ordered
+
+    def get(self, title_id: str) -> dict | None:
+        self._fresh()
+        return self._by_id.get(title_id)
+
+    def vocabulary(self) -> frozenset[str]:
+        self._fresh()
+        return self._vocabulary
+
+
 class Service:
     """Decisions, reward join and read-outs over one ``Store`` and one ``Model``."""
 
@@ -54,6 +98,7 @@ class Service:
         self.store = store
         self.model = model
         self.clock = clock
+        self.catalog = Catalog(store, float(settings["CATALOG_CACHE_SECONDS"]))
         seed = settings["SEED"]
         self._rng = random.Random(seed if seed is not None else secrets.randbits(64))
         self._rng_lock = threading.Lock()
@@ -70,15 +115,11 @@ class Service:
         ratings = store.query("SELECT title_id, thumbs, at_ts FROM ratings WHERE user_id = ?", (user_id,))
         user = store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
         onboarding = json.loads(user["onboarding_genres"]) if user else []
-        vocabulary = store.genre_vocabulary()
+        vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
             return F.neutral_affinity(vocabulary), "neutral"
-        title_ids = sorted({r["title_id"] for r in views + ratings})
-        marks = ",".join("?" * len(title_ids))
-        title_genres = {
-            row["id"]: json.loads(row["genres"])
-            for row in store.query(f"SELECT id, genres FROM titles WHERE id IN ({marks})", title_ids)
-        } if title_ids else {}
+        title_genres = {tid: title["genres"] for tid in {r["title_id"] for r in views + ratings}
+                        if (title := self.catalog.get(tid)) is not None}
         affinity = F.affinity_from_history(
             views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
             vocabulary=vocabulary, now_ts=now, half_life_days=float(self.settings["HALF_LIFE_DAYS"]),
@@ -88,7 +129,7 @@ class Service:
     def _override_affinity(self, raw) -> dict:
         if not isinstance(raw, dict) or not raw:
             raise bad_request("context.genre_affinity must be a non-empty object of genre -> weight")
-        vocabulary = self.store.genre_vocabulary()
+        vocabulary = self.catalog.vocabulary()
         weights = {}
         for genre, weight in raw.items():
             if genre not in vocabulary:
@@ -149,7 +190,7 @@ class Service:
             raise bad_request("defer_activation must be true or false")
         now = self.clock()
         resolved, affinity, device = self._context(user_id, context, now)
-        titles = {t["id"]: t for t in self.store.titles(title_ids)}
+        titles = {tid: title for tid in title_ids if (title := self.catalog.get(tid)) is not None}
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
             raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
@@ -274,7 +315,7 @@ class Service:
 
     def _check_title(self, title_id) -> str:
         check_id(title_id, "title_id")
-        if self.store.scalar("SELECT 1 FROM titles WHERE id = ?", (title_id,)) is None:
+        if self.catalog.get(title_id) is None:
             raise not_found(f"unknown title {title_id!r}", "unknown_title")
         return title_id
 
@@ -316,7 +357,7 @@ class Service:
     def set_onboarding_genres(self, user_id, genres) -> dict:
         """The genres a person picked when signing up (replaces earlier picks)."""
         user_id = check_id(user_id, "user id")
-        vocabulary = self.store.genre_vocabulary()
+        vocabulary = self.catalog.vocabulary()
         if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
             raise bad_request("genres must be a list of genre names")
         unknown = [g for g in genres if g not in vocabulary]
@@ -405,7 +446,7 @@ class Service:
         now_top = top(feats)
         affinity = context.get("genre_affinity") or {}
         dominant = F.dominant_genre(affinity)
-        neutral = F.neutral_affinity(self.store.genre_vocabulary())
+        neutral = F.neutral_affinity(self.catalog.vocabulary())
         variants = {
             "taste": {"shared": {**feats["shared"], "G": {F.vw_token(g): w for g, w in neutral.items()}},
                       "actions": [{**a, "M": {"match": round(1 / max(1, len(neutral)), 6)}} for a in feats["actions"]]},
@@ -444,14 +485,14 @@ class Service:
     # Read-outs ------------------------------------------------------------------------------
 
     def titles(self) -> list[dict]:
-        return [self._public_title(t) for t in self.store.titles()]
+        return [self._public_title(t) for t in self.catalog.titles()]
 
     def title(self, title_id) -> dict:
         check_id(title_id, "title id")
-        found = self.store.titles([title_id])
-        if not found:
+        found = self.catalog.get(title_id)
+        if found is None:
             raise not_found(f"unknown title {title_id!r}", "unknown_title")
-        return self._public_title(found[0])
+        return self._public_title(found)
 
     @staticmethod
     def _public_title(title: dict) -> dict:

@@ -10,6 +10,7 @@ sequence numbers commit in the order they were assigned.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import sqlite3
 import threading
@@ -20,6 +21,8 @@ import sqlite_utils
 from sqlite_utils import Migrations
 
 BUSY_TIMEOUT_MS = 10_000
+#: Idle connections kept per process for the next request.
+POOL_SIZE = 16
 
 migrations = Migrations("artwork")
 
@@ -160,11 +163,16 @@ class Store:
         self.path = Path(path)
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite_utils.Database(self._connect())
-        db.enable_wal()
-        migrations.apply(db)
-        db.conn.close()
+        # Several serving processes may open a new database at once: one migrates, the others wait.
+        with open(self.path.with_name(self.path.name + ".migrate-lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            db = sqlite_utils.Database(self._connect())
+            db.enable_wal()
+            migrations.apply(db)
+            db.conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -179,10 +187,15 @@ class Store:
 
     @property
     def conn(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
+        """This thread's connection: taken from the pool (or opened) on first use, until
+        ``close_thread`` gives it back. Opening one costs far more than a decision does."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = self._connect()
+            with self._pool_lock:
+                conn = self._pool.pop() if self._pool else None
+            if conn is None:
+                conn = self._connect()
+            self._local.conn = conn
         return conn
 
     @property
@@ -190,11 +203,26 @@ class Store:
         return sqlite_utils.Database(self.conn)
 
     def close_thread(self) -> None:
-        """Close this thread's connection, if it has one (request teardown calls this)."""
+        """Give this thread's connection back to the pool (request teardown calls this)."""
         conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        if conn is None:
+            return
+        self._local.conn = None
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        with self._pool_lock:
+            if len(self._pool) < POOL_SIZE:
+                self._pool.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        """Close every pooled connection and this thread's own."""
+        self.close_thread()
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for conn in pool:
             conn.close()
-            self._local.conn = None
 
     @contextmanager
     def write(self):

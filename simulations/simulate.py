@@ -146,7 +146,7 @@ def run_policy(world: World, spec: PolicySpec, n_impressions: int, seed: int, ou
         (data_dir / "simulation.json").write_text(json.dumps(meta, indent=2))
     finally:
         model.close()
-        store.close_thread()
+        store.close()
     return RunResult(spec.name, seed, reward, str(paths["db"]), expected, oracle, observed)
 
 

@@ -73,7 +73,7 @@ class VisitorJobs:
 
     def _get_world(self) -> World:
         if self._world is None:
-            self._world = World(self.service.store.titles(), seed=self.world_seed)
+            self._world = World(self.service.catalog.titles(), seed=self.world_seed)
         return self._world
 
     def start(self, visitors: int, seed: int | None = None) -> VisitorJob:

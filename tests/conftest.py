@@ -24,7 +24,7 @@ class FakeClock:
 def template_dir(tmp_path_factory):
     """One initialized data directory (demo catalog rendered once), copied for each test."""
     path = tmp_path_factory.mktemp("template") / "data"
-    initialize(path).close_thread()
+    initialize(path).close()
     return path
 
 
@@ -55,7 +55,7 @@ def make_app(data_dir, clock):
     yield make
     for app in apps:
         app.extensions["artwork.learner"].stop(checkpoint=False)
-        app.extensions["artwork"].store.close_thread()
+        app.extensions["artwork"].store.close()
 
 
 @pytest.fixture

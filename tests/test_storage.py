@@ -8,8 +8,8 @@ from artwork.storage import Store, migrations
 
 def test_wal_mode_and_migrations_are_applied_once(tmp_path):
     store = Store(tmp_path / "a.db")
-    store.close_thread()
-    Store(tmp_path / "a.db").close_thread()  # opening again applies nothing twice
+    store.close()
+    Store(tmp_path / "a.db").close()  # opening again applies nothing twice
     db = sqlite_utils.Database(tmp_path / "a.db")
     assert db.journal_mode == "wal"
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dismiss_outcome"]
