@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from flask import Blueprint, current_app, jsonify, request, send_file, send_from_directory
 
 from .errors import ServiceError, bad_request, not_found
@@ -41,7 +43,8 @@ def index():
 def healthz():
     svc = service()
     svc.store.scalar("SELECT 1")
-    return jsonify({"status": "ok", "model_version": svc.model.version, "learner_lag": svc.learner_lag()})
+    return jsonify({"status": "ok", "model_version": svc.model.version, "learner_lag": svc.learner_lag(),
+                    "role": current_app.config["ROLE"], "pid": os.getpid()})
 
 
 @bp.get("/api/v1/titles")

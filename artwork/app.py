@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
@@ -13,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from .catalog import data_paths
 from .config import load_settings
 from .errors import ServiceError
-from .learner import Learner, load_model
+from .learner import Learner, SnapshotFollower, load_model
 from .service import Service
 from .storage import Store
 
@@ -32,7 +33,13 @@ def _error(status: int, code: str, message: str):
 
 def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     """Build the app: settings (defaults < ``ARTWORK_*`` env < ``test_config``), the store, the
-    model (latest checkpoint + re-learning what came after it), the service and the learner."""
+    model and the service.
+
+    ``ROLE=all`` (one process): the model is the latest checkpoint plus re-learning what came
+    after it, and a learner thread keeps it current. ``ROLE=serve`` (one of several gunicorn
+    workers): the model is the learner process's latest published snapshot, followed as new
+    ones appear; this process never learns.
+    """
     settings = load_settings(test_config)
     app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
     app.config.update(settings)
@@ -43,16 +50,23 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     store = Store(paths["db"])
     model = load_model(store, settings["VW_ARGS"], paths["models"])
     service = Service(settings, store, model, clock=clock)
-    learner = Learner(settings, store, model, paths["models"], clock=clock)
-    caught_up = learner.learn_available()
-    if caught_up:
-        log.info("re-learned %d events logged after the checkpoint", caught_up)
-    service.on_final = learner.wake
+    learner = follower = None
+    if settings["ROLE"] == "all":
+        learner = Learner(settings, store, model, paths["models"], clock=clock)
+        caught_up = learner.learn_available()
+        if caught_up:
+            log.info("re-learned %d events logged after the checkpoint", caught_up)
+        service.on_final = learner.wake
+        if settings["LEARNER"] == "thread":
+            learner.start()
+    else:
+        follower = SnapshotFollower(service, paths["models"], float(settings["SNAPSHOT_POLL_SECONDS"]))
+        follower.check()
+        follower.start()
     store.close_thread()
-    if settings["LEARNER"] == "thread":
-        learner.start()
     app.extensions["artwork"] = service
     app.extensions["artwork.learner"] = learner
+    app.extensions["artwork.snapshots"] = follower
     app.extensions["artwork.paths"] = paths
 
     from .api import bp
@@ -66,6 +80,16 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
         return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(sqlite3.OperationalError)
+    def storage_busy(exc: sqlite3.OperationalError):
+        # Only after BUSY_TIMEOUT_MS of waiting for another writer: tell the client to retry,
+        # nothing was recorded.
+        log.error("storage error: %s", exc)
+        response, status = _error(503, "storage_unavailable",
+                                  "the decision log is busy or unavailable; nothing was recorded, retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -55,25 +55,54 @@ def init(data_dir: Path, demo: bool):
 @data_dir_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
-def serve(data_dir: Path, host: str, port: int):
-    """Start the service (one process: request threads plus the online learner).
+@click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
+              help="0: one process, requests and the learner in threads (development). N >= 1: a "
+                   "production server (gunicorn) with N serving processes plus one learner process.")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Request threads per serving process (with --workers).")
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
+    """Start the service. An empty or new data directory is initialized with the demo catalog.
 
-    An empty or new data directory is initialized with the demo catalog first.
+    Without --workers: one process (Werkzeug's threaded server) with the learner in a thread.
+    With --workers N: gunicorn with N serving processes that predict with the learner's
+    published snapshots, plus exactly one learner process (`artwork learn`).
     """
+    if not data_paths(data_dir)["db"].exists():
+        initialize(data_dir)
+    else:
+        Store(data_paths(data_dir)["db"]).close()  # apply pending migrations once, before any worker
+    # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if workers:
+        from .production import serve_production
+
+        serve_production(data_dir, host, port, workers, threads)
+        return
     from werkzeug.serving import run_simple
 
     from .app import create_app
 
-    if not data_paths(data_dir)["db"].exists():
-        initialize(data_dir)
     app = create_app({"DATA_DIR": str(data_dir)})
     click.echo(f"Serving on http://{host}:{port}/ (data directory {data_dir.resolve()})")
-    # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
         app.extensions["artwork.learner"].stop()
+
+
+@cli.command()
+@data_dir_option
+def learn(data_dir: Path):
+    """Run the learner on its own: learn final events from the log in order and publish model
+    snapshots for serving processes (`serve --workers` starts one for you). Stops on SIGTERM or
+    Ctrl-C after a last checkpoint."""
+    import logging
+
+    from .config import load_settings
+    from .learner import run_learner_process
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s learner %(levelname)s %(message)s")
+    run_learner_process(load_settings({"DATA_DIR": str(data_dir)}))
 
 
 @cli.command("import")
@@ -278,3 +307,7 @@ def export_log(data_dir: Path, out_file: Path):
         raise click.ClickException(f"no database in {data_dir}")
     count = logs.to_dsjson(logs.from_database(db), out_file)
     click.echo(f"Wrote {count} decisions to {out_file}.")
+
+
+if __name__ == "__main__":
+    cli()

@@ -34,15 +34,19 @@ DEFAULTS: dict[str, Setting] = {
     "FULL_VIEW_SECONDS": Setting(1200.0, "Seconds of viewing that count as one full view for affinity."),
     "CHECKPOINT_EVERY_EVENTS": Setting(1000, "Write a model checkpoint after this many newly learned events."),
     "CHECKPOINT_EVERY_SECONDS": Setting(60.0, "...or after this many seconds with anything new learned."),
+    "PUBLISH_EVERY_SECONDS": Setting(0.5, "With serve --workers: how often the learner publishes a snapshot when it learned something."),
+    "SNAPSHOT_POLL_SECONDS": Setting(0.25, "With serve --workers: how often a serving process looks for a newer snapshot."),
     "LEARNER_INTERVAL_SECONDS": Setting(0.25, "How often the learner looks for closed windows when nothing wakes it."),
     "CATALOG_CACHE_SECONDS": Setting(2.0, "How long a serving process keeps the catalog in memory; imports show within this."),
     "MAX_TITLES_PER_REQUEST": Setting(100, "Most titles one select-artwork call may ask for."),
     "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
     "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
     "LEARNER": Setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is called."),
+    "ROLE": Setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's snapshots only."),
 }
 
 REWARDS = ("click", "quality_play")
+ROLES = ("all", "serve")
 LEARNER_MODES = ("thread", "manual")
 
 
@@ -82,12 +86,14 @@ def validate(settings: dict) -> None:
         raise ValueError(f"REWARD must be one of {', '.join(REWARDS)}, not {settings['REWARD']!r}")
     if settings["LEARNER"] not in LEARNER_MODES:
         raise ValueError(f"LEARNER must be one of {', '.join(LEARNER_MODES)}, not {settings['LEARNER']!r}")
+    if settings["ROLE"] not in ROLES:
+        raise ValueError(f"ROLE must be one of {', '.join(ROLES)}, not {settings['ROLE']!r}")
     if "--cb_explore_adf" not in str(settings["VW_ARGS"]).split():
         raise ValueError("VW_ARGS must include --cb_explore_adf: the service needs a probability per artwork")
     if float(settings["CATALOG_CACHE_SECONDS"]) < 0:
         raise ValueError("CATALOG_CACHE_SECONDS must not be negative")
     for name in ("REWARD_WAIT_SECONDS", "HALF_LIFE_DAYS", "FULL_VIEW_SECONDS", "LEARNER_INTERVAL_SECONDS",
-                 "CHECKPOINT_EVERY_SECONDS"):
+                 "CHECKPOINT_EVERY_SECONDS", "PUBLISH_EVERY_SECONDS", "SNAPSHOT_POLL_SECONDS"):
         if not float(settings[name]) > 0:
             raise ValueError(f"{name} must be a positive number of seconds/days, not {settings[name]!r}")
     for name in ("CHECKPOINT_EVERY_EVENTS", "MAX_TITLES_PER_REQUEST", "MAX_BODY_BYTES"):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -22,6 +24,8 @@ from .storage import Store
 log = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 3
+#: The published snapshot, in the models folder: serving processes follow this pointer.
+LATEST = "latest.json"
 
 
 def file_sha256(path: Path) -> str:
@@ -53,11 +57,75 @@ def load_model(store: Store, vw_args: str, models_dir: Path) -> Model:
     return Model(vw_args)
 
 
+def publish(models_dir: Path, snapshot: dict) -> None:
+    """Point ``latest.json`` at a checkpoint, atomically (write, fsync, rename)."""
+    tmp = models_dir / f".{LATEST}.{os.getpid()}.tmp"
+    with open(tmp, "w") as fh:
+        json.dump(snapshot, fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, models_dir / LATEST)
+
+
+def read_published(models_dir: Path) -> dict | None:
+    try:
+        return json.loads((models_dir / LATEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+class SnapshotFollower:
+    """In a serving process: load each snapshot the learner publishes and swap it in.
+
+    Requests keep using the model they started with; the old one is freed when the last of them
+    is done with it.
+    """
+
+    def __init__(self, service, models_dir: Path, interval: float):
+        self.service = service
+        self.models_dir = Path(models_dir)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="artwork-snapshots", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def check(self) -> bool:
+        """Load the published snapshot if it is newer than the model in use; True if swapped."""
+        snapshot = read_published(self.models_dir)
+        current = self.service.model
+        if snapshot is None or snapshot["seq"] <= current.seq or snapshot["vw_args"] != current.vw_args:
+            return False
+        path = self.models_dir / snapshot["file"]
+        try:
+            if file_sha256(path) != snapshot["sha256"]:
+                return False  # being replaced right now; the next look will find the new one
+            self.service.model = Model(current.vw_args, path, seq=snapshot["seq"])
+        except (OSError, RuntimeError) as exc:  # deleted or replaced under us: try again later
+            log.info("snapshot %s not loaded (%s); will retry", path, exc)
+            return False
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check()
+            except Exception:
+                log.exception("snapshot check failed; retrying")
+
+
 class Learner:
     """Turns final events into model updates, in learn-queue order, each exactly once."""
 
-    def __init__(self, settings: dict, store: Store, model: Model, models_dir: Path, clock=time.time):
+    def __init__(self, settings: dict, store: Store, model: Model, models_dir: Path, clock=time.time,
+                 checkpoint_seconds: float | None = None):
         self.settings = settings
+        self.checkpoint_seconds = float(settings["CHECKPOINT_EVERY_SECONDS"] if checkpoint_seconds is None
+                                        else checkpoint_seconds)
         self.store = store
         self.model = model
         self.models_dir = Path(models_dir)
@@ -115,6 +183,8 @@ class Learner:
                 old = conn.execute("SELECT id, file FROM checkpoints ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?",
                                    (KEEP_CHECKPOINTS,)).fetchall()
                 conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r["id"],) for r in old])
+            publish(self.models_dir, {"seq": seq, "file": name, "sha256": file_sha256(self.models_dir / name),
+                                      "vw_args": self.model.vw_args})
             for row in old:
                 if row["file"] != name:
                     (self.models_dir / row["file"]).unlink(missing_ok=True)
@@ -128,7 +198,7 @@ class Learner:
             self.close_windows(now)
             learned = self.learn_available()
             due_events = self.model.seq - self._checkpointed_seq >= int(self.settings["CHECKPOINT_EVERY_EVENTS"])
-            due_time = self.clock() - self._checkpointed_at >= float(self.settings["CHECKPOINT_EVERY_SECONDS"])
+            due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
             return learned
@@ -163,3 +233,30 @@ class Learner:
             self._thread = None
         if checkpoint:
             self.checkpoint()
+
+
+def run_learner_process(settings: dict) -> None:
+    """The learner as its own process (``artwork learn``): catch up with the log, then learn
+    and publish snapshots until SIGTERM or SIGINT, and write a last checkpoint."""
+    from .catalog import data_paths
+
+    paths = data_paths(settings["DATA_DIR"])
+    store = Store(paths["db"])
+    model = load_model(store, settings["VW_ARGS"], paths["models"])
+    learner = Learner(settings, store, model, paths["models"],
+                      checkpoint_seconds=float(settings["PUBLISH_EVERY_SECONDS"]))
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    learned = learner.learn_available()
+    learner.checkpoint()
+    log.info("learner ready at event %d (%d re-learned from the log)", model.seq, learned)
+    interval = float(settings["LEARNER_INTERVAL_SECONDS"])
+    while not stopping.is_set():
+        try:
+            learner.run_once()
+        except Exception:
+            log.exception("learner round failed; retrying")
+        stopping.wait(interval)
+    learner.checkpoint()
+    store.close()

@@ -54,7 +54,10 @@ def make_app(data_dir, clock):
 
     yield make
     for app in apps:
-        app.extensions["artwork.learner"].stop(checkpoint=False)
+        if app.extensions["artwork.learner"] is not None:
+            app.extensions["artwork.learner"].stop(checkpoint=False)
+        if app.extensions["artwork.snapshots"] is not None:
+            app.extensions["artwork.snapshots"].stop()
         app.extensions["artwork"].store.close()
 
 

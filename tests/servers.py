@@ -26,13 +26,14 @@ def get_json(url: str) -> dict:
 
 
 @contextmanager
-def running_server(data_dir: Path, log_path: Path, *, env: dict | None = None, timeout: float = 120):
+def running_server(data_dir: Path, log_path: Path, *, env: dict | None = None, timeout: float = 120,
+                   args: tuple[str, ...] = ()):
     """`artwork serve` on ``data_dir`` and a free port; yields (process, base URL) once /healthz
     answers, and stops it (SIGINT, then SIGKILL) afterwards if it is still running."""
     port = free_port()
     artwork = Path(sys.executable).with_name("artwork")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data_dir), "--port", str(port), *args],
                                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     base = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,100 @@
+"""`artwork serve --workers N`: gunicorn serving processes plus one learner process."""
+
+import json
+import shutil
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from servers import get_json, running_server
+
+from artwork.storage import Store
+
+
+def post(base, path, body=None):
+    request = urllib.request.Request(f"{base}{path}", method="POST", data=json.dumps(body or {}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def wait_until(predicate, timeout, message):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def production(template_dir, tmp_path):
+    shutil.copytree(template_dir, tmp_path / "data")
+    with running_server(tmp_path / "data", tmp_path / "serve.log", args=("--workers", "2")) as (proc, base):
+        yield proc, base, tmp_path / "data"
+
+
+def worker_versions(base, workers=2, timeout=20):
+    """model_version per serving process: ask /healthz (4 at a time, since one busy process may
+    take every sequential request) until every process has answered."""
+    seen = {}
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while len(seen) < workers:
+            assert time.monotonic() < deadline, f"only {len(seen)} of {workers} serving processes answered"
+            for health in pool.map(lambda _: get_json(f"{base}/healthz"), range(8)):
+                assert health["role"] == "serve"
+                seen[health["pid"]] = health["model_version"]
+    return seen
+
+
+def learner_pids(data_dir):
+    out = subprocess.run(["pgrep", "-f", f"artwork learn --data-dir {data_dir}"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_clicks_reach_every_serving_process_and_nothing_is_lost(production):
+    proc, base, data_dir = production
+    assert len(worker_versions(base)) == 2  # two serving processes answer
+    titles = [t["id"] for t in get_json(f"{base}/api/v1/titles")["titles"]]
+
+    def visit(i):
+        decisions = post(base, "/api/v1/select-artwork", {"user_id": f"u{i}", "title_ids": titles[i % 30:i % 30 + 6]})
+        for d in decisions["decisions"][:2]:
+            post(base, f"/api/v1/events/{d['event_id']}/click")
+        return [d["event_id"] for d in decisions["decisions"]]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        events = [e for batch in pool.map(visit, range(120)) for e in batch]
+    store = Store(data_dir / "artwork.db")
+    assert store.scalar("SELECT count(*) FROM impressions") == len(events) == 720
+    assert store.scalar("SELECT count(*) FROM learn_queue") == 240
+    # Every serving process follows the learner's snapshots: all 240 clicks arrive everywhere.
+    wait_until(lambda: all(v == 240 for v in worker_versions(base).values()), 15,
+               "the serving processes did not all load the learner's snapshot")
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    wait_until(lambda: not learner_pids(data_dir), 30, "the learner outlived the server")
+    assert store.scalar("SELECT max(seq) FROM checkpoints") == 240
+
+
+def test_a_dead_learner_is_restarted_and_catches_up(production):
+    _, base, data_dir = production
+    wait_until(lambda: len(learner_pids(data_dir)) == 1, 20, "no learner process")
+    [first] = learner_pids(data_dir)
+    subprocess.run(["kill", "-9", str(first)], check=True)
+    decision = post(base, "/api/v1/select-artwork", {"user_id": "u", "title_id": "t01"})["decisions"][0]
+    post(base, f"/api/v1/events/{decision['event_id']}/click")
+    wait_until(lambda: learner_pids(data_dir) not in ([], [first]), 20, "the learner was not restarted")
+    wait_until(lambda: all(v >= 1 for v in worker_versions(base).values()), 20,
+               "the restarted learner did not learn and publish the click")
+
+
+def test_errors_stay_json_under_gunicorn(production):
+    _, base, _ = production
+    with pytest.raises(urllib.error.HTTPError) as err:
+        post(base, "/api/v1/select-artwork", {"user_id": "u", "title_id": "nope"})
+    assert err.value.code == 404 and json.load(err.value)["error"]["code"] == "unknown_title"
