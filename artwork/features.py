@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 from datetime import datetime
 
 from . import vocab
@@ -27,6 +28,7 @@ from . import vocab
 _UNSAFE = re.compile(r"[\s|:]+")
 
 
+@lru_cache(maxsize=65536)
 def vw_token(text: str) -> str:
     """A VW-safe feature name: no whitespace, '|' or ':' (they are VW syntax)."""
     return _UNSAFE.sub("_", str(text).strip()) or "_"
@@ -144,20 +146,30 @@ def shared_features(affinity: dict[str, float], time_ctx: dict, device: str | No
     return shared
 
 
+@lru_cache(maxsize=65536)
+def _artwork_namespaces(artwork_id: str, theme: str, tone: str, subject: str, cast: tuple) -> tuple[dict, str]:
+    """The namespaces that depend on the artwork alone, and their VW text (built once per artwork)."""
+    spaces = {
+        "A": {f"id={vw_token(artwork_id)}": 1},
+        "H": {f"theme={vw_token(theme)}": 1},
+        "O": {f"tone={vw_token(tone)}": 1},
+        "S": {f"subject={vw_token(subject)}": 1},
+    }
+    if cast:
+        spaces["C"] = {f"cast={vw_token(name)}": 1 for name in cast}
+    return spaces, namespaces_text(spaces)
+
+
+def _static(artwork: dict) -> tuple[dict, str]:
+    tags = artwork["tags"]
+    return _artwork_namespaces(artwork["id"], tags["theme"], tags["tone"], tags["subject"],
+                               tuple(tags.get("cast") or ()))
+
+
 def action_features(artwork: dict, affinity: dict[str, float]) -> dict:
     """One candidate artwork's features: ``{namespace: {feature: value}}``."""
-    tags = artwork["tags"]
-    action = {
-        "A": {f"id={vw_token(artwork['id'])}": 1},
-        "H": {f"theme={vw_token(tags['theme'])}": 1},
-        "O": {f"tone={vw_token(tags['tone'])}": 1},
-        "S": {f"subject={vw_token(tags['subject'])}": 1},
-        "M": {"match": round(affinity.get(tags["theme"], 0.0), 6)},
-    }
-    cast = tags.get("cast") or []
-    if cast:
-        action["C"] = {f"cast={vw_token(name)}": 1 for name in cast}
-    return action
+    static, _ = _static(artwork)
+    return {**static, "M": {"match": round(affinity.get(artwork["tags"]["theme"], 0.0), 6)}}
 
 
 def build_features(affinity: dict[str, float], time_ctx: dict, device: str | None,
@@ -167,6 +179,21 @@ def build_features(affinity: dict[str, float], time_ctx: dict, device: str | Non
         "shared": shared_features(affinity, time_ctx, device),
         "actions": [action_features(a, affinity) for a in artworks],
     }
+
+
+def decision_features(shared: dict, shared_line: str, affinity: dict[str, float],
+                      artworks: list[dict]) -> tuple[dict, list[str]]:
+    """``build_features`` and ``to_vw`` of it at once, for the request path: the shared line is
+    built once per request and each artwork's own namespaces once per process. The lines carry
+    the same features as ``to_vw`` gives for the returned dict (namespace order aside, which VW
+    ignores), so the learner, which rebuilds lines from the logged dict, learns what was used."""
+    actions, lines = [], [shared_line]
+    for art in artworks:
+        static, text = _static(art)
+        match = round(affinity.get(art["tags"]["theme"], 0.0), 6)
+        actions.append({**static, "M": {"match": match}})
+        lines.append(f"{text} |M match:{match:.6g}")
+    return {"shared": shared, "actions": actions}, lines
 
 
 def namespaces_text(spaces: dict) -> str:

@@ -62,10 +62,11 @@ class Model:
     def version(self) -> int:
         return self.seq
 
-    def predict(self, features: dict) -> tuple[list[float], int]:
+    def predict(self, features: dict, lines: list[str] | None = None) -> tuple[list[float], int]:
         """The probability of each candidate in ``features["actions"]`` (in order, summing to
-        1) and the version of the model that gave them."""
-        lines = to_vw(features)
+        1) and the version of the model that gave them. ``lines``: the VW text of ``features``
+        if the caller already has it."""
+        lines = to_vw(features) if lines is None else lines
         with self._lock:
             raw = self._vw.predict(lines)
             version = self.seq

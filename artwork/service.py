@@ -110,11 +110,14 @@ class Service:
         return datetime.fromtimestamp(now).astimezone()
 
     def _history_affinity(self, user_id: str, now: float) -> tuple[dict, str]:
-        store = self.store
-        views = store.query("SELECT title_id, seconds, at_ts FROM views WHERE user_id = ?", (user_id,))
-        ratings = store.query("SELECT title_id, thumbs, at_ts FROM ratings WHERE user_id = ?", (user_id,))
-        user = store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
-        onboarding = json.loads(user["onboarding_genres"]) if user else []
+        # One round trip for the whole history: views, ratings and onboarding picks.
+        rows = self.store.conn.execute(
+            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
+            " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?1"
+            " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
+        views = [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"]
+        ratings = [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"]
+        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o"), [])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
             return F.neutral_affinity(vocabulary), "neutral"
@@ -198,14 +201,17 @@ class Service:
         deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
         state = "awaiting_activation" if defer_activation else "pending"
         context_json = json.dumps({**resolved, "genre_affinity": affinity})
+        shared = F.shared_features(affinity, resolved, device)
+        shared_line = "shared " + F.namespaces_text(shared)
+        model = self.model  # one model for the whole page, even if a new snapshot arrives meanwhile
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
             artworks = title["artwork"]
             if not artworks:
                 raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
-            feats = F.build_features(affinity, resolved, device, artworks)
-            pmf, version = self.model.predict(feats)
+            feats, lines = F.decision_features(shared, shared_line, affinity, artworks)
+            pmf, version = model.predict(feats, lines)
             with self._rng_lock:
                 index = sample_index(pmf, self._rng)
             candidates = [a["id"] for a in artworks]

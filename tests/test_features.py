@@ -95,3 +95,30 @@ def test_vw_lines_carry_interactions_namespaces_and_label():
 @pytest.mark.parametrize("raw,safe", [("Ana Reyes", "Ana_Reyes"), ("a|b:c", "a_b_c"), ("  ", "_")])
 def test_vw_token_removes_vw_syntax(raw, safe):
     assert F.vw_token(raw) == safe
+
+
+def _feature_sets(lines):
+    """Each line as {namespace: set of 'name:value'}, order-free, values normalized."""
+    out = []
+    for line in lines:
+        spaces = {}
+        for part in line.split("|")[1:]:
+            ns, *feats = part.split()
+            spaces[ns] = {f if ":" in f else f"{f}:1" for f in feats}
+            spaces[ns] = {f"{n}:{float(v):.6g}" for n, v in (f.rsplit(":", 1) for f in spaces[ns])}
+        out.append(spaces)
+    return out
+
+
+def test_the_request_path_lines_carry_exactly_the_logged_features():
+    artworks = [
+        {"id": "t01-a1", "tags": {"theme": "romance", "tone": "warm", "subject": "close-up", "cast": ["Ana Reyes"]}},
+        {"id": "t01-a2", "tags": {"theme": "thriller", "tone": "dark", "subject": "scene", "cast": []}},
+        {"id": "t01-a3", "tags": {"theme": "comedy", "tone": "bright", "subject": "ensemble"}},
+    ]
+    affinity = {"romance": 1.0}
+    ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
+    shared = F.shared_features(affinity, ctx, None)
+    feats, lines = F.decision_features(shared, "shared " + F.namespaces_text(shared), affinity, artworks)
+    assert feats == F.build_features(affinity, ctx, None, artworks)
+    assert _feature_sets(lines) == _feature_sets(F.to_vw(feats))
