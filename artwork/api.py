@@ -1,45 +1,59 @@
-"""HTTP views: translate JSON to ``Service`` calls and back. Every route is listed here."""
+"""HTTP views: translate JSON to ``Service`` calls and back. Every route is listed here.
+
+Each view declares its contract with ``@operation`` (``openapi.py``): the request body and path
+parameters are validated against ``schemas.py`` before the view runs, and the same declarations
+make the OpenAPI document served at ``GET /openapi.json``.
+"""
 
 from __future__ import annotations
 
 import os
 
-from flask import Blueprint, current_app, jsonify, request, send_file, send_from_directory
+from flask import Blueprint, current_app, jsonify, send_file, send_from_directory
 
-from .errors import ServiceError, bad_request, not_found
+from . import schemas as S
+from .errors import ServiceError, not_found
+from .openapi import operation, openapi_document
 from .service import Service
 
 bp = Blueprint("api", __name__)
 
-SELECT_FIELDS = ("user_id", "title_id", "title_ids", "context", "defer_activation")
-IMAGE_SIZES = ("poster", "thumb")
+IMAGE_SIZES = S.IMAGE_SIZES
+TOO_LARGE = {413: ["request_entity_too_large"]}
+WRITES = {**TOO_LARGE, 503: ["storage_unavailable"]}  # for operations that write to the decision log
+EVENT_404 = ["unknown_event", "not_found"]
 
 
 def service() -> Service:
     return current_app.extensions["artwork"]
 
 
-def json_body(allowed: tuple[str, ...], *, required: bool = True) -> dict:
-    """The request's JSON object; 400 for anything else or for fields the route does not know."""
-    if not request.get_data(cache=True):
-        if required:
-            raise bad_request("request body must be a JSON object")
-        return {}
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise bad_request("request body must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise bad_request(f"unknown field(s): {', '.join(unknown)}"[:300])
-    return body
+def _select_request(settings) -> dict:
+    return S.select_request(int(settings["MAX_TITLES_PER_REQUEST"]))
+
+
+def _simulate_request(settings) -> dict:
+    from simulations.visitors import MAX_VISITORS
+
+    return S.simulate_request(MAX_VISITORS)
 
 
 @bp.get("/")
+@operation("The browser demo", tags=("demo",), media_type="text/html",
+           responses={200: ("The demo page (its scripts and styles are under /static/).", None)})
 def index():
     return send_from_directory(current_app.static_folder, "index.html")
 
 
+@bp.get("/openapi.json")
+@operation("This document", tags=("meta",), description="The OpenAPI 3.1 document, generated from the code.",
+           responses={200: ("The OpenAPI document.", S.OPENAPI_DOCUMENT)})
+def openapi_json():
+    return jsonify(openapi_document())
+
+
 @bp.get("/healthz")
+@operation("Liveness and learner lag", tags=("meta",), responses={200: ("The service is up.", S.HEALTH)})
 def healthz():
     svc = service()
     svc.store.scalar("SELECT 1")
@@ -48,104 +62,126 @@ def healthz():
 
 
 @bp.get("/api/v1/titles")
+@operation("The catalog", tags=("catalog",), responses={200: ("Every title with its active artwork.", S.TITLES)})
 def list_titles():
     return jsonify({"titles": service().titles()})
 
 
 @bp.get("/api/v1/titles/<title_id>")
+@operation("One title", tags=("catalog",), responses={200: ("The title with its active artwork.", S.TITLE)},
+           errors={400: ["bad_request"], 404: ["unknown_title", "not_found"]})
 def get_title(title_id):
     return jsonify(service().title(title_id))
 
 
 @bp.post("/api/v1/select-artwork")
-def select_artwork():
-    body = json_body(SELECT_FIELDS)
-    if "title_id" in body and "title_ids" in body:
-        raise bad_request("give either title_id or title_ids, not both")
-    if "title_id" in body:
-        title_ids = [body["title_id"]]
-    elif "title_ids" in body:
-        title_ids = body["title_ids"]
-    else:
-        raise bad_request("title_id or title_ids is required")
-    if "user_id" not in body:
-        raise bad_request("user_id is required")
+@operation("Pick one artwork per title for a person now", tags=("decisions",), body=_select_request,
+           description="Every decision is logged (with its propensity) before the answer is sent. Give "
+                       "`title_id` or `title_ids`.",
+           responses={200: ("One decision per title, in the order asked.", S.SELECT_RESPONSE)},
+           errors={400: ["bad_request", "too_many_titles", "unknown_genre"], 404: ["unknown_title"],
+                   409: ["no_artwork"], **WRITES})
+def select_artwork(body):
+    title_ids = [body["title_id"]] if "title_id" in body else body["title_ids"]
     result = service().select_artwork(body["user_id"], title_ids, body.get("context"),
                                       body.get("defer_activation", False))
     return jsonify(result)
 
 
+def _outcome(kind: str, summary: str, description: str, conflicts: list[str] | None = None):
+    errors = {400: ["bad_request"], 404: EVENT_404, **WRITES}
+    if conflicts:
+        errors[409] = conflicts
+    return operation(summary, tags=("outcomes",), description=description,
+                     body=S.PLAY_REQUEST if kind == "play" else S.EMPTY_BODY, body_required=kind == "play",
+                     responses={200: ("The outcome's effect.", S.OUTCOME_RESPONSE)}, errors=errors)
+
+
 @bp.post("/api/v1/events/<event_id>/click")
-def click(event_id):
-    json_body((), required=False)
+@_outcome("click", "The person clicked the shown artwork", "Rewarded if it is the first qualifying outcome "
+          "inside the wait window (under `REWARD=click`).")
+def click(event_id, body):
     return jsonify(service().record_outcome(event_id, "click"))
 
 
 @bp.post("/api/v1/events/<event_id>/play")
-def play(event_id):
-    body = json_body(("seconds",))
-    if "seconds" not in body:
-        raise bad_request("seconds is required")
+@_outcome("play", "The person played the title", "A play of `seconds`; under `REWARD=quality_play` only a "
+          "play of at least `QUALITY_PLAY_SECONDS` qualifies.")
+def play(event_id, body):
     return jsonify(service().record_outcome(event_id, "play", body["seconds"]))
 
 
 @bp.post("/api/v1/events/<event_id>/activate")
-def activate(event_id):
-    json_body((), required=False)
+@_outcome("activate", "A deferred decision was shown", "Starts the wait window of a decision requested "
+          "with `defer_activation`; 409 for any other decision.", ["not_deferred"])
+def activate(event_id, body):
     return jsonify(service().record_outcome(event_id, "activate"))
 
 
 @bp.post("/api/v1/events/<event_id>/dismiss")
-def dismiss(event_id):
-    json_body((), required=False)
+@_outcome("dismiss", "The person moved on without engaging", "Closes the wait window now with "
+          "`DEFAULT_REWARD`; a later click is `late`.")
+def dismiss(event_id, body):
     return jsonify(service().record_outcome(event_id, "dismiss"))
 
 
 @bp.get("/api/v1/events/<event_id>")
+@operation("One logged decision, explained", tags=("decisions",),
+           responses={200: ("The decision, its outcomes and an explanation.", S.EVENT_DETAIL)},
+           errors={404: EVENT_404})
 def get_event(event_id):
     return jsonify(service().event(event_id))
 
 
+USER_ERRORS = {400: ["bad_request"], 404: ["unknown_title", "not_found"], **WRITES}
+
+
 @bp.post("/api/v1/users/<user_id>/views")
-def add_view(user_id):
-    body = json_body(("title_id", "seconds", "at"))
-    for field in ("title_id", "seconds"):
-        if field not in body:
-            raise bad_request(f"{field} is required")
+@operation("Add a view to a person's history", tags=("people",), body=S.VIEW_REQUEST,
+           responses={201: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
+def add_view(user_id, body):
     return jsonify(service().record_view(user_id, body["title_id"], body["seconds"], body.get("at"))), 201
 
 
 @bp.post("/api/v1/users/<user_id>/ratings")
-def add_rating(user_id):
-    body = json_body(("title_id", "thumbs"))
-    for field in ("title_id", "thumbs"):
-        if field not in body:
-            raise bad_request(f"{field} is required")
+@operation("Thumbs up or down on a title", tags=("people",), body=S.RATING_REQUEST,
+           description="A person's latest rating of a title wins.",
+           responses={200: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
+def add_rating(user_id, body):
     return jsonify(service().record_rating(user_id, body["title_id"], body["thumbs"]))
 
 
 @bp.put("/api/v1/users/<user_id>/onboarding")
-def set_onboarding(user_id):
-    body = json_body(("genres",))
-    if "genres" not in body:
-        raise bad_request("genres is required")
+@operation("Genres picked at sign-up", tags=("people",), body=S.ONBOARDING_REQUEST,
+           responses={200: ("The updated profile.", S.PROFILE)},
+           errors={400: ["bad_request", "unknown_genre"], 404: ["not_found"], **WRITES})
+def set_onboarding(user_id, body):
     return jsonify(service().set_onboarding_genres(user_id, body["genres"]))
 
 
 @bp.get("/api/v1/users/<user_id>/profile")
+@operation("What the service knows of a person's taste", tags=("people",),
+           description="A person never seen before gets the neutral prior.",
+           responses={200: ("The profile.", S.PROFILE)}, errors={400: ["bad_request"], 404: ["not_found"]})
 def profile(user_id):
     return jsonify(service().profile(user_id))
 
 
 @bp.get("/api/v1/stats")
+@operation("Totals, click rates and the learner's lag", tags=("read-outs",),
+           responses={200: ("Read-outs of the decision log.", S.STATS)})
 def stats():
     return jsonify(service().stats())
 
 
 @bp.get("/images/<artwork_id>/<size>.jpg")
+@operation("An artwork's image", tags=("catalog",), media_type="image/jpeg",
+           description="960x540 (poster) or 384x216 (thumb) JPEG with a strong ETag; 304 on `If-None-Match`.",
+           responses={200: ("The JPEG.", None), 304: ("Not modified since the ETag given.", None)},
+           response_headers={200: {"ETag": {"required": True, "schema": {"type": "string"}},
+                                   "Cache-Control": {"required": True, "schema": {"type": "string"}}}},
+           errors={404: ["unknown_artwork", "not_found"]})
 def image(artwork_id, size):
-    if size not in IMAGE_SIZES:
-        raise not_found(f"unknown image size {size!r}; sizes: {', '.join(IMAGE_SIZES)}"[:300])
     meta = service().store.image(artwork_id, size)
     if meta is None:
         raise not_found(f"unknown artwork {artwork_id!r}"[:300], "unknown_artwork")
@@ -167,32 +203,32 @@ def visitor_jobs():
 
 
 @bp.post("/api/v1/simulate")
-def start_simulation():
-    from simulations.visitors import MAX_VISITORS
-
-    body = json_body(("visitors", "seed"), required=False)
-    visitors = body.get("visitors", 500)
-    if isinstance(visitors, bool) or not isinstance(visitors, int) or not 1 <= visitors <= MAX_VISITORS:
-        raise bad_request(f"visitors must be a whole number from 1 to {MAX_VISITORS}")
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise bad_request("seed must be a non-negative whole number")
+@operation("Start a burst of simulated visitors", tags=("demo",), body=_simulate_request, body_required=False,
+           description="People from the synthetic world make requests through the same decision and outcome "
+                       "code as the API, in a background thread; one burst at a time.",
+           responses={202: ("The burst started.", S.JOB_RESPONSE)},
+           errors={400: ["bad_request"], 409: ["simulation_running"], **TOO_LARGE})
+def start_simulation(body):
     try:
-        job = visitor_jobs().start(visitors, seed)
+        job = visitor_jobs().start(body.get("visitors", 500), body.get("seed"))
     except RuntimeError as exc:
         raise ServiceError(409, "simulation_running", str(exc)) from None
     return jsonify({"job": job.to_dict()}), 202
 
 
 @bp.get("/api/v1/simulate")
+@operation("The latest burst's progress", tags=("demo",),
+           responses={200: ("The latest burst, or null if none ran.", S.LATEST_JOB_RESPONSE)})
 def latest_simulation():
     job = visitor_jobs().latest()
     return jsonify({"job": job.to_dict() if job else None})
 
 
 @bp.get("/api/v1/simulate/<job_id>")
+@operation("One burst's progress", tags=("demo",), responses={200: ("The burst.", S.JOB_RESPONSE)},
+           errors={404: ["unknown_simulation", "not_found"]})
 def get_simulation(job_id):
     job = visitor_jobs().get(job_id)
     if job is None:
-        raise not_found(f"unknown simulation {job_id[:64]!r}", "unknown_simulation")
+        raise not_found(f"unknown simulation {job_id!r}", "unknown_simulation")
     return jsonify({"job": job.to_dict()})

@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     """
     settings = load_settings(test_config)
     app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
+    app.url_map.merge_slashes = False  # '/static//etc' is a JSON 404, not a redirect
     app.config.update(settings)
     app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_BODY_BYTES"])
     app.json.sort_keys = False
@@ -57,6 +58,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
         if caught_up:
             log.info("re-learned %d events logged after the checkpoint", caught_up)
         service.on_final = learner.wake
+        learner.on_new_model = lambda new: setattr(service, "model", new)
         if settings["LEARNER"] == "thread":
             learner.start()
     else:
@@ -72,6 +74,8 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     from .api import bp
 
     app.register_blueprint(bp)
+    from . import security
+    security.init_app(app)
 
     @app.teardown_appcontext
     def close_connection(_exc):
@@ -94,7 +98,11 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return _error(exc.code or 500, code, exc.description or exc.name)
+        response, status = _error(exc.code or 500, code, exc.description or exc.name)
+        for name, value in exc.get_headers():
+            if name.lower() == "allow":  # a 405 says which methods are allowed
+                response.headers[name] = value
+        return response, status
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception):

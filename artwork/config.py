@@ -42,6 +42,8 @@ DEFAULTS: dict[str, Setting] = {
     "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
     "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
     "LEARNER": Setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is called."),
+    "ADMIN_TOKEN": Setting(None, "Bearer token for admin operations (catalog upload, deleting users, model reset/retrain); unset: they are off."),
+    "RETENTION_DAYS": Setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than this (0: keep everything)."),
     "ROLE": Setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's snapshots only."),
 }
 
@@ -59,6 +61,8 @@ def _coerce(name: str, raw: str, default: object) -> object:
         return float(raw)
     if default is None and name == "SEED":
         return int(raw) if raw.strip() else None
+    if default is None:
+        return raw or None
     return raw
 
 
@@ -99,5 +103,10 @@ def validate(settings: dict) -> None:
     for name in ("CHECKPOINT_EVERY_EVENTS", "MAX_TITLES_PER_REQUEST", "MAX_BODY_BYTES"):
         if int(settings[name]) < 1:
             raise ValueError(f"{name} must be at least 1, not {settings[name]!r}")
+    token = settings["ADMIN_TOKEN"]
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        raise ValueError("ADMIN_TOKEN must be at least 16 characters (or unset, which turns admin operations off)")
+    if float(settings["RETENTION_DAYS"]) < 0:
+        raise ValueError("RETENTION_DAYS must not be negative (0 keeps everything)")
     if float(settings["QUALITY_PLAY_SECONDS"]) < 0:
         raise ValueError("QUALITY_PLAY_SECONDS must not be negative")

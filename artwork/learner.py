@@ -33,13 +33,20 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def load_model(store: Store, vw_args: str, models_dir: Path) -> Model:
-    """The newest checkpoint made with these VW arguments that loads, else a fresh model.
+def epoch_args(epoch: dict, default_args: str) -> str:
+    return epoch["vw_args"] or default_args
 
-    A checkpoint from other arguments is not used: the model is then rebuilt from the log.
+
+def load_model(store: Store, default_args: str, models_dir: Path) -> Model:
+    """The newest checkpoint of the current model epoch that loads, else a fresh model.
+
+    A checkpoint made with other VW arguments or in an earlier epoch is not used: the model is
+    then rebuilt from the log, from the epoch's starting point.
     """
-    rows = store.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? ORDER BY seq DESC, id DESC",
-                       (vw_args,))
+    epoch = store.current_epoch()
+    vw_args = epoch_args(epoch, default_args)
+    rows = store.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
+                       " ORDER BY seq DESC, id DESC", (vw_args, epoch["epoch"]))
     for row in rows:
         path = models_dir / row["file"]
         if not path.is_file():
@@ -49,12 +56,12 @@ def load_model(store: Store, vw_args: str, models_dir: Path) -> Model:
             log.warning("checkpoint %s is corrupted (checksum mismatch); trying an older one", path)
             continue
         try:
-            return Model(vw_args, path, seq=row["seq"])
+            return Model(vw_args, path, seq=row["seq"], epoch=epoch["epoch"])
         except Exception as exc:  # VW raises plain RuntimeError/Exception for a bad file
             log.warning("checkpoint %s could not be loaded (%s); trying an older one", path, exc)
     if rows:
         log.warning("no usable checkpoint: rebuilding the model from the log")
-    return Model(vw_args)
+    return Model(vw_args, seq=epoch["start_seq"], epoch=epoch["epoch"])
 
 
 def publish(models_dir: Path, snapshot: dict) -> None:
@@ -98,13 +105,14 @@ class SnapshotFollower:
         """Load the published snapshot if it is newer than the model in use; True if swapped."""
         snapshot = read_published(self.models_dir)
         current = self.service.model
-        if snapshot is None or snapshot["seq"] <= current.seq or snapshot["vw_args"] != current.vw_args:
+        if snapshot is None or (snapshot.get("epoch", 1), snapshot["seq"]) <= (current.epoch, current.seq):
             return False
         path = self.models_dir / snapshot["file"]
         try:
             if file_sha256(path) != snapshot["sha256"]:
                 return False  # being replaced right now; the next look will find the new one
-            self.service.model = Model(current.vw_args, path, seq=snapshot["seq"])
+            self.service.model = Model(snapshot["vw_args"], path, seq=snapshot["seq"],
+                                       epoch=snapshot.get("epoch", 1))
         except (OSError, RuntimeError) as exc:  # deleted or replaced under us: try again later
             log.info("snapshot %s not loaded (%s); will retry", path, exc)
             return False
@@ -134,8 +142,10 @@ class Learner:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._checkpointed_seq = model.seq
+        self._checkpointed = (model.epoch, model.seq)
         self._checkpointed_at = clock()
+        #: Told about the new model when a reset or retrain replaces it (the service swaps it in).
+        self.on_new_model = lambda model: None
         self._run_lock = threading.RLock()
 
     # One round ------------------------------------------------------------------------------
@@ -172,32 +182,49 @@ class Learner:
         """Save the model if it learned anything since the last checkpoint; returns the file."""
         with self._run_lock:  # nothing is learned while the model is being saved
             seq = self.model.seq
-            if seq == self._checkpointed_seq:
+            if (self.model.epoch, seq) == self._checkpointed:
                 return None
-            name = f"model-{seq:012d}.vw"
+            name = f"model-e{self.model.epoch}-{seq:012d}.vw"
             self.model.save(self.models_dir / name)
             with self.store.write() as conn:
-                conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts)"
-                             " VALUES (?, ?, ?, ?, ?)",
-                             (seq, name, file_sha256(self.models_dir / name), self.model.vw_args, self.clock()))
+                conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch)"
+                             " VALUES (?, ?, ?, ?, ?, ?)",
+                             (seq, name, file_sha256(self.models_dir / name), self.model.vw_args, self.clock(),
+                              self.model.epoch))
                 old = conn.execute("SELECT id, file FROM checkpoints ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?",
                                    (KEEP_CHECKPOINTS,)).fetchall()
                 conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r["id"],) for r in old])
-            publish(self.models_dir, {"seq": seq, "file": name, "sha256": file_sha256(self.models_dir / name),
-                                      "vw_args": self.model.vw_args})
+            publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name,
+                                      "sha256": file_sha256(self.models_dir / name), "vw_args": self.model.vw_args})
             for row in old:
                 if row["file"] != name:
                     (self.models_dir / row["file"]).unlink(missing_ok=True)
-            self._checkpointed_seq = seq
+            self._checkpointed = (self.model.epoch, seq)
             self._checkpointed_at = self.clock()
             return self.models_dir / name
+
+    def follow_epoch(self) -> bool:
+        """After a reset or retrain (a new model epoch), start the new epoch's model; True if so."""
+        epoch = self.store.current_epoch()
+        if epoch["epoch"] == self.model.epoch:
+            return False
+        with self._run_lock:
+            self.model = Model(epoch_args(epoch, self.settings["VW_ARGS"]), seq=epoch["start_seq"],
+                               epoch=epoch["epoch"])
+            log.info("model epoch %d (%s): learning from event %d on", epoch["epoch"], epoch["reason"],
+                     epoch["start_seq"] + 1)
+            self.learn_available()
+            self.on_new_model(self.model)
+        return True
 
     def run_once(self, now: float | None = None) -> int:
         """Close due windows, learn what is final, checkpoint when due. Returns events learned."""
         with self._run_lock:
             self.close_windows(now)
+            self.follow_epoch()
             learned = self.learn_available()
-            due_events = self.model.seq - self._checkpointed_seq >= int(self.settings["CHECKPOINT_EVERY_EVENTS"])
+            due_events = (self.model.epoch != self._checkpointed[0]
+                          or self.model.seq - self._checkpointed[1] >= int(self.settings["CHECKPOINT_EVERY_EVENTS"]))
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()

@@ -49,12 +49,14 @@ class Model:
     """One VW ``--cb_explore_adf`` workspace and the number of learned events it contains.
 
     ``seq`` is the learn-queue sequence number of the last event learned: the model is a pure
-    function of (VW arguments, learned events 1..seq).
+    function of (VW arguments, learned events start..seq), where ``epoch`` (a reset or retrain
+    starts a new one) says where the model's learning started.
     """
 
-    def __init__(self, vw_args: str, model_file: str | Path | None = None, seq: int = 0):
+    def __init__(self, vw_args: str, model_file: str | Path | None = None, seq: int = 0, epoch: int = 1):
         self.vw_args = vw_args
         self.seq = seq
+        self.epoch = epoch
         self._lock = threading.Lock()
         self._vw = vowpalwabbit.Workspace(workspace_args(vw_args, model_file))
 

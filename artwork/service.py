@@ -23,18 +23,26 @@ from .storage import Store
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
+#: Accepted range of reported times (seconds since the epoch): 1970 to the end of 2999.
+MIN_TS, MAX_TS = 0.0, 32503680000.0
 OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
 
 
 def check_id(value, what: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise bad_request(f"{what} must be a string of 1-128 letters, digits or _.:@- "
                           f"(starting with a letter or digit), not {value!r}"[:300])
     return value
 
 
 def check_number(value, what: str, *, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise bad_request(f"{what} must be a finite number, not {value!r}"[:300])
+    try:
+        value = float(value)
+    except OverflowError:  # an integer too large for a float
+        raise bad_request(f"{what} must be a finite number, not {str(value)[:40]}...") from None
+    if not math.isfinite(value):
         raise bad_request(f"{what} must be a finite number, not {value!r}"[:300])
     if value < minimum:
         raise bad_request(f"{what} must be at least {minimum:g}, not {value!r}")
@@ -339,8 +347,10 @@ class Service:
                 raise bad_request("at must be an ISO-8601 string with a UTC offset")
             try:
                 at_ts = F.parse_time(at).timestamp()
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise bad_request(str(exc)[:300]) from None
+            if not MIN_TS <= at_ts <= MAX_TS:
+                raise bad_request(f"at {at!r} is not between 1970 and 2999")
         with self.store.write() as conn:
             conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
             conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",

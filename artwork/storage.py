@@ -157,6 +157,25 @@ def m002_dismiss_outcome(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_model_epochs(db: sqlite_utils.Database) -> None:
+    """Model epochs: a reset or retrain starts a new epoch, whose model learns the learn queue
+    from ``start_seq`` on (0: everything still in the log) with the epoch's VW arguments."""
+    db.executescript(
+        """
+        CREATE TABLE model_epochs (
+            epoch INTEGER PRIMARY KEY,
+            start_seq INTEGER NOT NULL,      -- the model learns learn_queue events after this seq
+            vw_args TEXT,                    -- NULL: the VW_ARGS setting
+            reason TEXT NOT NULL,
+            created_ts REAL NOT NULL
+        );
+        INSERT INTO model_epochs (epoch, start_seq, vw_args, reason, created_ts) VALUES (1, 0, NULL, 'initial', 0);
+        ALTER TABLE checkpoints ADD COLUMN epoch INTEGER NOT NULL DEFAULT 1;
+        """
+    )
+
+
 class Store:
     """The project's SQLite database: one file, WAL mode, one writer at a time."""
 
@@ -332,6 +351,18 @@ class Store:
 
     def genre_vocabulary(self) -> set[str]:
         return {g for (genres,) in self.conn.execute("SELECT genres FROM titles") for g in json.loads(genres)}
+
+    # Model epochs ---------------------------------------------------------------------------
+
+    def current_epoch(self) -> dict:
+        return self.query_one("SELECT * FROM model_epochs ORDER BY epoch DESC LIMIT 1")
+
+    @staticmethod
+    def new_epoch(conn: sqlite3.Connection, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
+        """Start a new model epoch inside the caller's write transaction; returns its number."""
+        conn.execute("INSERT INTO model_epochs (start_seq, vw_args, reason, created_ts) VALUES (?, ?, ?, ?)",
+                     (start_seq, vw_args, reason, now))
+        return conn.execute("SELECT max(epoch) FROM model_epochs").fetchone()[0]
 
     # Reward join ------------------------------------------------------------------------------
 

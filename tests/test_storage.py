@@ -12,7 +12,7 @@ def test_wal_mode_and_migrations_are_applied_once(tmp_path):
     Store(tmp_path / "a.db").close()  # opening again applies nothing twice
     db = sqlite_utils.Database(tmp_path / "a.db")
     assert db.journal_mode == "wal"
-    assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dismiss_outcome"]
+    assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dismiss_outcome", "m003_model_epochs"]
     assert {"titles", "artworks", "artwork_images", "users", "views", "ratings", "impressions", "outcomes",
             "learn_queue", "checkpoints"} <= set(db.table_names())
 

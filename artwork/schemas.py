@@ -1,0 +1,376 @@
+"""JSON Schemas (draft 2020-12, the dialect of OpenAPI 3.1) of every request and response body.
+
+These dicts are the API contract. ``openapi.operation`` validates request bodies and path
+parameters against them before a view runs, and ``openapi.build_openapi`` publishes them at
+``GET /openapi.json``: the document and the validation cannot drift apart.
+
+Conventions:
+
+- A schema with a ``title`` becomes a named component (``#/components/schemas/<title>``) in the
+  document; it is inlined everywhere else, so validation needs no ``$ref`` resolution.
+- ``x-invalid`` on a schema is the message of a failed ``pattern``/``format``/``type`` check
+  there (a person reads it, not a regular expression); ``x-error-codes`` maps a failed keyword
+  to the error ``code`` answered (default ``bad_request``).
+- Request schemas are closed (``additionalProperties: false``: unknown fields are refused);
+  response schemas are open (clients must ignore fields they do not know), but list every field
+  they promise as ``required``.
+- Examples use the demo catalog's real ids (``t01``, ``t01-a1``, genres like ``romance``), so a
+  client (or a fuzzer) replaying them reaches the success paths.
+
+Shape checks live here; checks that need the data (an unknown title, genre or event) stay in
+``service.py`` and answer 404 or their own code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import vocab
+
+#: Ids of people, titles and artwork (the service's ``ID_PATTERN``). ECMA-262 semantics: ``$``
+#: is the end of the string (no trailing newline), and the validator enforces exactly that.
+ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
+EVENT_ID_REGEX = r"^[0-9a-f]{32}$"
+JOB_ID_REGEX = r"^[0-9a-f]{16}$"
+IMAGE_SIZES = ("poster", "thumb")
+OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
+EFFECTS = ("rewarded", "recorded", "duplicate", "late", "held", "activated", "dismissed")
+EVENT_STATES = ("pending", "awaiting_activation", "final")
+
+#: Largest number of seconds (a view, a play) or genre weight accepted: 10^9 s is 31 years.
+MAX_SECONDS = 1_000_000_000
+MAX_WEIGHT = 1_000_000_000
+#: Length limits of free-form strings in requests.
+MAX_GENRE_LENGTH = 64
+MAX_GENRES = 100
+MAX_TIME_LENGTH = 64
+#: Years a view's ``at`` may fall in (``format: date-time`` cannot say it; the validator does).
+VIEW_YEARS = (1970, 2999)
+MAX_SEED = 2**63 - 1
+
+EXAMPLE_EVENT_ID = "0123456789abcdef0123456789abcdef"
+EXAMPLE_JOB_ID = "0123456789abcdef"
+EXAMPLE_TIME = "2026-11-23T21:30:00+01:00"
+
+ID_INVALID = "a string of 1-128 letters, digits or _.:@- (starting with a letter or digit)"
+TIME_INVALID = "an ISO-8601 date and time with a UTC offset (RFC 3339, e.g. 2026-11-23T21:30:00+01:00)"
+
+
+def id_schema(what: str, examples: list[str]) -> dict:
+    return {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_REGEX,
+            "description": f"{what}: 1-128 letters, digits or _.:@-, starting with a letter or digit.",
+            "x-invalid": ID_INVALID, "examples": examples}
+
+
+USER_ID = id_schema("A person's id", ["alice", "u1"])
+TITLE_ID = id_schema("A title's id", ["t01", "t02"])
+ARTWORK_ID = id_schema("An artwork's id", ["t01-a1", "t02-a3"])
+EVENT_ID = {"type": "string", "pattern": EVENT_ID_REGEX, "minLength": 32, "maxLength": 32,
+            "description": "A decision's id: 128 random bits as 32 lowercase hex digits.",
+            "x-invalid": "32 lowercase hex digits", "examples": [EXAMPLE_EVENT_ID]}
+JOB_ID = {"type": "string", "pattern": JOB_ID_REGEX, "minLength": 16, "maxLength": 16,
+          "description": "A simulated-visitor burst's id: 16 lowercase hex digits.",
+          "x-invalid": "16 lowercase hex digits", "examples": [EXAMPLE_JOB_ID]}
+GENRE = {"type": "string", "minLength": 1, "maxLength": MAX_GENRE_LENGTH,
+         "description": "A genre of the catalog (unknown genres are refused with `unknown_genre`).",
+         "examples": ["romance", "thriller"]}
+SECONDS = {"type": "number", "minimum": 0, "maximum": MAX_SECONDS,
+           "description": f"Seconds watched: a finite number from 0 to {MAX_SECONDS:,}.",
+           "x-invalid": "a finite number", "examples": [1800]}
+TIME = {"type": "string", "format": "date-time", "maxLength": MAX_TIME_LENGTH,
+        "description": "ISO 8601 (RFC 3339) date and time with a UTC offset; a time without one is refused.",
+        "x-invalid": TIME_INVALID, "examples": [EXAMPLE_TIME]}
+PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+COUNT = {"type": "integer", "minimum": 0}
+RATE = {"type": "number", "minimum": 0, "maximum": 1}
+ISO_TIME_OUT = {"type": "string", "description": "ISO 8601 with the server's UTC offset."}
+NULLABLE_GENRE = {"type": ["string", "null"], "description": "The genre with the clearly largest weight, "
+                  "or null for a flat (neutral) profile."}
+AFFINITY_OUT = {"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1},
+                "description": "Genre -> weight, summing to 1.", "examples": [{"horror": 0.25, "romance": 0.75}]}
+
+
+def closed(properties: dict, required: tuple[str, ...] = (), **extra) -> dict:
+    """A request object: only the listed fields."""
+    # Keyword order is checking order: cheap whole-object checks before descending into fields.
+    schema = {"type": "object", "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    schema["properties"] = properties
+    schema.update(extra)
+    return schema
+
+
+def record(properties: dict, **extra) -> dict:
+    """A response object: every listed field is promised; more may be added later."""
+    return {"type": "object", "properties": properties, "required": list(properties), **extra}
+
+
+# Requests ----------------------------------------------------------------------------------------
+
+CONTEXT = closed({
+    "time": {**TIME, "description": TIME["description"] + " Default: the server's local clock. Bucketed into "
+             "morning (05-12), afternoon (12-17), evening (17-22), late-night (22-05), weekday/weekend."},
+    "device": {"type": ["string", "null"], "enum": [*vocab.DEVICES, None],
+               "description": "The device the person uses."},
+    "genre_affinity": {"type": "object", "maxProperties": MAX_GENRES, "minProperties": 1,
+                       "propertyNames": GENRE,
+                       "additionalProperties": {"type": "number", "minimum": 0, "maximum": MAX_WEIGHT,
+                                                "x-invalid": "a finite number"},
+                       "description": "Genre -> non-negative weight (at least one positive), normalized to "
+                                      "sum 1; overrides the stored profile for this call.",
+                       "examples": [{"romance": 3, "horror": 1}]},
+}, title="Context", description="Optional context of a decision; each part falls back to what the service knows.",
+   examples=[{"time": EXAMPLE_TIME, "device": "tv"}])
+
+
+def select_request(max_titles: int) -> dict:
+    """The select-artwork body; ``max_titles`` is the ``MAX_TITLES_PER_REQUEST`` setting."""
+    return closed({
+        "user_id": USER_ID,
+        "title_id": {**TITLE_ID, "description": "One title (or give `title_ids`)."},
+        "title_ids": {"type": "array", "maxItems": max_titles, "minItems": 1, "items": TITLE_ID,
+                      "uniqueItems": True, "x-error-codes": {"maxItems": "too_many_titles"},
+                      "description": f"Up to {max_titles} distinct titles (the MAX_TITLES_PER_REQUEST setting); "
+                                     "one decision each, in this order.",
+                      "examples": [["t01", "t02", "t03"]]},
+        "context": CONTEXT,
+        "defer_activation": {"type": "boolean", "default": False,
+                             "description": "Learn from these decisions only if `POST .../activate` arrives "
+                                            "(say, for a row below the fold)."},
+    }, ("user_id",), title="SelectArtworkRequest",
+        oneOf=[{"required": ["title_id"]}, {"required": ["title_ids"]}],
+        examples=[{"user_id": "alice", "title_ids": ["t01", "t02"],
+                   "context": {"time": EXAMPLE_TIME, "device": "tv"}},
+                  {"user_id": "u1", "title_id": "t01"},
+                  {"user_id": "bob", "title_id": "t03", "defer_activation": True,
+                   "context": {"genre_affinity": {"romance": 3, "horror": 1}, "device": "mobile"}}])
+
+
+EMPTY_BODY = closed({}, title="NoBody", description="No body, or an empty JSON object.", examples=[{}])
+
+PLAY_REQUEST = closed({"seconds": SECONDS}, ("seconds",), title="PlayRequest",
+                      examples=[{"seconds": 1800}, {"seconds": 42.5}])
+
+VIEW_REQUEST = closed({
+    "title_id": TITLE_ID,
+    "seconds": SECONDS,
+    "at": {**TIME, "x-years": list(VIEW_YEARS),
+           "description": f"When it was watched, ISO 8601 with a UTC offset, in the years {VIEW_YEARS[0]}-"
+                          f"{VIEW_YEARS[1]}; default now."},
+}, ("title_id", "seconds"), title="ViewRequest",
+    examples=[{"title_id": "t01", "seconds": 3000}, {"title_id": "t02", "seconds": 600, "at": EXAMPLE_TIME}])
+
+RATING_REQUEST = closed({
+    "title_id": TITLE_ID,
+    "thumbs": {"type": "string", "enum": ["up", "down"]},
+}, ("title_id", "thumbs"), title="RatingRequest", examples=[{"title_id": "t01", "thumbs": "up"}])
+
+ONBOARDING_REQUEST = closed({
+    "genres": {"type": "array", "maxItems": MAX_GENRES, "items": GENRE,
+               "description": "Genres picked at sign-up; replaces earlier picks."},
+}, ("genres",), title="OnboardingRequest", examples=[{"genres": ["family", "animation"]}])
+
+
+def simulate_request(max_visitors: int) -> dict:
+    return closed({
+        "visitors": {"type": "integer", "minimum": 1, "maximum": max_visitors, "default": 500,
+                     "x-invalid": "a whole number"},
+        "seed": {"type": ["integer", "null"], "minimum": 0, "maximum": MAX_SEED,
+                 "x-invalid": "a non-negative whole number",
+                 "description": "Seed of the world's random draws (default: random)."},
+    }, title="SimulateRequest", examples=[{"visitors": 5, "seed": 1}])
+
+
+# Responses ---------------------------------------------------------------------------------------
+
+ERROR = {
+    "title": "Error",
+    "type": "object",
+    "description": "Every error has this one shape, with the response's status.",
+    "properties": {"error": {
+        "type": "object",
+        "properties": {"status": {"type": "integer", "minimum": 400, "maximum": 599},
+                       "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+                       "message": {"type": "string", "minLength": 1}},
+        "required": ["status", "code", "message"],
+        "additionalProperties": False,
+    }},
+    "required": ["error"],
+    "additionalProperties": False,
+    "examples": [{"error": {"status": 404, "code": "unknown_title", "message": "unknown title 't999'"}}],
+}
+
+
+def error_for(status: int, codes: list[str]) -> dict:
+    """The error shape, narrowed to one status and the codes an operation answers with it."""
+    return {"allOf": [ERROR, {"properties": {"error": {"properties": {
+        "status": {"const": status}, "code": {"enum": list(codes)}}}}}]}
+
+
+RANKED = record({"artwork_id": ARTWORK_ID, "probability": PROBABILITY})
+
+DECISION = record({
+    "event_id": EVENT_ID,
+    "title_id": TITLE_ID,
+    "artwork_id": ARTWORK_ID,
+    "image_url": {"type": "string", "examples": ["/images/t01-a3/poster.jpg"]},
+    "thumbnail_url": {"type": "string", "examples": ["/images/t01-a3/thumb.jpg"]},
+    "probability": {**PROBABILITY, "exclusiveMinimum": 0, "description": "The propensity of the shown artwork."},
+    "explored": {"type": "boolean"},
+    "model_version": COUNT,
+    "ranking": {"type": "array", "items": RANKED, "minItems": 1,
+                "description": "Every candidate with its probability, highest first, summing to 1."},
+}, title="Decision")
+
+RESOLVED_CONTEXT = record({
+    "time": ISO_TIME_OUT,
+    "time_bucket": {"type": "string", "enum": list(vocab.TIME_BUCKETS)},
+    "day_type": {"type": "string", "enum": list(vocab.DAY_TYPES)},
+    "device": {"type": ["string", "null"], "enum": [*vocab.DEVICES, None]},
+    "affinity_source": {"type": "string", "enum": ["neutral", "history", "request"]},
+    "genre_affinity": AFFINITY_OUT,
+    "dominant_genre": NULLABLE_GENRE,
+}, title="ResolvedContext", description="The context the decision used.")
+
+SELECT_RESPONSE = record({
+    "user_id": USER_ID,
+    "context": RESOLVED_CONTEXT,
+    "decisions": {"type": "array", "items": DECISION, "minItems": 1},
+    "model_version": COUNT,
+    "deferred": {"type": "boolean"},
+}, title="SelectArtworkResponse")
+
+OUTCOME_RESPONSE = record({
+    "event_id": EVENT_ID,
+    "kind": {"type": "string", "enum": list(OUTCOME_KINDS)},
+    "effect": {"type": "string", "enum": list(EFFECTS)},
+    "final": {"type": "boolean"},
+    "reward": {"type": ["number", "null"]},
+}, title="OutcomeEffect", description="What an outcome did (see README, 'Rewards and learning').",
+    examples=[{"event_id": EXAMPLE_EVENT_ID, "kind": "click", "effect": "rewarded", "final": True, "reward": 1.0}])
+
+PROFILE = record({
+    "user_id": USER_ID,
+    "known": {"type": "boolean"},
+    "genre_affinity": AFFINITY_OUT,
+    "dominant_genre": NULLABLE_GENRE,
+    "source": {"type": "string", "enum": ["neutral", "history"]},
+    "onboarding_genres": {"type": "array", "items": {"type": "string"}},
+    "views": COUNT,
+    "recent_views": {"type": "array", "items": record({
+        "title_id": TITLE_ID, "seconds": {"type": "number", "minimum": 0}, "at": ISO_TIME_OUT})},
+    "ratings": {"type": "array", "items": record({
+        "title_id": TITLE_ID, "thumbs": {"type": "string", "enum": ["up", "down"]}})},
+    "half_life_days": {"type": "number", "exclusiveMinimum": 0},
+}, title="Profile")
+
+ARTWORK = record({
+    "id": ARTWORK_ID,
+    "tags": {"type": "object", "properties": {
+        "theme": {"type": "string"}, "tone": {"type": "string"}, "subject": {"type": "string"},
+        "cast": {"type": "array", "items": {"type": "string"}}}, "required": ["theme", "tone", "subject"]},
+    "image_url": {"type": "string"},
+    "thumbnail_url": {"type": "string"},
+}, title="Artwork")
+
+TITLE = record({
+    "id": TITLE_ID,
+    "name": {"type": "string"},
+    "genres": {"type": "array", "items": {"type": "string"}},
+    "year": {"type": ["integer", "null"]},
+    "synopsis": {"type": "string"},
+    "artwork": {"type": "array", "items": ARTWORK},
+}, title="Title")
+
+TITLES = record({"titles": {"type": "array", "items": TITLE}}, title="Titles")
+
+LEARNER_LAG = record({"events": COUNT, "seconds": {"type": "number", "minimum": 0}}, title="LearnerLag",
+                     description="Events final but not yet learned, and the age in seconds of the oldest.")
+
+
+def rate_rows(key: str) -> dict:
+    return {"type": "array", "items": record({key: {"type": "string"}, "impressions": COUNT, "clicks": COUNT,
+                                              "click_rate": RATE})}
+
+
+STATS = record({
+    "impressions": COUNT,
+    "clicks": COUNT,
+    "click_rate": RATE,
+    "plays": COUNT,
+    "rewards": record({"final": COUNT, "mean_reward": {"type": ["number", "null"]}, "pending": COUNT,
+                       "awaiting_activation": COUNT,
+                       "definition": {"type": "string", "enum": ["click", "quality_play"]}}),
+    "by_artwork": rate_rows("artwork_id"),
+    "by_time_bucket": rate_rows("time_bucket"),
+    "by_dominant_genre": rate_rows("dominant_genre"),
+    "model_version": COUNT,
+    "policy": {"type": "string"},
+    "learner_lag": LEARNER_LAG,
+    "timeline": {"type": "array", "items": record({"minute": ISO_TIME_OUT, "impressions": COUNT, "clicks": COUNT,
+                                                   "click_rate": RATE}),
+                 "description": "Impressions and clicks per minute over the last 30 minutes."},
+}, title="Stats")
+
+EVENT_DETAIL = record({
+    "event_id": EVENT_ID,
+    "user_id": USER_ID,
+    "title_id": TITLE_ID,
+    "created_at": ISO_TIME_OUT,
+    "context": {"type": "object", "description": "The logged context (as in a decision's `context`)."},
+    "artwork_id": ARTWORK_ID,
+    "probability": PROBABILITY,
+    "explored": {"type": "boolean"},
+    "model_version": COUNT,
+    "policy": {"type": "string"},
+    "state": {"type": "string", "enum": list(EVENT_STATES)},
+    "reward": {"type": ["number", "null"]},
+    "ranking": {"type": "array", "items": record({"artwork_id": ARTWORK_ID, "probability": PROBABILITY,
+                                                 "tags": {"type": "object"}})},
+    "outcomes": {"type": "array", "items": record({
+        "kind": {"type": "string", "enum": list(OUTCOME_KINDS)}, "seconds": {"type": ["number", "null"]},
+        "effect": {"type": "string", "enum": list(EFFECTS)}, "at": ISO_TIME_OUT})},
+    "explanation": record({
+        "summary": {"type": "string"},
+        "factors": {"type": "array", "items": record({
+            "factor": {"type": "string", "enum": ["taste", "time", "device"]}, "description": {"type": "string"},
+            "changes_choice": {"type": "boolean"}, "top_without": ARTWORK_ID})},
+        "current_top": ARTWORK_ID,
+    }),
+}, title="EventDetail", description="A logged decision, its outcomes, and a plain-language explanation.")
+
+HEALTH = record({"status": {"const": "ok"}, "model_version": COUNT, "learner_lag": LEARNER_LAG,
+                 "role": {"type": "string", "enum": ["all", "serve"],
+                          "description": "'all': serves and learns; 'serve': a serving worker following snapshots."},
+                 "pid": {"type": "integer", "minimum": 1}}, title="Health")
+
+JOB = record({
+    "id": JOB_ID,
+    "status": {"type": "string", "enum": ["running", "done", "failed"]},
+    "visitors": COUNT,
+    "completed": COUNT,
+    "clicks": COUNT,
+    "seed": COUNT,
+    "error": {"type": ["string", "null"]},
+    "seconds": {"type": "number", "minimum": 0},
+}, title="SimulationJob")
+
+JOB_RESPONSE = record({"job": JOB}, title="SimulationJobResponse")
+LATEST_JOB_RESPONSE = record({"job": {"anyOf": [JOB, {"type": "null"}]}}, title="LatestSimulationJobResponse")
+
+#: The OpenAPI document itself (it is described loosely: the OpenAPI 3.1 meta-schema is its contract).
+OPENAPI_DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths"]}
+
+#: Path parameters: name -> (schema, the error for a value that does not match it).
+#: Event and simulation ids that cannot exist answer 404 like unknown ones; a malformed person or
+#: title id is a client mistake (400); a malformed artwork id or image size cannot name an image (404).
+PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
+    "event_id": (EVENT_ID, (404, "unknown_event", "unknown event {value!r}")),
+    "user_id": (USER_ID, (400, "bad_request", "user id must be " + ID_INVALID + ", not {value!r}")),
+    "title_id": (TITLE_ID, (400, "bad_request", "title id must be " + ID_INVALID + ", not {value!r}")),
+    "artwork_id": (ARTWORK_ID, (404, "unknown_artwork", "unknown artwork {value!r}")),
+    "size": ({"type": "string", "enum": list(IMAGE_SIZES), "description": "poster (960x540) or thumb (384x216)."},
+             (404, "not_found", "unknown image size {value!r}; sizes: " + ", ".join(IMAGE_SIZES))),
+    "job_id": (JOB_ID, (404, "unknown_simulation", "unknown simulation {value!r}")),
+}
