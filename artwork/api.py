@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, jsonify, send_file, send_from_director
 from . import schemas as S
 from .errors import ServiceError, not_found
 from .openapi import operation, openapi_document
+from .security import require_admin
 from .service import Service
 
 bp = Blueprint("api", __name__)
@@ -59,6 +60,13 @@ def healthz():
     svc.store.scalar("SELECT 1")
     return jsonify({"status": "ok", "model_version": svc.model.version, "learner_lag": svc.learner_lag(),
                     "role": current_app.config["ROLE"], "pid": os.getpid()})
+
+
+@bp.get("/api/v1/ping")
+@operation("Trivial answer", tags=("meta",), description="Touches nothing: the baseline the serving benchmarks "
+           "compare select-artwork with.", responses={200: ("Always.", S.PING)})
+def ping():
+    return jsonify({"pong": True})
 
 
 @bp.get("/api/v1/titles")
@@ -232,3 +240,45 @@ def get_simulation(job_id):
     if job is None:
         raise not_found(f"unknown simulation {job_id!r}", "unknown_simulation")
     return jsonify({"job": job.to_dict()})
+
+
+# Admin: only with the admin token (see security.require_admin) ----------------------------------
+
+ADMIN_ERRORS = {401: ["unauthorized"], 403: ["admin_disabled"]}
+ADMIN_HEADERS = {401: {"WWW-Authenticate": {"description": "Bearer", "schema": {"type": "string"}}}}
+
+
+def admin():
+    require_admin(current_app.config)
+    from .service import Admin
+
+    return Admin(service())
+
+
+@bp.delete("/api/v1/users/<user_id>")
+@operation("Delete a person (admin)", tags=("admin",), body=S.DELETE_USER_REQUEST, body_required=False,
+           description="Deletes the profile, views and ratings and unlinks the person's decisions; with "
+                       "forget_decisions, deletes the decisions too and retrains the model without them.",
+           responses={200: ("What was deleted.", S.DELETED_USER)},
+           errors={400: ["bad_request"], 404: ["unknown_user"], **ADMIN_ERRORS, **WRITES},
+           response_headers=ADMIN_HEADERS)
+def delete_user(user_id, body):
+    return jsonify(admin().delete_user(user_id, body.get("forget_decisions", False)))
+
+
+@bp.post("/api/v1/admin/model/reset")
+@operation("Reset the model (admin)", tags=("admin",),
+           description="A fresh model that learns only events finalized from now on.",
+           responses={200: ("The new model epoch.", S.MODEL_EPOCH)}, errors={**ADMIN_ERRORS, **WRITES},
+           response_headers=ADMIN_HEADERS)
+def reset_model():
+    return jsonify(admin().reset_model())
+
+
+@bp.post("/api/v1/admin/model/retrain")
+@operation("Retrain the model from the log (admin)", tags=("admin",), body=S.RETRAIN_REQUEST, body_required=False,
+           description="Rebuild the model from every event in the log, optionally with new VW arguments.",
+           responses={200: ("The new model epoch.", S.MODEL_EPOCH)},
+           errors={400: ["bad_request"], **ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)
+def retrain_model(body):
+    return jsonify(admin().retrain_model(body.get("vw_args")))

@@ -83,7 +83,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
-        return jsonify(exc.to_dict()), exc.status
+        return jsonify(exc.to_dict()), exc.status, exc.headers
 
     @app.errorhandler(sqlite3.OperationalError)
     def storage_busy(exc: sqlite3.OperationalError):

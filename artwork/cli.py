@@ -92,6 +92,30 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
 
 @cli.command()
 @data_dir_option
+@click.option("--older-than", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Days; default: the RETENTION_DAYS setting.")
+def purge(data_dir: Path, older_than: float | None):
+    """Delete decisions (with their outcomes), views and ratings older than the retention period,
+    and print what was deleted. Run it daily (cron, a systemd timer) to keep the retention."""
+    import json
+
+    from .config import load_settings
+    from .service import Admin, Service
+
+    settings = load_settings({"DATA_DIR": str(data_dir), "LEARNER": "manual"})
+    days = older_than if older_than is not None else float(settings["RETENTION_DAYS"])
+    if not days > 0:
+        raise click.ClickException("no retention period: give --older-than DAYS or set RETENTION_DAYS")
+    paths = data_paths(data_dir)
+    if not paths["db"].exists():
+        raise click.ClickException(f"no database in {data_dir}")
+    store = Store(paths["db"])
+    click.echo(json.dumps(Admin(Service(settings, store, model=None)).purge(days)))
+    store.close()
+
+
+@cli.command()
+@data_dir_option
 def learn(data_dir: Path):
     """Run the learner on its own: learn final events from the log in order and publish model
     snapshots for serving processes (`serve --workers` starts one for you). Stops on SIGTERM or

@@ -9,11 +9,12 @@ class ServiceError(Exception):
     Serialized as ``{"error": {"status": 404, "code": "unknown_title", "message": "..."}}``.
     """
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = headers or {}
 
     def to_dict(self) -> dict:
         return {"error": {"status": self.status, "code": self.code, "message": self.message}}

@@ -191,8 +191,12 @@ class Learner:
                              " VALUES (?, ?, ?, ?, ?, ?)",
                              (seq, name, file_sha256(self.models_dir / name), self.model.vw_args, self.clock(),
                               self.model.epoch))
-                old = conn.execute("SELECT id, file FROM checkpoints ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?",
-                                   (KEEP_CHECKPOINTS,)).fetchall()
+                # Older checkpoints beyond the last few, and every one of an earlier model epoch (after a
+                # person's decisions were forgotten, no model file may keep what was learned from them).
+                old = conn.execute(
+                    "SELECT id, file FROM checkpoints WHERE epoch < ?1 OR id IN (SELECT id FROM checkpoints"
+                    " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)",
+                    (self.model.epoch, KEEP_CHECKPOINTS)).fetchall()
                 conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r["id"],) for r in old])
             publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name,
                                       "sha256": file_sha256(self.models_dir / name), "vw_args": self.model.vw_args})

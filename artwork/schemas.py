@@ -345,6 +345,8 @@ HEALTH = record({"status": {"const": "ok"}, "model_version": COUNT, "learner_lag
                           "description": "'all': serves and learns; 'serve': a serving worker following snapshots."},
                  "pid": {"type": "integer", "minimum": 1}}, title="Health")
 
+PING = record({"pong": {"const": True}}, title="Ping")
+
 JOB = record({
     "id": JOB_ID,
     "status": {"type": "string", "enum": ["running", "done", "failed"]},
@@ -374,3 +376,26 @@ PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
              (404, "not_found", "unknown image size {value!r}; sizes: " + ", ".join(IMAGE_SIZES))),
     "job_id": (JOB_ID, (404, "unknown_simulation", "unknown simulation {value!r}")),
 }
+
+
+# Admin -------------------------------------------------------------------------------------------
+
+DELETE_USER_REQUEST = closed({
+    "forget_decisions": {"type": "boolean", "x-invalid": "true or false",
+                         "description": "Also delete the person's decisions and retrain the model without them."},
+}, title="DeleteUserRequest", examples=[{"forget_decisions": False}])
+
+DELETED_USER = record({
+    "user_id": USER_ID, "views_deleted": COUNT, "ratings_deleted": COUNT, "decisions_unlinked": COUNT,
+    "decisions_deleted": COUNT, "model_retrained": {"type": "boolean"},
+}, title="DeletedUser")
+
+RETRAIN_REQUEST = closed({
+    "vw_args": {"type": "string", "minLength": 1, "maxLength": 500, "x-invalid": "a string of VW arguments",
+                "description": "New VW arguments (must include --cb_explore_adf); default: the current ones."},
+}, title="RetrainRequest", examples=[{}, {"vw_args": "--cb_explore_adf --epsilon 0.2 -q GH -q TO"}])
+
+MODEL_EPOCH = record({
+    "epoch": {"type": "integer", "minimum": 1}, "start_seq": COUNT, "vw_args": {"type": "string"},
+    "reason": {"type": "string"},
+}, title="ModelEpoch", description="The model now learns the learn queue after start_seq with these arguments.")

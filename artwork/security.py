@@ -8,6 +8,12 @@ properties through the CSSOM, which CSP permits), no plugins and no framing. Ins
 
 from __future__ import annotations
 
+import hmac
+
+from flask import request
+
+from .errors import ServiceError
+
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
     "script-src 'self'",
@@ -41,3 +47,16 @@ def add_security_headers(response):
 def init_app(app) -> None:
     """Add the headers to every response of ``app`` (error responses included)."""
     app.after_request(add_security_headers)
+
+
+def require_admin(settings) -> None:
+    """Refuse unless the request carries the configured admin bearer token (compared in constant
+    time). With no token configured, admin operations are off: 403, never open."""
+    token = settings.get("ADMIN_TOKEN")
+    if not token:
+        raise ServiceError(403, "admin_disabled", "admin operations are off: set ARTWORK_ADMIN_TOKEN to enable them")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise ServiceError(401, "unauthorized", "admin operations need 'Authorization: Bearer <admin token>'",
+                           headers={"WWW-Authenticate": "Bearer"})

@@ -567,3 +567,88 @@ class Service:
         return [{"minute": datetime.fromtimestamp(r["minute"] * 60).astimezone().isoformat(timespec="minutes"),
                  "impressions": r["impressions"], "clicks": r["clicks"],
                  "click_rate": r["clicks"] / r["impressions"]} for r in rows]
+
+
+class Admin:
+    """Operations that change what the service knows or how it learns; the HTTP layer lets only
+    holders of the admin token call them."""
+
+    def __init__(self, service: Service):
+        self.service = service
+        self.store = service.store
+
+    def delete_user(self, user_id, forget_decisions: bool = False) -> dict:
+        """Delete a person's profile, views and ratings, and unlink their decisions (the decisions
+        stay for learning and evaluation under the user id "deleted"). With ``forget_decisions``
+        the decisions and their outcomes are deleted too and the model is retrained from the log
+        that remains, so nothing learned from this person stays in it."""
+        user_id = check_id(user_id, "user id")
+        now = self.service.clock()
+        with self.store.write() as conn:
+            views = conn.execute("DELETE FROM views WHERE user_id = ?", (user_id,)).rowcount
+            ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
+            known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
+            unlinked = deleted = 0
+            if forget_decisions:
+                events = "SELECT event_id FROM impressions WHERE user_id = ?"
+                conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({events})", (user_id,))
+                conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({events})", (user_id,))
+                deleted = conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
+                if deleted:
+                    self.store.new_epoch(conn, 0, self.store_epoch_args(conn), f"forget {deleted} decisions", now)
+            else:
+                unlinked = conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE user_id = ?",
+                                        (user_id,)).rowcount
+        if not (views or ratings or known or unlinked or deleted):
+            raise not_found(f"unknown user {user_id!r}", "unknown_user")
+        self.service.on_final()
+        return {"user_id": user_id, "views_deleted": views, "ratings_deleted": ratings,
+                "decisions_unlinked": unlinked, "decisions_deleted": deleted, "model_retrained": deleted > 0}
+
+    @staticmethod
+    def store_epoch_args(conn) -> str | None:
+        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
+
+    def _epoch(self, start_seq_sql: str, vw_args: str | None, reason: str) -> dict:
+        now = self.service.clock()
+        with self.store.write() as conn:
+            start = conn.execute(start_seq_sql).fetchone()[0]
+            args = vw_args if vw_args is not None else self.store_epoch_args(conn)
+            epoch = self.store.new_epoch(conn, start, args, reason, now)
+        self.service.on_final()  # wake the learner
+        return {"epoch": epoch, "start_seq": start, "vw_args": args or self.service.settings["VW_ARGS"],
+                "reason": reason}
+
+    def reset_model(self) -> dict:
+        """Start a fresh model that learns only events finalized from now on."""
+        return self._epoch("SELECT coalesce(max(seq), 0) FROM learn_queue", None, "reset")
+
+    def retrain_model(self, vw_args: str | None = None) -> dict:
+        """Rebuild the model from every event still in the log, with new VW arguments if given."""
+        if vw_args is not None:
+            if not isinstance(vw_args, str) or "--cb_explore_adf" not in vw_args.split():
+                raise bad_request("vw_args must include --cb_explore_adf")
+            if "-i" in vw_args.split() or "--initial_regressor" in vw_args or "-f" in vw_args.split():
+                raise bad_request("vw_args may not name files")
+            try:
+                Model(vw_args).close()
+            except Exception as exc:  # VW's own complaint about the arguments
+                raise bad_request(f"VW refused the arguments: {exc}"[:300]) from None
+        return self._epoch("SELECT 0", vw_args, "retrain")
+
+    def purge(self, older_than_days: float) -> dict:
+        """Delete final decisions (with their outcomes), views and ratings older than the cutoff.
+        The model keeps what it learned from them; a later retrain would not see them."""
+        if not older_than_days > 0:
+            raise ValueError("older_than_days must be positive")
+        cutoff = self.service.clock() - older_than_days * 86400
+        with self.store.write() as conn:
+            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
+            conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({old})", (cutoff,))
+            conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({old})", (cutoff,))
+            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
+                                     (cutoff,)).rowcount
+            views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
+            ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
+        return {"cutoff": datetime.fromtimestamp(cutoff).astimezone().isoformat(timespec="seconds"),
+                "decisions_deleted": decisions, "views_deleted": views, "ratings_deleted": ratings}

@@ -1,0 +1,134 @@
+"""Admin operations: only with the token; deleting a person; resetting and retraining the model;
+retention purge."""
+
+import json
+import time
+
+import pytest
+
+from artwork.cli import cli
+from artwork.storage import Store
+
+TOKEN = "s3cret-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def admin_app(make_app):
+    return make_app(ADMIN_TOKEN=TOKEN)
+
+
+@pytest.fixture
+def admin_client(admin_app):
+    return admin_app.test_client()
+
+
+ADMIN_CALLS = [("delete", "/api/v1/users/alice", {}), ("post", "/api/v1/admin/model/reset", None),
+               ("post", "/api/v1/admin/model/retrain", {})]
+
+
+@pytest.mark.parametrize("method,path,body", ADMIN_CALLS)
+def test_admin_operations_are_off_without_a_configured_token(client, method, path, body):
+    r = getattr(client, method)(path, json=body, headers=AUTH)
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "admin_disabled"
+
+
+@pytest.mark.parametrize("method,path,body", ADMIN_CALLS)
+@pytest.mark.parametrize("header", [None, "Bearer wrong-token-0123456789", "Basic " + TOKEN, TOKEN,
+                                    "Bearer " + TOKEN[:-1]])
+def test_admin_operations_need_the_exact_token(admin_client, method, path, body, header):
+    headers = {"Authorization": header} if header else {}
+    r = getattr(admin_client, method)(path, json=body, headers=headers)
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
+    assert r.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_short_token_is_refused_at_start(make_app):
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        make_app(ADMIN_TOKEN="short")
+
+
+def decide_and_click(client, user, n, clock):
+    events = []
+    for i in range(n):
+        d = client.post("/api/v1/select-artwork", json={"user_id": user, "title_id": f"t{i % 30 + 1:02d}"})
+        event = d.get_json()["decisions"][0]["event_id"]
+        client.post(f"/api/v1/events/{event}/click")
+        events.append(event)
+    return events
+
+
+def test_deleting_a_person_removes_history_and_unlinks_decisions(admin_app, admin_client, clock):
+    admin_client.post("/api/v1/users/alice/views", json={"title_id": "t01", "seconds": 900})
+    admin_client.post("/api/v1/users/alice/ratings", json={"title_id": "t02", "thumbs": "up"})
+    events = decide_and_click(admin_client, "alice", 3, clock)
+    r = admin_client.delete("/api/v1/users/alice", headers=AUTH)
+    assert r.status_code == 200
+    assert r.get_json() == {"user_id": "alice", "views_deleted": 1, "ratings_deleted": 1, "decisions_unlinked": 3,
+                            "decisions_deleted": 0, "model_retrained": False}
+    store = admin_app.extensions["artwork"].store
+    assert store.query("SELECT * FROM views WHERE user_id = 'alice'") == []
+    assert store.scalar("SELECT count(*) FROM impressions WHERE user_id = 'alice'") == 0
+    assert {r["user_id"] for r in store.query("SELECT user_id FROM impressions WHERE event_id IN (?, ?, ?)",
+                                              events)} == {"deleted"}
+    assert admin_client.get("/api/v1/users/alice/profile").get_json()["known"] is False
+    assert admin_client.delete("/api/v1/users/alice", headers=AUTH).status_code == 404
+
+
+def test_forgetting_decisions_retrains_without_them(admin_app, admin_client, clock):
+    from test_restart import never_stopped
+
+    service, learner = admin_app.extensions["artwork"], admin_app.extensions["artwork.learner"]
+    decide_and_click(admin_client, "bob", 5, clock)
+    kept = decide_and_click(admin_client, "carol", 4, clock)
+    learner.run_once()
+    assert service.model.seq == 9
+    r = admin_client.delete("/api/v1/users/bob", json={"forget_decisions": True}, headers=AUTH).get_json()
+    assert (r["decisions_deleted"], r["model_retrained"]) == (5, True)
+    learner.run_once()
+    assert service.model.epoch == 2
+    assert [row["event_id"] for row in service.store.query("SELECT event_id FROM learn_queue ORDER BY seq")] == kept
+    assert service.model.weights() == never_stopped(service).weights()  # only carol's events
+    learner.checkpoint()
+    files = {row["file"] for row in service.store.query("SELECT file FROM checkpoints")}
+    assert all("-e2-" in f for f in files)  # no checkpoint of the model that saw bob remains
+
+
+def test_reset_and_retrain_start_new_model_epochs(admin_app, admin_client, clock, make_app):
+    service, learner = admin_app.extensions["artwork"], admin_app.extensions["artwork.learner"]
+    decide_and_click(admin_client, "u", 6, clock)
+    learner.run_once()
+    before = service.model.weights()
+    reset = admin_client.post("/api/v1/admin/model/reset", headers=AUTH).get_json()
+    assert (reset["epoch"], reset["start_seq"], reset["reason"]) == (2, 6, "reset")
+    learner.run_once()
+    assert (service.model.epoch, service.model.seq) == (2, 6) and service.model.weights() != before
+    retrain = admin_client.post("/api/v1/admin/model/retrain", json={
+        "vw_args": "--cb_explore_adf --epsilon 0.2 -q GH"}, headers=AUTH).get_json()
+    assert (retrain["epoch"], retrain["start_seq"]) == (3, 0)
+    learner.run_once()
+    assert service.model.vw_args == "--cb_explore_adf --epsilon 0.2 -q GH" and service.model.seq == 6
+    learner.stop()
+    # A restart keeps the retrained model and its arguments (they live in the log, not the config).
+    again = make_app(ADMIN_TOKEN=TOKEN).extensions["artwork"].model
+    assert (again.epoch, again.seq, again.vw_args) == (3, 6, "--cb_explore_adf --epsilon 0.2 -q GH")
+    bad = admin_client.post("/api/v1/admin/model/retrain", json={"vw_args": "--epsilon 0.2"}, headers=AUTH)
+    assert bad.status_code == 400
+
+
+def test_purge_deletes_what_is_older_than_the_retention(runner, data_dir, make_app, clock):
+    app = make_app()
+    client = app.test_client()
+    client.post("/api/v1/users/old/views", json={"title_id": "t01", "seconds": 60,
+                                                 "at": "2020-01-01T00:00:00+00:00"})
+    decide_and_click(client, "old", 2, clock)
+    store = Store(data_dir / "artwork.db")
+    with store.write() as conn:  # make the two decisions 100 days old (purge uses the real clock)
+        conn.execute("UPDATE impressions SET created_ts = ?", (time.time() - 100 * 86400,))
+    result = runner.invoke(cli, ["purge", "--data-dir", str(data_dir), "--older-than", "90"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)
+    assert (counts["decisions_deleted"], counts["views_deleted"]) == (2, 1)
+    assert store.scalar("SELECT count(*) FROM impressions") == 0 and store.scalar("SELECT count(*) FROM outcomes") == 0
+    nothing = runner.invoke(cli, ["purge", "--data-dir", str(data_dir)])
+    assert nothing.exit_code != 0 and "RETENTION_DAYS" in nothing.output
