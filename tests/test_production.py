@@ -98,3 +98,15 @@ def test_errors_stay_json_under_gunicorn(production):
     with pytest.raises(urllib.error.HTTPError) as err:
         post(base, "/api/v1/select-artwork", {"user_id": "u", "title_id": "nope"})
     assert err.value.code == 404 and json.load(err.value)["error"]["code"] == "unknown_title"
+
+
+def test_serving_benchmark_smoke():
+    """benchmarks/serving.py runs (in-process and learner parts; the HTTP part needs wrk)."""
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
+    out = subprocess.run([sys.executable, str(script), "--skip-http", "--learn-events", "200"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "| one decision through the service (1 title) |" in out
+    assert "| learner: final events from the log |" in out

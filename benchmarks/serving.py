@@ -1,0 +1,323 @@
+"""Serving benchmarks: every figure beside a baseline measured in the same run, same machine.
+
+1. HTTP (wrk on loopback against `artwork serve --workers N`): select-artwork for one title and
+   for a page of 40, beside a trivial JSON endpoint (`GET /api/v1/ping`) of the same server.
+2. In-process: one decision through the service (features, predict, sample, log to SQLite)
+   beside a bare VW predict on the same features; and a page of 40 per title.
+3. Learner: final events learned per second from the log, beside bare VW learning the same
+   examples; and the click-to-model lag (click answered -> every serving process's model
+   contains it) while select-artwork load runs.
+4. Memory: resident size of each serving process and the learner, beside a bare Python process
+   that imports Flask and VW and holds one workspace.
+
+Run: .venv/bin/python benchmarks/serving.py [--workers 2] [--duration 10]
+Needs wrk (Debian: apt-get install wrk). Talks only to 127.0.0.1; every run is bounded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+PAGE = 40
+EXTRA_TITLES = 84  # demo catalog (36) + these = 120 titles, so a page of 40 is a real page
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def post_json(url: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(url, method="POST", data=json.dumps(body or {}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def prepare_data_dir(path: Path) -> list[str]:
+    """The demo catalog plus generated titles (tags only: decisions need no image files)."""
+    from artwork.catalog import data_paths
+    from artwork.demo_catalog import demo_titles
+    from artwork.storage import Store
+
+    store = Store(data_paths(path)["db"])
+    demo = demo_titles()
+    with store.write() as conn:
+        for title in demo:
+            store.put_title(conn, title, {}, time.time())
+        for i in range(EXTRA_TITLES):
+            base = demo[i % len(demo)]
+            title = {**base, "id": f"b{i:03d}", "name": f"{base['name']} {i}",
+                     "artwork": [{**a, "id": f"b{i:03d}-a{k}"} for k, a in enumerate(base["artwork"])]}
+            store.put_title(conn, title, {}, time.time())
+    ids = [r["id"] for r in store.query("SELECT id FROM titles ORDER BY position")]
+    store.close()
+    return ids
+
+
+def lua_select(title_ids: list[str], page: int) -> str:
+    ids = ",".join(f'"{t}"' for t in title_ids)
+    return textwrap.dedent(f"""
+        wrk.method = "POST"
+        wrk.headers["Content-Type"] = "application/json"
+        local ids = {{{ids}}}
+        local n = 0
+        request = function()
+          n = n + 1
+          local first = (n * 7) % #ids
+          local picked = {{}}
+          for k = 0, {page - 1} do picked[#picked + 1] = '"' .. ids[((first + k) % #ids) + 1] .. '"' end
+          local body = '{{"user_id": "bench-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']}}'
+          return wrk.format(nil, "/api/v1/select-artwork", nil, body)
+        end
+    """)
+
+
+def run_wrk(url: str, duration: int, connections: int, script: Path | None = None) -> dict:
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=duration + 60, check=True).stdout
+
+    def latency_ms(label: str) -> float:
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), "p50": latency_ms("50%"),
+            "p99": latency_ms("99%"), "errors": int(errors.group(1)) if errors else 0}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def baseline_rss_mb() -> float:
+    code = ("import flask, vowpalwabbit, os; ws = vowpalwabbit.Workspace('--cb_explore_adf --quiet');"
+            "print(open('/proc/self/status').read())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"VmRSS:\s+(\d+)", out).group(1)) / 1024
+
+
+def click_lag(base: str, db: Path, title_ids: list[str], clicks: int, workers: int) -> list[float]:
+    """Seconds from a click's answer until every serving process's model contains it."""
+    reader = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    lags = []
+    for i in range(clicks):
+        decision = post_json(f"{base}/api/v1/select-artwork",
+                             {"user_id": f"lag-{i}", "title_id": title_ids[i % len(title_ids)]})["decisions"][0]
+        post_json(f"{base}/api/v1/events/{decision['event_id']}/click")
+        answered = time.monotonic()
+        seq = reader.execute("SELECT seq FROM learn_queue WHERE event_id = ?", (decision["event_id"],)).fetchone()[0]
+        seen: dict[int, int] = {}
+        deadline = answered + 30
+        while len(seen) < workers or min(seen.values()) < seq:
+            assert time.monotonic() < deadline, "a click was not in every serving process's model within 30 s"
+            health = get_json(f"{base}/healthz")
+            seen[health["pid"]] = health["model_version"]
+        lags.append(time.monotonic() - answered)
+    reader.close()
+    return lags
+
+
+def http_rows(args, title_ids: list[str], tmp: Path) -> tuple[list[tuple], list[tuple], list[float]]:
+    data = tmp / "served"
+    shutil.copytree(tmp / "data", data)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    artwork = Path(sys.executable).with_name("artwork")
+    log = open(tmp / "serve.log", "wb")
+    proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data), "--port", str(port),
+                             "--workers", str(args.workers), "--threads", str(args.threads)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get_json(f"{base}/healthz")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        one, page = tmp / "one.lua", tmp / "page.lua"
+        one.write_text(lua_select(title_ids, 1))
+        page.write_text(lua_select(title_ids, PAGE))
+        run_wrk(f"{base}/api/v1/ping", 2, args.connections)  # warm-up
+        trivial = run_wrk(f"{base}/api/v1/ping", args.duration, args.connections)
+        single = run_wrk(base, args.duration, args.connections, one)
+        paged = run_wrk(base, args.duration, args.connections, page)
+        rows = [
+            ("trivial JSON endpoint, GET /api/v1/ping (baseline)", trivial, 1.0),
+            ("select-artwork, 1 title", single, single["rps"] / trivial["rps"]),
+            (f"select-artwork, page of {PAGE} titles", paged, paged["rps"] / trivial["rps"]),
+        ]
+        # The click-to-model lag while one-title selections keep the server busy.
+        load = threading.Thread(target=run_wrk, args=(base, args.duration, args.connections // 2, one))
+        load.start()
+        time.sleep(1)
+        lags = click_lag(base, data / "artwork.db", title_ids, args.clicks, args.workers)
+        load.join()
+        memory = []
+        for pid in children(proc.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            role = "learner process" if " learn " in cmdline else "serving process"
+            memory.append((f"{role} (pid {pid})", rss_mb(pid)))
+        return rows, memory, lags
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def in_process_rows(tmp: Path, title_ids: list[str]) -> list[tuple]:
+    from artwork.app import create_app
+    from artwork.features import to_vw
+
+    data = tmp / "inproc"
+    shutil.copytree(tmp / "data", data)
+    app = create_app({"DATA_DIR": str(data), "LEARNER": "manual", "SEED": 1})
+    service = app.extensions["artwork"]
+    rng = random.Random(0)
+    for i in range(300):
+        service.select_artwork(f"w{i}", [rng.choice(title_ids)])
+    n = 3000
+    picks = [rng.choice(title_ids) for _ in range(n)]
+    start = time.perf_counter()
+    for i, tid in enumerate(picks):
+        service.select_artwork(f"u{i % 1000}", [tid])
+    decision = (time.perf_counter() - start) / n
+    pages = [[title_ids[(k * 7 + j) % len(title_ids)] for j in range(PAGE)] for k in range(100)]
+    start = time.perf_counter()
+    for i, page in enumerate(pages):
+        service.select_artwork(f"p{i}", page)
+    per_title = (time.perf_counter() - start) / (len(pages) * PAGE)
+    rows = service.store.query("SELECT features FROM impressions ORDER BY rowid DESC LIMIT 3000")
+    lines = [to_vw(json.loads(r["features"])) for r in rows]
+    model = service.model
+    start = time.perf_counter()
+    for i in range(n):
+        model._vw.predict(lines[i % len(lines)])
+    bare = (time.perf_counter() - start) / n
+    app.extensions["artwork.learner"].stop(checkpoint=False)
+    service.store.close()
+    return [("bare VW predict, same features (baseline)", bare * 1e6, 1.0),
+            ("one decision through the service (1 title)", decision * 1e6, decision / bare),
+            (f"per title, in a page of {PAGE}", per_title * 1e6, per_title / bare)]
+
+
+def learner_rows(tmp: Path, title_ids: list[str], n: int) -> list[tuple]:
+    """Learn ``n`` final events from a log, beside bare VW learning the same examples."""
+    import vowpalwabbit
+
+    from artwork.app import create_app
+    from artwork.features import to_vw
+    from artwork.learner import Learner
+    from artwork.policy import Model
+
+    data = tmp / "learn"
+    shutil.copytree(tmp / "data", data)
+    app = create_app({"DATA_DIR": str(data), "LEARNER": "manual", "SEED": 2})
+    service = app.extensions["artwork"]
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        d = service.select_artwork(f"u{i % 500}", [title_ids[int(rng.integers(len(title_ids)))]])["decisions"][0]
+        service.record_outcome(d["event_id"], "click" if rng.random() < 0.1 else "dismiss")
+    settings = app.config
+    app.extensions["artwork.learner"].stop(checkpoint=False)
+    fresh = Model(settings["VW_ARGS"])
+    learner = Learner(settings, service.store, fresh, tmp / "learn-models")
+    start = time.perf_counter()
+    learned = learner.learn_available()
+    learn_s = time.perf_counter() - start
+    assert learned == n
+    rows = service.store.query("SELECT i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
+                               " JOIN impressions i USING (event_id) ORDER BY q.seq")
+    examples = [to_vw(json.loads(r["features"]), label=(r["chosen_index"], -r["reward"], r["probability"]))
+                for r in rows]
+    ws = vowpalwabbit.Workspace(settings["VW_ARGS"] + " --quiet")
+    start = time.perf_counter()
+    for ex in examples:
+        ws.learn(ex)
+    bare_s = time.perf_counter() - start
+    ws.finish()
+    service.store.close()
+    return [("bare VW learn, same examples (baseline)", n / bare_s, 1.0),
+            ("learner: final events from the log", n / learn_s, bare_s / learn_s)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--clicks", type=int, default=20, help="clicks timed for the click-to-model lag")
+    parser.add_argument("--learn-events", type=int, default=20000)
+    parser.add_argument("--skip-http", action="store_true", help="only the in-process figures (no wrk)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        title_ids = prepare_data_dir(tmp / "data")
+        print(f"{len(title_ids)} titles; machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores\n")
+        if not args.skip_http:
+            rows, memory, lags = http_rows(args, title_ids, tmp)
+            print(f"HTTP, `artwork serve --workers {args.workers} --threads {args.threads}`, wrk -t2 "
+                  f"-c{args.connections} -d{args.duration}s on loopback:\n")
+            print("| what | requests/s | p50 ms | p99 ms | non-2xx | ratio to baseline |\n| --- | --- | --- | --- | --- | --- |")
+            for name, r, ratio in rows:
+                print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {ratio:.2f} |")
+            lags_ms = np.array(lags) * 1000
+            print(f"\nClick to model in every serving process, under select load ({len(lags)} clicks): "
+                  f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, "
+                  f"max {lags_ms.max():.0f} ms\n")
+            base_rss = baseline_rss_mb()
+            print("| process | resident MB | ratio to baseline |\n| --- | --- | --- |")
+            print(f"| bare Python + Flask + one VW workspace (baseline) | {base_rss:.0f} | 1.00 |")
+            for name, mb in memory:
+                print(f"| {name} | {mb:.0f} | {mb / base_rss:.2f} |")
+            print()
+        print("| in-process | microseconds | ratio to baseline |\n| --- | --- | --- |")
+        for name, us, ratio in in_process_rows(tmp, title_ids):
+            print(f"| {name} | {us:.0f} | {ratio:.2f} |")
+        print("\n| learning | events/s | ratio to baseline |\n| --- | --- | --- |")
+        for name, rate, ratio in learner_rows(tmp, title_ids, args.learn_events):
+            print(f"| {name} | {rate:,.0f} | {ratio:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
