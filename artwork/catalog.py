@@ -16,7 +16,9 @@ from .storage import Store
 
 
 def data_paths(data_dir: str | Path) -> dict[str, Path]:
-    data_dir = Path(data_dir)
+    """The data directory's parts, as absolute paths: a relative ``./artwork-data`` means the
+    folder the command was started in, whatever the code later resolves files against."""
+    data_dir = Path(data_dir).resolve()
     return {"data_dir": data_dir, "db": data_dir / "artwork.db", "images": data_dir / "images",
             "models": data_dir / "models"}
 

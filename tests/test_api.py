@@ -230,3 +230,22 @@ def test_a_failed_log_write_returns_no_decision(client, service, monkeypatch):
     assert r.status_code == 500 and "decisions" not in r.get_json()
     monkeypatch.undo()
     assert service.store.scalar("SELECT count(*) FROM impressions") == 0
+
+
+def test_images_are_found_with_a_relative_data_dir(template_dir, tmp_path, monkeypatch):
+    """The default DATA_DIR is relative (./artwork-data): files must resolve against the working
+    directory, not the installed package (a fresh install once answered 500 for every image)."""
+    import shutil
+
+    from artwork.app import create_app
+
+    shutil.copytree(template_dir, tmp_path / "artwork-data")
+    monkeypatch.chdir(tmp_path)
+    app = create_app({"DATA_DIR": "./artwork-data", "LEARNER": "manual"})
+    try:
+        client = app.test_client()
+        art = client.get("/api/v1/titles/t01").get_json()["artwork"][0]
+        with client.get(art["thumbnail_url"]) as r:
+            assert r.status_code == 200 and r.mimetype == "image/jpeg"
+    finally:
+        app.extensions["artwork"].store.close()
