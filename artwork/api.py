@@ -14,7 +14,6 @@ from flask import Blueprint, current_app, jsonify, send_file, send_from_director
 from . import schemas as S
 from .errors import ServiceError, not_found
 from .openapi import operation, openapi_document
-from .security import require_admin
 from .service import Service
 
 bp = Blueprint("api", __name__)
@@ -249,14 +248,13 @@ ADMIN_HEADERS = {401: {"WWW-Authenticate": {"description": "Bearer", "schema": {
 
 
 def admin():
-    require_admin(current_app.config)
     from .service import Admin
 
     return Admin(service())
 
 
 @bp.delete("/api/v1/users/<user_id>")
-@operation("Delete a person (admin)", tags=("admin",), body=S.DELETE_USER_REQUEST, body_required=False,
+@operation("Delete a person (admin)", tags=("admin",), admin=True, body=S.DELETE_USER_REQUEST, body_required=False,
            description="Deletes the profile, views and ratings and unlinks the person's decisions; with "
                        "forget_decisions, deletes the decisions too and retrains the model without them.",
            responses={200: ("What was deleted.", S.DELETED_USER)},
@@ -267,7 +265,7 @@ def delete_user(user_id, body):
 
 
 @bp.post("/api/v1/admin/model/reset")
-@operation("Reset the model (admin)", tags=("admin",),
+@operation("Reset the model (admin)", tags=("admin",), admin=True,
            description="A fresh model that learns only events finalized from now on.",
            responses={200: ("The new model epoch.", S.MODEL_EPOCH)}, errors={**ADMIN_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
@@ -276,9 +274,27 @@ def reset_model():
 
 
 @bp.post("/api/v1/admin/model/retrain")
-@operation("Retrain the model from the log (admin)", tags=("admin",), body=S.RETRAIN_REQUEST, body_required=False,
+@operation("Retrain the model from the log (admin)", tags=("admin",), admin=True, body=S.RETRAIN_REQUEST, body_required=False,
            description="Rebuild the model from every event in the log, optionally with new VW arguments.",
            responses={200: ("The new model epoch.", S.MODEL_EPOCH)},
            errors={400: ["bad_request"], **ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)
 def retrain_model(body):
     return jsonify(admin().retrain_model(body.get("vw_args")))
+
+
+#: Largest catalog upload (images travel base64-encoded in the JSON body).
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+
+@bp.post("/api/v1/admin/catalog")
+@operation("Import titles with their images (admin)", tags=("admin",), admin=True, body=S.CATALOG_UPLOAD,
+           max_body_bytes=MAX_UPLOAD_BYTES,
+           description="Each image is checked with Pillow (a real JPEG, PNG, WebP or GIF within the size and pixel "
+                       "limits), cropped to 16:9 and re-encoded; each title is written whole or not at all. "
+                       "Bodies up to 64 MiB.",
+           responses={200: ("The titles imported, and those left out with skip_invalid.", S.CATALOG_UPLOAD_RESULT)},
+           errors={400: ["bad_request", "invalid_catalog"], 409: ["conflict"], **ADMIN_ERRORS, **WRITES},
+           response_headers=ADMIN_HEADERS)
+def upload_catalog(body):
+    images = current_app.extensions["artwork.paths"]["images"]
+    return jsonify(admin().import_titles(body["titles"], images, body.get("skip_invalid", False)))

@@ -27,6 +27,7 @@ from jsonschema.exceptions import ValidationError
 
 from . import schemas as S
 from .errors import ServiceError, bad_request
+from .security import require_admin
 
 SchemaSpec = dict | Callable[[Mapping], dict]  # a schema, or a function of the app's settings
 JSON = "application/json"
@@ -203,6 +204,8 @@ class Operation:
     errors: dict[int, list[str]] = field(default_factory=dict)
     media_type: str = JSON
     response_headers: dict[int, dict[str, dict]] = field(default_factory=dict)
+    max_body_bytes: int | None = None
+    admin: bool = False
 
     def body_schema(self, settings: Mapping) -> dict | None:
         return resolve(self.body, settings)
@@ -252,17 +255,24 @@ def read_body(op: Operation, key) -> dict:
 def operation(summary: str, *, description: str = "", tags: tuple[str, ...] = (), body: SchemaSpec | None = None,
               body_required: bool = True, responses: dict[int, tuple[str, SchemaSpec | None]],
               errors: dict[int, list[str]] | None = None, media_type: str = JSON,
-              response_headers: dict[int, dict[str, dict]] | None = None):
+              response_headers: dict[int, dict[str, dict]] | None = None, max_body_bytes: int | None = None,
+              admin: bool = False):
     """Declare a view's contract. The wrapped view gets ``body=`` (the validated JSON object)
     when the operation has a body schema; path parameters are checked against
-    ``schemas.PATH_PARAMETERS`` first. ``errors`` lists, per status, the error codes answered."""
+    ``schemas.PATH_PARAMETERS`` first. ``errors`` lists, per status, the error codes answered.
+    ``admin`` operations check the admin token before anything else; ``max_body_bytes`` raises
+    the body limit for this operation (after that check)."""
     op = Operation(summary, description, tags, body, body_required, dict(responses), dict(errors or {}),
-                   media_type, dict(response_headers or {}))
+                   media_type, dict(response_headers or {}), max_body_bytes, admin)
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(**kwargs):
+            if op.admin:  # before anything of the request is read
+                require_admin(current_app.config)
             check_path_parameters(kwargs)
+            if op.max_body_bytes is not None:  # this operation takes larger bodies than MAX_BODY_BYTES
+                request.max_content_length = op.max_body_bytes
             if op.body is not None:
                 kwargs["body"] = read_body(op, view.__qualname__)
             return view(**kwargs)

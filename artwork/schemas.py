@@ -399,3 +399,43 @@ MODEL_EPOCH = record({
     "epoch": {"type": "integer", "minimum": 1}, "start_seq": COUNT, "vw_args": {"type": "string"},
     "reason": {"type": "string"},
 }, title="ModelEpoch", description="The model now learns the learn queue after start_seq with these arguments.")
+
+#: A 128x72 PNG, the smallest real image the upload examples can carry.
+EXAMPLE_PNG_BASE64 = (
+    "iVBORw0KGgoAAAANSUhEUgAAAIAAAABICAIAAACx52pFAAAAfklEQVR42u3RMQEAMAjAsDE1iEAY8pHBQSqhiax+2utbAACAAAAQAAACAE"
+    "AAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAAAAgAAAEA"
+    "IAAXG/OVAWw5lvswAAAAAElFTkSuQmCC")
+CATALOG_GENRE = {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,31}$", "x-invalid": "a lowercase genre name",
+                 "description": "A genre: lowercase letters, digits and -; new genres join the vocabulary."}
+
+CATALOG_UPLOAD = closed({
+    "titles": {"type": "array", "minItems": 1, "maxItems": 500, "items": closed({
+        "id": TITLE_ID,
+        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "genres": {"type": "array", "minItems": 1, "maxItems": 10, "items": CATALOG_GENRE},
+        "year": {"type": ["integer", "null"], "minimum": 1800, "maximum": 2999},
+        "synopsis": {"type": "string", "maxLength": 2000},
+        "artwork": {"type": "array", "minItems": 1, "maxItems": 20, "items": closed({
+            "id": ARTWORK_ID,
+            "tags": closed({
+                "theme": CATALOG_GENRE,
+                "tone": {"type": "string", "enum": list(vocab.TONES)},
+                "subject": {"type": "string", "enum": list(vocab.SUBJECTS)},
+                "cast": {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1,
+                                                                    "maxLength": 100}},
+            }, required=("theme", "tone", "subject")),
+            "image_base64": {"type": "string", "minLength": 1, "contentEncoding": "base64",
+                             "description": "The image file (JPEG, PNG, WebP or GIF), base64-encoded."},
+        }, required=("id", "tags", "image_base64"))},
+    }, required=("id", "name", "genres", "artwork"))},
+    "skip_invalid": {"type": "boolean", "x-invalid": "true or false",
+                     "description": "Import the valid titles and report the others (default: all or nothing)."},
+}, required=("titles",), title="CatalogUpload", examples=[{"titles": [{
+    "id": "n1", "name": "Night Train", "genres": ["thriller", "drama"], "year": 2024,
+    "artwork": [{"id": "n1-a", "tags": {"theme": "thriller", "tone": "dark", "subject": "close-up"},
+                 "image_base64": EXAMPLE_PNG_BASE64}]}]}])
+
+CATALOG_UPLOAD_RESULT = record({
+    "imported": {"type": "array", "items": TITLE_ID},
+    "problems": {"type": "array", "items": {"type": "string"}, "description": "Titles left out, and why."},
+}, title="CatalogUploadResult")

@@ -24,7 +24,7 @@ def admin_client(admin_app):
 
 
 ADMIN_CALLS = [("delete", "/api/v1/users/alice", {}), ("post", "/api/v1/admin/model/reset", None),
-               ("post", "/api/v1/admin/model/retrain", {})]
+               ("post", "/api/v1/admin/model/retrain", {}), ("post", "/api/v1/admin/catalog", {"titles": []})]
 
 
 @pytest.mark.parametrize("method,path,body", ADMIN_CALLS)
@@ -132,3 +132,52 @@ def test_purge_deletes_what_is_older_than_the_retention(runner, data_dir, make_a
     assert store.scalar("SELECT count(*) FROM impressions") == 0 and store.scalar("SELECT count(*) FROM outcomes") == 0
     nothing = runner.invoke(cli, ["purge", "--data-dir", str(data_dir)])
     assert nothing.exit_code != 0 and "RETENTION_DAYS" in nothing.output
+
+
+def png_base64(colour=(200, 40, 40), size=(320, 180)) -> str:
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def upload_title(title_id, image):
+    return {"id": title_id, "name": f"Upload {title_id}", "genres": ["drama", "noir"],
+            "artwork": [{"id": f"{title_id}-a", "tags": {"theme": "noir", "tone": "dark", "subject": "scene"},
+                         "image_base64": image},
+                        {"id": f"{title_id}-b", "tags": {"theme": "drama", "tone": "warm", "subject": "close-up"},
+                         "image_base64": png_base64((240, 180, 60))}]}
+
+
+def test_catalog_upload_imports_checked_reencoded_images(admin_client):
+    r = admin_client.post("/api/v1/admin/catalog", json={"titles": [upload_title("up1", png_base64())]}, headers=AUTH)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json() == {"imported": ["up1"], "problems": []}
+    title = admin_client.get("/api/v1/titles/up1").get_json()  # visible at once in this process
+    assert [a["tags"]["theme"] for a in title["artwork"]] == ["noir", "drama"]
+    with admin_client.get(title["artwork"][0]["image_url"]) as image:
+        assert image.status_code == 200 and image.data[:3] == b"\xff\xd8\xff"  # re-encoded as JPEG
+    decision = admin_client.post("/api/v1/select-artwork", json={"user_id": "u", "title_id": "up1",
+                                                                 "context": {"genre_affinity": {"noir": 1}}})
+    assert decision.status_code == 200
+
+
+def test_catalog_upload_is_all_or_nothing_unless_told(admin_client):
+    titles = [upload_title("up2", png_base64()), upload_title("up3", "bm90IGFuIGltYWdl")]  # "not an image"
+    r = admin_client.post("/api/v1/admin/catalog", json={"titles": titles}, headers=AUTH)
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_catalog"
+    assert "up3-a" in r.get_json()["error"]["message"]
+    assert admin_client.get("/api/v1/titles/up2").status_code == 404
+    r = admin_client.post("/api/v1/admin/catalog", json={"titles": titles, "skip_invalid": True}, headers=AUTH)
+    assert r.get_json()["imported"] == ["up2"] and len(r.get_json()["problems"]) == 1
+    assert admin_client.get("/api/v1/titles/up3").status_code == 404
+
+
+def test_an_unauthenticated_upload_is_refused_before_its_body_is_read(admin_client):
+    huge = b'{"titles": [' + b" " * (2 * 1024 * 1024) + b"]}"
+    r = admin_client.post("/api/v1/admin/catalog", data=huge, content_type="application/json")
+    assert r.status_code == 401  # not 413 and not a parse: the token comes first
