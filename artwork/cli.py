@@ -59,9 +59,10 @@ def init(data_dir: Path, demo: bool):
               help="0: one process, requests and the learner in threads (development). N >= 1: a "
                    "production server (gunicorn) with N serving processes plus one learner process.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Request threads per serving process (with --workers). More threads in one process "
-                   "contend for the GIL while holding the log's write lock: measured, 1 thread per "
-                   "process doubled throughput and cut p99 latency five-fold against 4 (benchmarks/).")
+              help="Request threads per serving process (with --workers). 1: gunicorn's sync worker "
+                   "(put a buffering reverse proxy in front for slow clients); more: gthread. More "
+                   "threads contend for the GIL while holding the log's write lock: measured, 1 "
+                   "thread per process doubled throughput and cut p99 latency five-fold against 4.")
 def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
     """Start the service. An empty or new data directory is initialized with the demo catalog.
 
@@ -118,7 +119,9 @@ def purge(data_dir: Path, older_than: float | None):
 
 @cli.command()
 @data_dir_option
-def learn(data_dir: Path):
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process is gone (set by serve --workers).")
+def learn(data_dir: Path, parent_pid: int | None):
     """Run the learner on its own: learn final events from the log in order and publish model
     snapshots for serving processes (`serve --workers` starts one for you). Stops on SIGTERM or
     Ctrl-C after a last checkpoint."""
@@ -128,7 +131,7 @@ def learn(data_dir: Path):
     from .learner import run_learner_process
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s learner %(levelname)s %(message)s")
-    run_learner_process(load_settings({"DATA_DIR": str(data_dir)}))
+    run_learner_process(load_settings({"DATA_DIR": str(data_dir)}), parent_pid=parent_pid)
 
 
 @cli.command("import")

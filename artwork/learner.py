@@ -266,9 +266,10 @@ class Learner:
             self.checkpoint()
 
 
-def run_learner_process(settings: dict) -> None:
+def run_learner_process(settings: dict, parent_pid: int | None = None) -> None:
     """The learner as its own process (``artwork learn``): catch up with the log, then learn
-    and publish snapshots until SIGTERM or SIGINT, and write a last checkpoint."""
+    and publish snapshots until SIGTERM or SIGINT (or, with ``parent_pid``, until that process
+    is gone: a server killed outright leaves no learner behind), and write a last checkpoint."""
     from .catalog import data_paths
 
     paths = data_paths(settings["DATA_DIR"])
@@ -288,6 +289,9 @@ def run_learner_process(settings: dict) -> None:
             learner.run_once()
         except Exception:
             log.exception("learner round failed; retrying")
+        if parent_pid is not None and os.getppid() != parent_pid:
+            log.warning("the server (pid %d) is gone; stopping", parent_pid)
+            break
         stopping.wait(interval)
     learner.checkpoint()
     store.close()

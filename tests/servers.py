@@ -33,8 +33,10 @@ def running_server(data_dir: Path, log_path: Path, *, env: dict | None = None, t
     port = free_port()
     artwork = Path(sys.executable).with_name("artwork")
     with open(log_path, "wb") as log:
+        # Its own process group, so that whatever it started can be cleaned up with it.
         proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data_dir), "--port", str(port), *args],
-                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
+                                start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -55,3 +57,7 @@ def running_server(data_dir: Path, log_path: Path, *, env: dict | None = None, t
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        try:  # no worker or learner may outlive the test
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
