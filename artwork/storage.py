@@ -327,13 +327,10 @@ class Store:
                     (art["id"], size, meta["file"], meta["width"], meta["height"], meta["bytes"]),
                 )
 
-    def titles(self, ids: list[str] | None = None) -> list[dict]:
-        """Titles in catalog order with their active artwork, as plain dicts."""
-        if ids is None:
-            rows = self.query("SELECT * FROM titles ORDER BY position")
-        else:
-            marks = ",".join("?" * len(ids))
-            rows = self.query(f"SELECT * FROM titles WHERE id IN ({marks})", ids)
+    def titles(self) -> list[dict]:
+        """Every title in catalog order with its active artwork, as plain dicts (the service
+        reads them through its in-memory ``Catalog``)."""
+        rows = self.query("SELECT * FROM titles ORDER BY position")
         if not rows:
             return []
         marks = ",".join("?" * len(rows))

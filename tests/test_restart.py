@@ -32,7 +32,7 @@ def never_stopped(service) -> Model:
 
 
 def probe_features(service):
-    title = service.store.titles(["t01"])[0]
+    title = service.catalog.get("t01")
     from artwork import features as F
     from artwork.features import parse_time, time_context
 
