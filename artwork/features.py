@@ -71,8 +71,13 @@ def time_context(when: datetime) -> dict:
 
 def neutral_affinity(genres) -> dict[str, float]:
     """The prior of a person we know nothing about: every genre equally."""
-    genres = sorted(genres)
-    return {g: round(1.0 / len(genres), 6) for g in genres} if genres else {}
+    return dict(_neutral(frozenset(genres)))
+
+
+@lru_cache(maxsize=64)
+def _neutral(genres: frozenset) -> tuple:
+    ordered = sorted(genres)
+    return tuple((g, round(1.0 / len(ordered), 6)) for g in ordered)
 
 
 def normalize_affinity(weights: dict[str, float]) -> dict[str, float]:

@@ -232,7 +232,10 @@ class Learner:
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
-            return learned
+        # The WAL's checkpoints happen here, off the request path (serving processes only keep a
+        # backstop, storage.BACKSTOP_WAL_PAGES).
+        self.store.checkpoint_wal()
+        return learned
 
     # Background thread ----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
 from .policy import Model, sample_index
-from .storage import Store
+from .storage import Store, log_json
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
@@ -208,7 +208,7 @@ class Service:
         dominant = F.dominant_genre(affinity)
         deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
         state = "awaiting_activation" if defer_activation else "pending"
-        context_json = json.dumps({**resolved, "genre_affinity": affinity})
+        context_json = log_json({**resolved, "genre_affinity": affinity})
         shared = F.shared_features(affinity, resolved, device)
         shared_line = "shared " + F.namespaces_text(shared)
         model = self.model  # one model for the whole page, even if a new snapshot arrives meanwhile
@@ -226,8 +226,8 @@ class Service:
             probability = pmf[index]
             explored = probability < max(pmf)
             event_id = secrets.token_hex(16)
-            rows.append((event_id, now, user_id, tid, context_json, json.dumps(feats), json.dumps(candidates),
-                         json.dumps(pmf), index, candidates[index], probability, int(explored), version,
+            rows.append((event_id, now, user_id, tid, context_json, log_json(feats), log_json(candidates),
+                         log_json(pmf), index, candidates[index], probability, int(explored), version,
                          self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))
             ranking = sorted(zip(candidates, pmf), key=lambda cp: -cp[1])

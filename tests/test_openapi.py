@@ -301,3 +301,77 @@ def test_documented_error_answers_of_writes(client, service, doc, monkeypatch):
     assert r.status_code == 503 and r.headers["Retry-After"].isdigit()
     response_validator(doc, "/api/v1/select-artwork", "post", 503).validate(r.get_json())
     assert "Retry-After" in doc["paths"]["/api/v1/select-artwork"]["post"]["responses"]["503"]["headers"]
+
+
+# The compiled validator in front of jsonschema ----------------------------------------------------
+
+ODD_VALUES = [None, True, False, 0, -1, 1.0, 1.5, -0.5, 1e300, 10**20, 10**40, "", "x" * 129, "t01\n", "t01",
+              "UPPER", "a b", "2026-11-23T20:00:00+00:00", "2026-11-23T20:00:00Z", "2026-13-01T00:00:00Z",
+              "1899-01-01T00:00:00+00:00", "2226-01-01T00:00:00+00:00", f"{S.VIEW_YEARS[0] - 1}-12-31T23:00:00Z",
+              f"{S.VIEW_YEARS[1] + 1}-01-01T00:00:00Z", f"{S.VIEW_YEARS[1]}-12-31T23:59:59-05:00", "2026-11-23T20:00:00", "2026-02-30T00:00:00Z",
+              [], ["t01", "t01"], ["t01", "t02"], ["t01"] * 101, {}, {"romance": 1}, {"romance": -1}, {"nope": 1},
+              {"romance": 1e9}, "tv", "mobile", "watch", "up", 3000, 0.0, 86400 * 365, "0" * 32, "f" * 32]
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, prefix + (index,))
+
+
+def _mutate(value, rng):
+    """A copy of ``value`` with one random change: a value swapped for an odd one, a key dropped
+    or added, or a list item repeated."""
+    value = json.loads(json.dumps(value))
+    path = rng.choice(list(_paths(value)))
+    if not path:
+        return rng.choice(ODD_VALUES + [{"extra": 1}])
+    parent = value
+    for part in path[:-1]:
+        parent = parent[part]
+    last, action = path[-1], rng.random()
+    if action < 0.6:
+        parent[last] = rng.choice(ODD_VALUES)
+    elif action < 0.75 and isinstance(parent, dict):
+        del parent[last]
+    elif action < 0.9 and isinstance(parent, dict):
+        parent[rng.choice(["extra", "seconds", "title_id", "user_id", "context", "device", "time", "at"])] = rng.choice(ODD_VALUES)
+    elif isinstance(parent, list):
+        parent.append(parent[last])
+    return value
+
+
+def test_the_compiled_validator_never_accepts_what_jsonschema_refuses(app):
+    """The fast path (jsonschema-rs) may only say yes where the reference validator says yes;
+    on these bodies the two agree outright."""
+    import random
+
+    rng = random.Random(20261122)
+    checked = accepted = 0
+    for rule in app.url_map.iter_rules():
+        op = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if op is None or op.body is None:
+            continue
+        schema = op.body_schema(app.config)
+        validator = openapi.RequestValidator(schema)
+        examples = list(schema.get("examples", [])) or [{}]
+        bodies = list(examples)
+        for _ in range(1500):
+            body = rng.choice(examples)
+            for _ in range(rng.randint(1, 2)):
+                body = _mutate(body, rng)
+            bodies.append(body)
+        for body in bodies:
+            fast, reference = validator.accepts(body), validator.reference.is_valid(body)
+            assert fast == reference, (rule.rule, body, fast, reference)
+            checked += 1
+            accepted += fast
+    assert checked > 15000 and 0.05 < accepted / checked < 0.95, (checked, accepted)
+    for name, (schema, _) in S.PATH_PARAMETERS.items():
+        validator = openapi.RequestValidator(schema)
+        for value in [v for v in ODD_VALUES if isinstance(v, str)] + ["t01", "a" * 128, "a" * 129, "ab-c_d.e"]:
+            assert validator.accepts(value) == validator.reference.is_valid(value), (name, value)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: import name -> distribution name, where they differ (werkzeug comes with flask).
-DISTRIBUTIONS = {"PIL": "pillow", "sqlite_utils": "sqlite-utils", "werkzeug": "flask"}
+DISTRIBUTIONS = {"PIL": "pillow", "sqlite_utils": "sqlite-utils", "werkzeug": "flask", "jsonschema_rs": "jsonschema-rs"}
 LOCAL = {"artwork", "simulations"}
 
 

@@ -66,3 +66,31 @@ def test_migration_keeps_outcomes_recorded_before_it(tmp_path):
         {"event_id": "e", "kind": "click", "received_ts": 5.0}]
     with store.write() as conn:
         conn.execute("INSERT INTO outcomes (event_id, kind, received_ts, effect) VALUES ('e', 'dismiss', 6, 'y')")
+
+
+def test_decisions_leave_wal_checkpoints_to_the_learner(make_app, clock):
+    """Serving processes never stop a decision to copy the WAL into the database (only past a
+    large backstop); the learner's round does it."""
+    import os
+
+    from artwork.learner import Learner
+    from artwork.storage import BACKSTOP_WAL_PAGES
+
+    serving = make_app(ROLE="serve")
+    service = serving.extensions["artwork"]
+    assert service.store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BACKSTOP_WAL_PAGES
+    titles = [t["id"] for t in service.titles()]
+    db_file = service.store.path
+    before = os.path.getsize(db_file)
+    for i in range(300):
+        service.select_artwork(f"u{i}", titles[:3])
+    wal_bytes = os.path.getsize(f"{db_file}-wal")
+    assert wal_bytes > 1000 * 4096  # past SQLite's own autocheckpoint, and still all in the WAL
+    assert os.path.getsize(db_file) == before
+    learner_store = Store(db_file)
+    learner = Learner(serving.config, learner_store, service.model, db_file.parent / "models", clock=clock)
+    learner.run_once()
+    assert os.path.getsize(db_file) > before + 900 * 1000  # the learner copied the 900 decisions in
+    busy, pages, copied = learner_store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and copied == pages
+    learner_store.close()

@@ -1,0 +1,69 @@
+"""``Model`` calls VW's native predict and learn directly (the binding's wrappers cost more than
+VW itself): what it gets must be exactly what the binding's public ``predict``/``learn`` give."""
+
+import random
+
+import pytest
+import vowpalwabbit
+
+from artwork import features as F
+from artwork.config import DEFAULT_VW_ARGS
+from artwork.policy import Model, normalize_pmf, sample_index
+
+THEMES = ["romance", "thriller", "comedy", "horror", "family"]
+GENRES = ["drama", "action", "romance", "thriller", "comedy"]
+
+
+def random_features(rng: random.Random) -> dict:
+    raw = {g: rng.random() for g in rng.sample(GENRES, rng.randint(1, len(GENRES)))}
+    affinity = F.normalize_affinity(raw)
+    when = {"time_bucket": rng.choice(["morning", "evening"]), "day_type": rng.choice(["weekday", "weekend"])}
+    artworks = [{"id": f"a{k}-{rng.randrange(50)}",
+                 "tags": {"theme": rng.choice(THEMES), "tone": rng.choice(["dark", "light"]),
+                          "subject": rng.choice(["couple", "face"]), "cast": rng.sample(["x", "y", "z"], rng.randint(0, 2))}}
+                for k in range(rng.randint(2, 7))]
+    return F.build_features(affinity, when, rng.choice([None, "tv", "mobile"]), artworks)
+
+
+def labelled(features: dict, rng: random.Random) -> tuple[list[str], tuple]:
+    index = rng.randrange(len(features["actions"]))
+    label = (index, -float(rng.random() < 0.3), 1 / len(features["actions"]))
+    return F.to_vw(features, label=label), label
+
+
+def test_direct_predict_and_learn_equal_the_bindings_own():
+    rng = random.Random(7)
+    ours = Model(DEFAULT_VW_ARGS)
+    reference = vowpalwabbit.Workspace(f"{DEFAULT_VW_ARGS} --quiet")
+    for step in range(400):
+        features = random_features(rng)
+        lines = F.to_vw(features)
+        with ours._lock:
+            got = ours.predict_text(lines)
+        assert list(got) == list(reference.predict(lines)), step
+        train, label = labelled(features, rng)
+        ours.learn(features, label[0], -label[1], label[2], seq=step + 1)
+        reference.learn(train)
+    assert ours.weights() == reference.json_weights()
+    assert ours.version == 400
+    reference.finish()
+    ours.close()
+
+
+def test_model_probabilities_are_a_distribution_over_the_candidates():
+    rng = random.Random(11)
+    model = Model(DEFAULT_VW_ARGS)
+    for _ in range(50):
+        features = random_features(rng)
+        pmf, version = model.predict(features)
+        assert len(pmf) == len(features["actions"])
+        assert all(p > 0 for p in pmf)
+        assert sum(pmf) == pytest.approx(1.0, abs=1e-12)
+        assert version == 0
+        assert 0 <= sample_index(pmf, rng) < len(pmf)
+    model.close()
+
+
+def test_normalize_pmf_refuses_no_mass():
+    with pytest.raises(RuntimeError):
+        normalize_pmf([0.0, 0.0])
