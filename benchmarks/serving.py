@@ -239,11 +239,16 @@ def in_process_rows(tmp: Path, title_ids: list[str]) -> list[tuple]:
     model = service.model
     start = time.perf_counter()
     for i in range(n):
-        model._vw.predict(lines[i % len(lines)])
+        model.predict_text(lines[i % len(lines)])  # VW's native parse and predict, as the service calls it
     bare = (time.perf_counter() - start) / n
+    start = time.perf_counter()
+    for i in range(n):
+        model._vw.predict(lines[i % len(lines)])
+    binding = (time.perf_counter() - start) / n
     app.extensions["artwork.learner"].stop(checkpoint=False)
     service.store.close()
     return [("bare VW predict, same features (baseline)", bare * 1e6, 1.0),
+            ("the same through the binding's public Workspace.predict", binding * 1e6, binding / bare),
             ("one decision through the service (1 title)", decision * 1e6, decision / bare),
             (f"per title, in a page of {PAGE}", per_title * 1e6, per_title / bare)]
 
@@ -277,14 +282,21 @@ def learner_rows(tmp: Path, title_ids: list[str], n: int) -> list[tuple]:
                                " JOIN impressions i USING (event_id) ORDER BY q.seq")
     examples = [to_vw(json.loads(r["features"]), label=(r["chosen_index"], -r["reward"], r["probability"]))
                 for r in rows]
+    native = Model(settings["VW_ARGS"])
+    start = time.perf_counter()
+    for ex in examples:
+        native.learn_text(ex)  # VW's native parse and learn, as the learner calls it
+    bare_s = time.perf_counter() - start
+    native.close()
     ws = vowpalwabbit.Workspace(settings["VW_ARGS"] + " --quiet")
     start = time.perf_counter()
     for ex in examples:
         ws.learn(ex)
-    bare_s = time.perf_counter() - start
+    binding_s = time.perf_counter() - start
     ws.finish()
     service.store.close()
     return [("bare VW learn, same examples (baseline)", n / bare_s, 1.0),
+            ("the same through the binding's public Workspace.learn", n / binding_s, bare_s / binding_s),
             ("learner: final events from the log", n / learn_s, bare_s / learn_s)]
 
 

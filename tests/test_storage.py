@@ -91,6 +91,7 @@ def test_decisions_leave_wal_checkpoints_to_the_learner(make_app, clock):
     learner = Learner(serving.config, learner_store, service.model, db_file.parent / "models", clock=clock)
     learner.run_once()
     assert os.path.getsize(db_file) > before + 900 * 1000  # the learner copied the 900 decisions in
+    service.select_artwork("after", titles[:1])  # the next write starts the WAL over
     busy, pages, copied = learner_store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    assert busy == 0 and copied == pages
+    assert busy == 0 and pages < 50, pages
     learner_store.close()
