@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import shutil
@@ -120,6 +121,26 @@ def run_wrk(url: str, duration: int, connections: int, script: Path | None = Non
             "p99": latency_ms("99%"), "errors": int(errors.group(1)) if errors else 0}
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(user, system) CPU seconds a process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def measured_wrk(server_pid: int, url: str, duration: int, connections: int, script: Path | None = None) -> dict:
+    """``run_wrk`` plus the server's CPU per request (every process of it: gunicorn, serving
+    processes, learner), user and system, in microseconds."""
+    pids = [server_pid, *children(server_pid)]
+    before = {pid: cpu_seconds(pid) for pid in pids}
+    result = run_wrk(url, duration, connections, script)
+    requests = result["rps"] * duration
+    used = [tuple(a - b for a, b in zip(cpu_seconds(pid), before[pid])) for pid in pids]
+    result["user_us"] = sum(u for u, _ in used) / requests * 1e6
+    result["sys_us"] = sum(s for _, s in used) / requests * 1e6
+    return result
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -183,9 +204,9 @@ def http_rows(args, title_ids: list[str], tmp: Path) -> tuple[list[tuple], list[
         one.write_text(lua_select(title_ids, 1))
         page.write_text(lua_select(title_ids, PAGE))
         run_wrk(f"{base}/api/v1/ping", 2, args.connections)  # warm-up
-        trivial = run_wrk(f"{base}/api/v1/ping", args.duration, args.connections)
-        single = run_wrk(base, args.duration, args.connections, one)
-        paged = run_wrk(base, args.duration, args.connections, page)
+        trivial = measured_wrk(proc.pid, f"{base}/api/v1/ping", args.duration, args.connections)
+        single = measured_wrk(proc.pid, base, args.duration, args.connections, one)
+        paged = measured_wrk(proc.pid, base, args.duration, args.connections, page)
         rows = [
             ("trivial JSON endpoint, GET /api/v1/ping (baseline)", trivial, 1.0),
             ("select-artwork, 1 title", single, single["rps"] / trivial["rps"]),
@@ -318,9 +339,11 @@ def main() -> None:
             rows, memory, lags = http_rows(args, title_ids, tmp)
             print(f"HTTP, `artwork serve --workers {args.workers} --threads {args.threads}`, wrk -t2 "
                   f"-c{args.connections} -d{args.duration}s on loopback:\n")
-            print("| what | requests/s | p50 ms | p99 ms | non-2xx | ratio to baseline |\n| --- | --- | --- | --- | --- | --- |")
+            print("| what | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request (user + sys) "
+                  "| ratio to baseline |\n| --- | --- | --- | --- | --- | --- | --- |")
             for name, r, ratio in rows:
-                print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} | {ratio:.2f} |")
+                print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} "
+                      f"| {r['user_us']:.0f} + {r['sys_us']:.0f} | {ratio:.2f} |")
             lags_ms = np.array(lags) * 1000
             print(f"\nClick to model in every serving process, under select load ({len(lags)} clicks): "
                   f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, "
