@@ -26,6 +26,8 @@ BUSY_TIMEOUT_MS = 10_000
 #: WAL size (pages) at which a committing serving process checkpoints anyway: a backstop only,
 #: for when no learner runs; the learner checkpoints after each round (``Store.checkpoint_wal``).
 BACKSTOP_WAL_PAGES = 10_000
+#: How long the learner's WAL restart waits for readers while writers wait for it.
+RESTART_WAIT_MS = 5
 #: Idle connections kept per process for the next request.
 POOL_SIZE = 16
 
@@ -234,13 +236,18 @@ class Store:
         beginning. Measured under select load: the WAL peaks at about 6,000 pages instead of
         growing to the serving processes' backstop, and p99 went from 17 to 13 ms.
         """
-        busy, wal_pages, copied = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        conn = self.conn
+        busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if wal_pages >= restart_pages:
             with self._write_lock:
                 fcntl.flock(self._writer_lock_fd, fcntl.LOCK_EX)
+                # Writers wait meanwhile, so never wait long for a reader (an export, say, can read
+                # for minutes): if one still uses the WAL after a few milliseconds, try next round.
+                conn.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
                 try:
-                    busy, wal_pages, copied = self.conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                    busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 finally:
+                    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                     fcntl.flock(self._writer_lock_fd, fcntl.LOCK_UN)
         return wal_pages, copied
 
