@@ -40,6 +40,24 @@ def test_an_event_enters_the_learn_queue_once(tmp_path, service, client):
     assert service.store.query("SELECT seq, event_id FROM learn_queue") == [{"seq": 1, "event_id": event_id}]
 
 
+def test_every_person_with_a_decision_has_one_users_row(client, service):
+    """The users row is written with a person's first decision (however their taste is given),
+    and only then: later decisions see it in the history query and skip the insert."""
+    def select(user, **extra):
+        r = client.post("/api/v1/select-artwork", json={"user_id": user, "title_id": "t01", **extra})
+        assert r.status_code == 200
+
+    select("new")
+    select("new")
+    select("override", context={"genre_affinity": {"romance": 1}})
+    select("override")
+    assert client.post("/api/v1/users/viewer/views", json={"title_id": "t02", "seconds": 600}).status_code in (200, 201)
+    select("viewer")
+    rows = service.store.query("SELECT id, count(*) AS n FROM users GROUP BY id ORDER BY id")
+    assert rows == [{"id": "new", "n": 1}, {"id": "override", "n": 1}, {"id": "viewer", "n": 1}]
+    assert {r["user_id"] for r in service.store.query("SELECT user_id FROM impressions")} == {"new", "override", "viewer"}
+
+
 def test_the_log_refuses_an_impossible_propensity(service):
     with pytest.raises(Exception, match="CHECK constraint"):
         with service.store.write() as conn:
