@@ -87,7 +87,7 @@ class Model:
             self.seq = seq
 
     # The VW binding's own ``predict``/``learn`` wrap each parsed line in a Python ``Example``
-    # object, which costs twice what VW's parse and predict do (26 us against 8 us for a
+    # object, which costs three times what VW's parse and predict do (26 us against 8 us for a
     # 6-candidate decision, benchmarks/README.md). These two call the same native functions
     # on the native examples; tests/test_policy.py checks they give what the binding's do.
     # Callers hold ``self._lock``.
