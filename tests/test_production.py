@@ -110,3 +110,23 @@ def test_serving_benchmark_smoke():
                          capture_output=True, text=True, timeout=300, check=True).stdout
     assert "| one decision through the service (1 title) |" in out
     assert "| learner: final events from the log |" in out
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is installed by scripts/test")
+def test_serving_benchmark_http_smoke():
+    """The HTTP part of benchmarks/serving.py, briefly: wrk against `serve --workers 2`, every
+    answer a 2xx, the click-to-model lag measured in both serving processes."""
+    import re
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
+    out = subprocess.run([sys.executable, str(script), "--duration", "1", "--clicks", "2", "--learn-events", "200"],
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    rows = {m.group(1): m.groups()[1:] for m in re.finditer(
+        r"^\| (trivial JSON endpoint|select-artwork, 1 title|select-artwork, page of 40 titles)[^|]* \| ([\d,]+) \|"
+        r" [\d.]+ \| [\d.]+ \| (\d+) \|", out, re.M)}
+    assert set(rows) == {"trivial JSON endpoint", "select-artwork, 1 title", "select-artwork, page of 40 titles"}, out
+    for rps, non_2xx in rows.values():
+        assert float(rps.replace(",", "")) > 0 and non_2xx == "0", out
+    assert "Click to model in every serving process" in out and "| serving process (pid" in out
