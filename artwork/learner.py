@@ -24,6 +24,9 @@ from .storage import Store
 log = logging.getLogger(__name__)
 
 KEEP_CHECKPOINTS = 3
+#: Events whose windows the learner closes per write transaction (measured 35 µs each: about
+#: 4 ms of the writer lock, which decisions wait for).
+CLOSE_BATCH = 100
 #: The published snapshot, in the models folder: serving processes follow this pointer.
 LATEST = "latest.json"
 
@@ -150,17 +153,31 @@ class Learner:
 
     # One round ------------------------------------------------------------------------------
 
-    def close_windows(self, now: float | None = None) -> int:
-        """Give the default reward to every pending event whose wait window has closed."""
+    def close_windows(self, now: float | None = None, batch: int = CLOSE_BATCH) -> int:
+        """Give the default reward to every pending event whose wait window has closed.
+
+        ``batch`` events per write transaction, so decisions never wait long for the writer
+        lock. Within one, what ``Store.finalize`` does for one event, for all of them at once:
+        they enter the learn queue in deadline order and become final, or nothing changes.
+        """
         now = self.clock() if now is None else now
         default = float(self.settings["DEFAULT_REWARD"])
-        with self.store.write() as conn:
-            due = [r[0] for r in conn.execute(
-                "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
-                " ORDER BY deadline_ts, event_id", (now,))]
-            for event_id in due:
-                self.store.finalize(conn, event_id, default, "window", now)
-        return len(due)
+        closed = 0
+        while True:
+            with self.store.write() as conn:
+                due = [r[0] for r in conn.execute(
+                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
+                    " ORDER BY deadline_ts, event_id LIMIT ?", (now, batch))]
+                conn.executemany("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)",
+                                 [(event_id, now) for event_id in due])
+                changed = conn.executemany(
+                    "UPDATE impressions SET state = 'final', reward = ?, final_reason = 'window', final_ts = ?"
+                    " WHERE event_id = ? AND state = 'pending'", [(default, now, event_id) for event_id in due]).rowcount
+                if changed != len(due):  # cannot happen under the writer lock; never half-close
+                    raise RuntimeError(f"closing windows: {len(due)} due, {changed} finalized")
+            closed += len(due)
+            if len(due) < batch:
+                return closed
 
     def learn_available(self, batch: int = 2000) -> int:
         """Learn every queued event the model does not have yet; returns how many."""

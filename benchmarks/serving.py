@@ -1,22 +1,27 @@
 """Serving benchmarks: every figure beside a baseline measured in the same run, same machine.
 
 1. HTTP (wrk on loopback against `artwork serve --workers N`): select-artwork for one title and
-   for a page of 40, beside a trivial JSON endpoint (`GET /api/v1/ping`) of the same server.
+   for a page of 40, beside a trivial JSON endpoint (`GET /api/v1/ping`) of the same server, in
+   rounds (each ratio taken within its round). Twice: serving alone (no reward window closes
+   during the runs), and sustained (windows close 1 s after each decision, so the learner
+   closes and learns as many events as are decided, on the same cores).
 2. In-process: one decision through the service (features, predict, sample, log to SQLite)
    beside a bare VW predict on the same features; and a page of 40 per title.
 3. Learner: final events learned per second from the log, beside bare VW learning the same
-   examples; and the click-to-model lag (click answered -> every serving process's model
-   contains it) while select-artwork load runs.
+   examples; the click-to-model lag (click answered -> every serving process's model contains
+   it) under sustained one-title load; how far a sustained page-of-40 load leaves the learner
+   behind, and how long it takes to catch up.
 4. Memory: resident size of each serving process and the learner, beside a bare Python process
    that imports Flask and VW and holds one workspace.
 
-Run: .venv/bin/python benchmarks/serving.py [--workers 2] [--duration 10]
+Run: .venv/bin/python benchmarks/serving.py [--workers 2] [--duration 5] [--rounds 3]
 Needs wrk (Debian: apt-get install wrk). Talks only to 127.0.0.1; every run is bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -25,6 +30,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -141,6 +147,13 @@ def measured_wrk(server_pid: int, url: str, duration: int, connections: int, scr
     return result
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The median of each figure over rounds; non-2xx answers are summed."""
+    merged = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "user_us", "sys_us")}
+    merged["errors"] = sum(r["errors"] for r in runs)
+    return merged
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -181,16 +194,20 @@ def click_lag(base: str, db: Path, title_ids: list[str], clicks: int, workers: i
     return lags
 
 
-def http_rows(args, title_ids: list[str], tmp: Path) -> tuple[list[tuple], list[tuple], list[float]]:
-    data = tmp / "served"
+@contextlib.contextmanager
+def served(args, tmp: Path, name: str, reward_wait: float):
+    """``artwork serve --workers N`` on a copy of the prepared data, with REWARD_WAIT_SECONDS
+    set; yields (server process, base URL, data directory) and stops it (SIGTERM) after."""
+    data = tmp / name
     shutil.copytree(tmp / "data", data)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     artwork = Path(sys.executable).with_name("artwork")
-    log = open(tmp / "serve.log", "wb")
+    env = {**os.environ, "ARTWORK_REWARD_WAIT_SECONDS": str(reward_wait)}
+    log = open(tmp / f"{name}.log", "wb")
     proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data), "--port", str(port),
                              "--workers", str(args.workers), "--threads", str(args.threads)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -200,30 +217,8 @@ def http_rows(args, title_ids: list[str], tmp: Path) -> tuple[list[tuple], list[
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
                 time.sleep(0.2)
-        one, page = tmp / "one.lua", tmp / "page.lua"
-        one.write_text(lua_select(title_ids, 1))
-        page.write_text(lua_select(title_ids, PAGE))
         run_wrk(f"{base}/api/v1/ping", 2, args.connections)  # warm-up
-        trivial = measured_wrk(proc.pid, f"{base}/api/v1/ping", args.duration, args.connections)
-        single = measured_wrk(proc.pid, base, args.duration, args.connections, one)
-        paged = measured_wrk(proc.pid, base, args.duration, args.connections, page)
-        rows = [
-            ("trivial JSON endpoint, GET /api/v1/ping (baseline)", trivial, 1.0),
-            ("select-artwork, 1 title", single, single["rps"] / trivial["rps"]),
-            (f"select-artwork, page of {PAGE} titles", paged, paged["rps"] / trivial["rps"]),
-        ]
-        # The click-to-model lag while one-title selections keep the server busy.
-        load = threading.Thread(target=run_wrk, args=(base, args.duration, args.connections // 2, one))
-        load.start()
-        time.sleep(1)
-        lags = click_lag(base, data / "artwork.db", title_ids, args.clicks, args.workers)
-        load.join()
-        memory = []
-        for pid in children(proc.pid):
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            role = "learner process" if " learn " in cmdline else "serving process"
-            memory.append((f"{role} (pid {pid})", rss_mb(pid)))
-        return rows, memory, lags
+        yield proc, base, data
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -231,6 +226,84 @@ def http_rows(args, title_ids: list[str], tmp: Path) -> tuple[list[tuple], list[
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str, tuple[dict, list[float]]]:
+    """``args.rounds`` rounds of every target in turn, each round side by side: the machine's
+    noise moves a round's figures together, so each ratio to the first target (the baseline)
+    is taken within its round. Returns name -> (median figures, ratio in each round)."""
+    runs: dict[str, list[dict]] = {name: [] for name in targets}
+    for _ in range(args.rounds):
+        for name, (url, script) in targets.items():
+            runs[name].append(measured_wrk(proc.pid, url, args.duration, args.connections, script))
+    baseline = next(iter(targets))
+    return {name: (median_run(runs[name]), [r["rps"] / p["rps"] for r, p in zip(runs[name], runs[baseline])])
+            for name in targets}
+
+
+def http_rows(args, title_ids: list[str], tmp: Path) -> dict:
+    one, page = tmp / "one.lua", tmp / "page.lua"
+    one.write_text(lua_select(title_ids, 1))
+    page.write_text(lua_select(title_ids, PAGE))
+    out: dict = {}
+    # Serving alone: no reward window closes during these runs, so the learner has nothing to do.
+    with served(args, tmp, "burst", reward_wait=3600) as (proc, base, data):
+        out["burst"] = rounds(args, proc, {"ping": (f"{base}/api/v1/ping", None), "one": (base, one),
+                                           "page": (base, page)})
+    # Sustained: windows close 1 s after each decision, so while the load runs the learner
+    # closes and learns as many events per second as are decided: each decision's whole cost.
+    with served(args, tmp, "sustained", reward_wait=1) as (proc, base, data):
+        run_wrk(base, 3, args.connections, one)  # windows start closing
+        out["sustained"] = rounds(args, proc, {"ping": (f"{base}/api/v1/ping", None), "one": (base, one)})
+        # The click-to-model lag while one-title selections keep the server busy (long enough
+        # to cover every click: each takes up to a publish interval plus a poll).
+        busy = max(args.duration, args.clicks + 3)
+        load = threading.Thread(target=run_wrk, args=(base, busy, args.connections // 2, one))
+        load.start()
+        time.sleep(1)
+        out["lags"] = click_lag(base, data / "artwork.db", title_ids, args.clicks, args.workers)
+        load.join()
+        # A page of 40 decides faster than the learner learns while they share the cores: how
+        # far behind it falls in one run, and how long it takes to catch up afterwards.
+        page_run = measured_wrk(proc.pid, base, args.duration, args.connections, page)
+        time.sleep(1.5)  # the last windows close
+        behind = get_json(f"{base}/healthz")["learner_lag"]
+        start = time.monotonic()
+        while get_json(f"{base}/healthz")["learner_lag"]["events"] and time.monotonic() - start < 300:
+            time.sleep(0.25)
+        out["page_sustained"] = (page_run, behind, time.monotonic() - start)
+        out["memory"] = []  # after all of it, snapshots followed included
+        for pid in children(proc.pid):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            role = "learner process" if " learn " in cmdline else "serving process"
+            out["memory"].append((f"{role} (pid {pid})", rss_mb(pid)))
+    return out
+
+
+def print_http(args, out: dict) -> None:
+    names = {"ping": "trivial JSON endpoint, GET /api/v1/ping (baseline)", "one": "select-artwork, 1 title",
+             "page": f"select-artwork, page of {PAGE} titles"}
+    header = ("| what | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request (user + sys) "
+              "| ratio to baseline | ratio in each round |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for key, title in [("burst", "serving alone (no reward window closes during the runs)"),
+                       ("sustained", "sustained (windows close 1 s after each decision: the learner closes and "
+                                     "learns them during the runs)")]:
+        print(f"HTTP, {title}; `artwork serve --workers {args.workers} --threads {args.threads}`, wrk -t2 "
+              f"-c{args.connections} -d{args.duration}s on loopback, {args.rounds} rounds (medians; each ratio "
+              "is taken within its round):\n")
+        print(header)
+        for name, (r, ratios) in out[key].items():
+            print(f"| {names[name]} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} "
+                  f"| {r['user_us']:.0f} + {r['sys_us']:.0f} | {statistics.median(ratios):.2f} "
+                  f"| {', '.join(f'{x:.2f}' for x in ratios)} |")
+        print()
+    lags_ms = np.array(out["lags"]) * 1000
+    print(f"Click to model in every serving process, under sustained one-title load ({len(lags_ms)} clicks): "
+          f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, max {lags_ms.max():.0f} ms")
+    page_run, behind, drained = out["page_sustained"]
+    print(f"\nSustained page-of-{PAGE} load: {page_run['rps'] * PAGE:,.0f} decisions/s for {args.duration} s "
+          f"({page_run['errors']} non-2xx); afterwards the learner was {behind['events']:,} events "
+          f"({behind['seconds']:.1f} s) behind and caught up in {drained:.1f} s\n")
 
 
 def in_process_rows(tmp: Path, title_ids: list[str]) -> list[tuple]:
@@ -326,7 +399,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (baseline, one title, page)")
     parser.add_argument("--clicks", type=int, default=20, help="clicks timed for the click-to-model lag")
     parser.add_argument("--learn-events", type=int, default=20000)
     parser.add_argument("--skip-http", action="store_true", help="only the in-process figures (no wrk)")
@@ -336,22 +410,12 @@ def main() -> None:
         title_ids = prepare_data_dir(tmp / "data")
         print(f"{len(title_ids)} titles; machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores\n")
         if not args.skip_http:
-            rows, memory, lags = http_rows(args, title_ids, tmp)
-            print(f"HTTP, `artwork serve --workers {args.workers} --threads {args.threads}`, wrk -t2 "
-                  f"-c{args.connections} -d{args.duration}s on loopback:\n")
-            print("| what | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request (user + sys) "
-                  "| ratio to baseline |\n| --- | --- | --- | --- | --- | --- | --- |")
-            for name, r, ratio in rows:
-                print(f"| {name} | {r['rps']:,.0f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['errors']} "
-                      f"| {r['user_us']:.0f} + {r['sys_us']:.0f} | {ratio:.2f} |")
-            lags_ms = np.array(lags) * 1000
-            print(f"\nClick to model in every serving process, under select load ({len(lags)} clicks): "
-                  f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, "
-                  f"max {lags_ms.max():.0f} ms\n")
+            out = http_rows(args, title_ids, tmp)
+            print_http(args, out)
             base_rss = baseline_rss_mb()
             print("| process | resident MB | ratio to baseline |\n| --- | --- | --- |")
             print(f"| bare Python + Flask + one VW workspace (baseline) | {base_rss:.0f} | 1.00 |")
-            for name, mb in memory:
+            for name, mb in out["memory"]:
                 print(f"| {name} | {mb:.0f} | {mb / base_rss:.2f} |")
             print()
         print("| in-process | microseconds | ratio to baseline |\n| --- | --- | --- |")

@@ -121,7 +121,7 @@ def test_serving_benchmark_http_smoke():
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
-    out = subprocess.run([sys.executable, str(script), "--duration", "1", "--clicks", "2", "--learn-events", "200"],
+    out = subprocess.run([sys.executable, str(script), "--duration", "1", "--rounds", "1", "--clicks", "2", "--learn-events", "200"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
     rows = {m.group(1): m.groups()[1:] for m in re.finditer(
         r"^\| (trivial JSON endpoint|select-artwork, 1 title|select-artwork, page of 40 titles)[^|]* \| ([\d,]+) \|"
@@ -129,4 +129,7 @@ def test_serving_benchmark_http_smoke():
     assert set(rows) == {"trivial JSON endpoint", "select-artwork, 1 title", "select-artwork, page of 40 titles"}, out
     for rps, non_2xx in rows.values():
         assert float(rps.replace(",", "")) > 0 and non_2xx == "0", out
-    assert "Click to model in every serving process" in out and "| serving process (pid" in out
+    assert out.count("| select-artwork, 1 title |") == 2  # serving alone, and sustained
+    assert "Click to model in every serving process, under sustained" in out and "| serving process (pid" in out
+    caught_up = re.search(r"the learner was ([\d,]+) events .* caught up in ([\d.]+) s", out)
+    assert caught_up and float(caught_up.group(2)) < 300, out

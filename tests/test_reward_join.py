@@ -185,3 +185,23 @@ def test_dismiss_held_before_activation_closes_it_at_activation(client, service)
     assert post(client, ev, "dismiss").get_json()["effect"] == "held"
     r = post(client, ev, "activate").get_json()
     assert (r["final"], r["reward"]) == (True, 0.0)
+
+
+def test_closing_windows_in_batches_queues_each_event_once_in_deadline_order(client, service, learner, clock):
+    early = [decide(client, title) for title in ("t01", "t02", "t03", "t04", "t05", "t06", "t07")]
+    clicked = early[3]
+    assert post(client, clicked, "click").get_json()["effect"] == "rewarded"
+    clock.advance(10)
+    late = [decide(client, title) for title in ("t08", "t09")]
+    clock.advance(25)  # the early windows closed (30 s), the late ones not yet
+    assert learner.close_windows(batch=2) == 6  # three full batches and an empty one
+    rows = queue(service)
+    # Same deadline (the fake clock stood still): event id breaks the tie, as in one transaction.
+    assert [r["event_id"] for r in rows] == [clicked] + sorted(e for e in early if e != clicked)
+    assert [r["seq"] for r in rows] == list(range(1, 8))
+    assert {(r["reward"], r["final_reason"]) for r in rows[1:]} == {(0.0, "window")}
+    pending = service.store.query("SELECT event_id FROM impressions WHERE state = 'pending' ORDER BY created_ts")
+    assert [r["event_id"] for r in pending] == late
+    assert learner.close_windows(batch=2) == 0
+    clock.advance(10)
+    assert learner.run_once() == 9 and service.model.version == 9
