@@ -38,8 +38,11 @@ class JSONProvider(DefaultJSONProvider):
     def response(self, *args, **kwargs):
         if self.compact is False or (self.compact is None and self._app.debug):
             return super().response(*args, **kwargs)  # indented, for reading
-        body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default,
-                            option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        try:
+            body = orjson.dumps(self._prepare_response_obj(args, kwargs), default=self.default,
+                                option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # what orjson refuses and json escapes: a lone surrogate quoted in a 400
+            return super().response(*args, **kwargs)
         return self._app.response_class(body, mimetype=self.mimetype)
 
 

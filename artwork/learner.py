@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .policy import Model
-from .storage import Store
+from .storage import BACKSTOP_WAL_PAGES, Store
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +286,13 @@ class Learner:
             self.checkpoint()
 
 
+def learner_store(db: Path) -> Store:
+    """The learner process's store. It checkpoints the WAL after each round (``Learner.run_once``),
+    never inside a commit, where the writer lock is held and every serving process's decisions
+    would wait for the copying (SQLite's own autocheckpoint runs inside the commit)."""
+    return Store(db, wal_autocheckpoint=BACKSTOP_WAL_PAGES)
+
+
 def run_learner_process(settings: dict, parent_pid: int | None = None) -> None:
     """The learner as its own process (``artwork learn``): catch up with the log, then learn
     and publish snapshots until SIGTERM or SIGINT (or, with ``parent_pid``, until that process
@@ -293,7 +300,7 @@ def run_learner_process(settings: dict, parent_pid: int | None = None) -> None:
     from .catalog import data_paths
 
     paths = data_paths(settings["DATA_DIR"])
-    store = Store(paths["db"])
+    store = learner_store(paths["db"])
     model = load_model(store, settings["VW_ARGS"], paths["models"])
     learner = Learner(settings, store, model, paths["models"],
                       checkpoint_seconds=float(settings["PUBLISH_EVERY_SECONDS"]))

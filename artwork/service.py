@@ -117,8 +117,7 @@ class Service:
     def _local_now(self, now: float) -> datetime:
         return datetime.fromtimestamp(now).astimezone()
 
-    def _history_affinity(self, user_id: str, now: float) -> tuple[dict, str, bool]:
-        """(affinity, its source, whether the person has a users row)."""
+    def _history_affinity(self, user_id: str, now: float) -> tuple[dict, str]:
         # One round trip for the whole history: views, ratings and onboarding picks.
         rows = self.store.conn.execute(
             "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
@@ -126,18 +125,17 @@ class Service:
             " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
         views = [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"]
         ratings = [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"]
-        user = next((r for r in rows if r[0] == "o"), None)
-        onboarding = json.loads(user[1]) if user is not None and user[1] != "[]" else []
+        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o"), [])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
-            return F.neutral_affinity(vocabulary), "neutral", user is not None
+            return F.neutral_affinity(vocabulary), "neutral"
         title_genres = {tid: title["genres"] for tid in {r["title_id"] for r in views + ratings}
                         if (title := self.catalog.get(tid)) is not None}
         affinity = F.affinity_from_history(
             views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
             vocabulary=vocabulary, now_ts=now, half_life_days=float(self.settings["HALF_LIFE_DAYS"]),
             full_view_seconds=float(self.settings["FULL_VIEW_SECONDS"]))
-        return affinity, "history", user is not None
+        return affinity, "history"
 
     def _override_affinity(self, raw) -> dict:
         if not isinstance(raw, dict) or not raw:
@@ -153,8 +151,7 @@ class Service:
             raise bad_request("context.genre_affinity needs at least one positive weight")
         return affinity
 
-    def _context(self, user_id: str, context, now: float) -> tuple[dict, dict, str | None, bool]:
-        """(resolved context, affinity, device, whether the person is known to have a users row)."""
+    def _context(self, user_id: str, context, now: float) -> tuple[dict, dict, str | None]:
         if context is None:
             context = {}
         if not isinstance(context, dict):
@@ -176,11 +173,11 @@ class Service:
         except ValueError as exc:
             raise bad_request(f"context.{exc}"[:300]) from None
         if "genre_affinity" in context:
-            affinity, source, known = self._override_affinity(context["genre_affinity"]), "request", False
+            affinity, source = self._override_affinity(context["genre_affinity"]), "request"
         else:
-            affinity, source, known = self._history_affinity(user_id, now)
+            affinity, source = self._history_affinity(user_id, now)
         resolved = {**F.time_context(when), "device": device, "affinity_source": source}
-        return resolved, affinity, device, known
+        return resolved, affinity, device
 
     # Decisions ------------------------------------------------------------------------------
 
@@ -203,7 +200,7 @@ class Service:
         if not isinstance(defer_activation, bool):
             raise bad_request("defer_activation must be true or false")
         now = self.clock()
-        resolved, affinity, device, known = self._context(user_id, context, now)
+        resolved, affinity, device = self._context(user_id, context, now)
         titles = {tid: title for tid in title_ids if (title := self.catalog.get(tid)) is not None}
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
@@ -241,8 +238,7 @@ class Service:
                 "ranking": [{"artwork_id": a, "probability": p} for a, p in ranking],
             })
         with self.store.write() as conn:
-            if not known:  # the history query saw no users row for this person
-                conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
+            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
             conn.executemany(
                 "INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features,"
                 " candidates, pmf, chosen_index, artwork_id, probability, explored, model_version, policy,"
@@ -394,7 +390,7 @@ class Service:
         """What the service knows of a person's taste; an unknown person gets the neutral prior."""
         user_id = check_id(user_id, "user id")
         now = self.clock()
-        affinity, source, _ = self._history_affinity(user_id, now)
+        affinity, source = self._history_affinity(user_id, now)
         user = self.store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
         recent = self.store.query(
             "SELECT title_id, seconds, at_ts FROM views WHERE user_id = ? ORDER BY at_ts DESC, id DESC LIMIT 20",

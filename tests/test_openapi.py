@@ -375,3 +375,20 @@ def test_the_compiled_validator_never_accepts_what_jsonschema_refuses(app):
         validator = openapi.RequestValidator(schema)
         for value in [v for v in ODD_VALUES if isinstance(v, str)] + ["t01", "a" * 128, "a" * 129, "ab-c_d.e"]:
             assert validator.accepts(value) == validator.reference.is_valid(value), (name, value)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"user_id": "u", "title_id": "t01", "\\ud800": 1}',  # a lone surrogate as a field name
+    b'{"user_id": ["\\ud800"], "title_id": "t01"}',        # ... quoted back in the message
+])
+def test_a_lone_surrogate_is_refused_not_a_500(client, body):
+    r = client.post("/api/v1/select-artwork", data=body, content_type="application/json")
+    assert r.status_code == 400, r.data
+    assert r.get_json()["error"]["code"] == "bad_request"
+
+
+def test_log_json_writes_what_json_reads_back():
+    from artwork.storage import log_json
+
+    for value in [{"a": [1, 2.5, None, True]}, {"time": "2026-11-23T21:00:00+01:00"}, ["\ud800"], {"x": 1e-7}]:
+        assert json.loads(log_json(value)) == value

@@ -41,8 +41,8 @@ def test_an_event_enters_the_learn_queue_once(tmp_path, service, client):
 
 
 def test_every_person_with_a_decision_has_one_users_row(client, service):
-    """The users row is written with a person's first decision (however their taste is given),
-    and only then: later decisions see it in the history query and skip the insert."""
+    """The users row is written with a person's first decision, however their taste is given,
+    and later decisions do not add another."""
     def select(user, **extra):
         r = client.post("/api/v1/select-artwork", json={"user_id": user, "title_id": "t01", **extra})
         assert r.status_code == 200
@@ -94,6 +94,7 @@ def test_decisions_leave_wal_checkpoints_to_the_learner(make_app, clock):
     import os
 
     from artwork.learner import Learner
+    from artwork.learner import learner_store as learner_store_for
     from artwork.storage import BACKSTOP_WAL_PAGES
 
     serving = make_app(ROLE="serve")
@@ -107,10 +108,13 @@ def test_decisions_leave_wal_checkpoints_to_the_learner(make_app, clock):
     wal_bytes = os.path.getsize(f"{db_file}-wal")
     assert wal_bytes > 1000 * 4096  # past SQLite's own autocheckpoint, and still all in the WAL
     assert os.path.getsize(db_file) == before
-    learner_store = Store(db_file)
+    learner_store = learner_store_for(db_file)
     learner = Learner(serving.config, learner_store, service.model, db_file.parent / "models", clock=clock)
+    clock.advance(31)
+    assert learner.close_windows() == 900  # nine write transactions of its own...
+    assert os.path.getsize(db_file) == before  # ...and none of them stopped to checkpoint
     learner.run_once()
-    assert os.path.getsize(db_file) > before + 900 * 1000  # the learner copied the 900 decisions in
+    assert os.path.getsize(db_file) > before + 900 * 1000  # the round copied the 900 decisions in
     service.select_artwork("after", titles[:1])  # the next write starts the WAL over
     busy, pages, copied = learner_store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert busy == 0 and pages < 50, pages
