@@ -243,8 +243,7 @@ class Store:
         conn = self.conn
         busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         if wal_pages >= restart_pages:
-            with self._write_lock:
-                fcntl.flock(self._writer_lock_fd, fcntl.LOCK_EX)
+            with self._writers_held():
                 # Writers wait meanwhile, so never wait long for a reader (an export, say, can read
                 # for minutes): if one still uses the WAL after a few milliseconds, try next round.
                 conn.execute(f"PRAGMA busy_timeout = {RESTART_WAIT_MS}")
@@ -252,7 +251,6 @@ class Store:
                     busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
                 finally:
                     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                    fcntl.flock(self._writer_lock_fd, fcntl.LOCK_UN)
         return wal_pages, copied
 
     @property
@@ -308,17 +306,24 @@ class Store:
         lock is free; SQLite's own busy handler would sleep in growing steps (up to 100 ms)
         instead, which is what made tail latency under load.
         """
+        with self._writers_held():
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _writers_held(self):
+        """Every writer, of this process and of the others, waits while this is held: a thread
+        lock, then an ``flock`` on a file beside the database."""
         with self._write_lock:
             fcntl.flock(self._writer_lock_fd, fcntl.LOCK_EX)
             try:
-                conn = self.conn
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+                yield
             finally:
                 fcntl.flock(self._writer_lock_fd, fcntl.LOCK_UN)
 
