@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import math
 import re
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
+from typing import NamedTuple
 
 from . import vocab
+from .jsontext import log_json
 
 _UNSAFE = re.compile(r"[\s|:]+")
 
@@ -152,8 +154,8 @@ def shared_features(affinity: dict[str, float], time_ctx: dict, device: str | No
 
 
 @lru_cache(maxsize=65536)
-def _artwork_namespaces(artwork_id: str, theme: str, tone: str, subject: str, cast: tuple) -> tuple[dict, str]:
-    """The namespaces that depend on the artwork alone, and their VW text (built once per artwork)."""
+def _artwork_namespaces(artwork_id: str, theme: str, tone: str, subject: str, cast: tuple) -> dict:
+    """The namespaces that depend on the artwork alone (built once per artwork)."""
     spaces = {
         "A": {f"id={vw_token(artwork_id)}": 1},
         "H": {f"theme={vw_token(theme)}": 1},
@@ -162,10 +164,10 @@ def _artwork_namespaces(artwork_id: str, theme: str, tone: str, subject: str, ca
     }
     if cast:
         spaces["C"] = {f"cast={vw_token(name)}": 1 for name in cast}
-    return spaces, namespaces_text(spaces)
+    return spaces
 
 
-def _static(artwork: dict) -> tuple[dict, str]:
+def _static(artwork: dict) -> dict:
     tags = artwork["tags"]
     return _artwork_namespaces(artwork["id"], tags["theme"], tags["tone"], tags["subject"],
                                tuple(tags.get("cast") or ()))
@@ -173,8 +175,7 @@ def _static(artwork: dict) -> tuple[dict, str]:
 
 def action_features(artwork: dict, affinity: dict[str, float]) -> dict:
     """One candidate artwork's features: ``{namespace: {feature: value}}``."""
-    static, _ = _static(artwork)
-    return {**static, "M": {"match": round(affinity.get(artwork["tags"]["theme"], 0.0), 6)}}
+    return {**_static(artwork), "M": {"match": round(affinity.get(artwork["tags"]["theme"], 0.0), 6)}}
 
 
 def build_features(affinity: dict[str, float], time_ctx: dict, device: str | None,
@@ -186,19 +187,64 @@ def build_features(affinity: dict[str, float], time_ctx: dict, device: str | Non
     }
 
 
-def decision_features(shared: dict, shared_line: str, affinity: dict[str, float],
-                      artworks: list[dict]) -> tuple[dict, list[str]]:
-    """``build_features`` and ``to_vw`` of it at once, for the request path: the shared line is
-    built once per request and each artwork's own namespaces once per process. The lines carry
-    the same features as ``to_vw`` gives for the returned dict (namespace order aside, which VW
-    ignores), so the learner, which rebuilds lines from the logged dict, learns what was used."""
-    actions, lines = [], [shared_line]
+# The request path ----------------------------------------------------------------------------------
+# ``build_features``, ``to_vw`` and ``log_json`` of the result, assembled from pieces built once:
+# the context's per context, each artwork's per artwork. tests/test_features.py checks that the
+# text and lines are exactly what those three give.
+
+class SharedContext(NamedTuple):
+    """A decision's context in every form the request path needs: the same for each title of a
+    page and, cached, for each request with the same affinity, time and device."""
+
+    affinity: dict[str, float]
+    features: dict          # the shared namespaces, as logged
+    line: str               # their VW line
+    json: str               # log_json(features)
+    affinity_json: str      # log_json(affinity)
+    dominant_genre: str | None
+    #: theme -> the match feature's (JSON, VW) text, filled in as themes come up
+    matches: dict[str, tuple[str, str]]
+
+
+@lru_cache(maxsize=1024)
+def shared_context(affinity: tuple, time_bucket: str, day_type: str, device: str | None) -> SharedContext:
+    """``affinity``: its ``(genre, weight)`` items. Callers must not change what they get."""
+    weights = dict(affinity)
+    shared = shared_features(weights, {"time_bucket": time_bucket, "day_type": day_type}, device)
+    return SharedContext(weights, shared, "shared " + namespaces_text(shared), log_json(shared),
+                         log_json(weights), dominant_genre(weights), {})
+
+
+class TitleParts(NamedTuple):
+    """A title's candidates in the forms every decision on it needs (built once per catalog load)."""
+
+    candidates: list[str]               # artwork ids, in feature order
+    candidates_json: str
+    #: per artwork: its features' JSON without the closing brace, its VW text, its theme
+    artworks: tuple[tuple[str, str, str], ...]
+
+
+def title_parts(artworks: list[dict]) -> TitleParts:
+    parts = []
     for art in artworks:
-        static, text = _static(art)
-        match = round(affinity.get(art["tags"]["theme"], 0.0), 6)
-        actions.append({**static, "M": {"match": match}})
-        lines.append(f"{text} |M match:{match:.6g}")
-    return {"shared": shared, "actions": actions}, lines
+        static = _static(art)
+        parts.append((log_json(static)[:-1], namespaces_text(static), art["tags"]["theme"]))
+    candidates = [a["id"] for a in artworks]
+    return TitleParts(candidates, log_json(candidates), tuple(parts))
+
+
+def decision_text(shared: SharedContext, title: TitleParts) -> tuple[str, list[str]]:
+    """One decision's logged features as JSON text, and its VW lines."""
+    actions, lines = [], [shared.line]
+    for static_json, static_text, theme in title.artworks:
+        match = shared.matches.get(theme)
+        if match is None:
+            value = round(shared.affinity.get(theme, 0.0), 6)
+            match = shared.matches[theme] = (',"M":' + log_json({"match": value}) + "}",
+                                             f" |M match:{value:.6g}")
+        actions.append(static_json + match[0])
+        lines.append(static_text + match[1])
+    return '{"shared":' + shared.json + ',"actions":[' + ",".join(actions) + "]}", lines
 
 
 def namespaces_text(spaces: dict) -> str:

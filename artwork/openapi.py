@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 import jsonschema_rs
+import orjson
 from flask import current_app, request
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
@@ -223,8 +224,34 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _has_float(value) -> bool:
+    pending = [value]  # a stack, not recursion: bodies may nest as deep as orjson reads
+    while pending:
+        value = pending.pop()
+        kind = type(value)
+        if kind is float:
+            return True
+        if kind is dict:
+            pending.extend(value.values())
+        elif kind is list:
+            pending.extend(value)
+    return False
+
+
 def parse_json(data: bytes):
-    """Strict JSON: no NaN or Infinity, no number that overflows a float, bounded nesting."""
+    """Strict JSON: no NaN or Infinity, no number that overflows a float, bounded nesting.
+
+    orjson reads it first, several times faster. Its answer is taken only if it holds no float
+    (orjson reads an integer too large for 64 bits as a float, ``json`` as an int); anything
+    else, and anything orjson refuses, is read again by ``json``, which decides and words the
+    error. tests/test_openapi.py checks the two agree."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _has_float(value):
+            return value
     try:
         return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
@@ -280,15 +307,32 @@ def check_path_parameters(values: Mapping[str, Any]) -> None:
             raise ServiceError(status, code, message.format(value=shown)[:300])
 
 
+def request_bytes() -> bytes:
+    """The request's body. With a Content-Length within the limit (nearly every request) it is
+    read straight from the WSGI input: werkzeug's reading goes through stream wrappers that
+    cost 9 us of a 60 us request in a warm loop. Anything else (no length, chunked, too large)
+    goes to werkzeug, which frames the stream or answers 413."""
+    environ = request.environ
+    length = environ.get("CONTENT_LENGTH", "")
+    if length.isascii() and length.isdigit() and "HTTP_TRANSFER_ENCODING" not in environ:
+        size = int(length)
+        limit = request.max_content_length
+        if limit is None or size <= limit:
+            return environ["wsgi.input"].read(size)
+    return request.get_data(cache=True)
+
+
 def read_body(op: Operation, key) -> dict:
     """The request's JSON body, validated against the operation's schema (``{}`` if optional and empty)."""
-    data = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413
+    data = request_bytes()
     if not data.strip():
         if op.body_required:
             raise bad_request("request body must be a JSON object")
         return {}
     body = parse_json(data)
     validator = _validator(("body", key), lambda: op.body_schema(current_app.config))
+    if validator.accepts(body):
+        return body
     problem = refusal(validator.errors(body))
     if problem is not None:
         raise problem

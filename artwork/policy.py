@@ -65,16 +65,18 @@ class Model:
     def version(self) -> int:
         return self.seq
 
-    def predict(self, features: dict, lines: list[str] | None = None) -> tuple[list[float], int]:
+    def predict(self, features: dict) -> tuple[list[float], int]:
         """The probability of each candidate in ``features["actions"]`` (in order, summing to
-        1) and the version of the model that gave them. ``lines``: the VW text of ``features``
-        if the caller already has it."""
-        lines = to_vw(features) if lines is None else lines
+        1) and the version of the model that gave them."""
+        return self.predict_lines(to_vw(features))
+
+    def predict_lines(self, lines: list[str]) -> tuple[list[float], int]:
+        """``predict`` for features already in VW text: the shared line, then one per candidate."""
         with self._lock:
             raw = self.predict_text(lines)
             version = self.seq
-        if len(raw) != len(features["actions"]):
-            raise RuntimeError(f"policy returned {len(raw)} probabilities for {len(features['actions'])} actions")
+        if len(raw) != len(lines) - 1:
+            raise RuntimeError(f"policy returned {len(raw)} probabilities for {len(lines) - 1} actions")
         return normalize_pmf(raw), version
 
     def learn(self, features: dict, chosen_index: int, reward: float, probability: float, seq: int) -> None:

@@ -19,7 +19,8 @@ from datetime import datetime
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
 from .policy import Model, sample_index
-from .storage import Store, log_json
+from .jsontext import log_json
+from .storage import Store
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
@@ -68,6 +69,7 @@ class Catalog:
         self._loaded_at = float("-inf")
         self._ordered: list[dict] = []
         self._by_id: dict[str, dict] = {}
+        self._parts: dict[str, tuple[dict, F.TitleParts]] = {}
         self._vocabulary: frozenset[str] = frozenset()
 
     def _fresh(self) -> None:
@@ -80,6 +82,7 @@ class Catalog:
             self._by_id = {t["id"]: t for t in ordered}
             self._vocabulary = frozenset(g for t in ordered for g in t["genres"])
             self._ordered = ordered
+            self._parts = {}
             self._loaded_at = time.monotonic()
 
     def invalidate(self) -> None:
@@ -97,6 +100,13 @@ class Catalog:
         self._fresh()
         return self._vocabulary
 
+    def parts(self, title: dict) -> F.TitleParts:
+        """``title``'s candidates in the forms a decision needs, built once per title as loaded."""
+        entry = self._parts.get(title["id"])
+        if entry is None or entry[0] is not title:  # first use, or a title from before a reload
+            entry = self._parts[title["id"]] = (title, F.title_parts(title["artwork"]))
+        return entry[1]
+
 
 class Service:
     """Decisions, reward join and read-outs over one ``Store`` and one ``Model``."""
@@ -110,12 +120,23 @@ class Service:
         seed = settings["SEED"]
         self._rng = random.Random(seed if seed is not None else secrets.randbits(64))
         self._rng_lock = threading.Lock()
+        self._time_context = (None, {})  # (second, its time context)
         self.on_final = lambda: None  # the learner replaces this to wake up at once
 
     # Context --------------------------------------------------------------------------------
 
     def _local_now(self, now: float) -> datetime:
         return datetime.fromtimestamp(now).astimezone()
+
+    def _time_now(self, now: float) -> dict:
+        """The time context of ``now`` in local time: the same for a whole second, so built once
+        a second (it shows the time to the second)."""
+        second, context = self._time_context
+        if second != int(now):
+            second = int(now)
+            context = F.time_context(self._local_now(second))
+            self._time_context = (second, context)
+        return context
 
     def _history_affinity(self, user_id: str, now: float) -> tuple[dict, str]:
         # One round trip for the whole history: views, ratings and onboarding picks.
@@ -125,7 +146,7 @@ class Service:
             " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
         views = [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"]
         ratings = [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"]
-        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o"), [])
+        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o" and r[1] != "[]"), [])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
             return F.neutral_affinity(vocabulary), "neutral"
@@ -163,11 +184,11 @@ class Service:
             if not isinstance(context["time"], str):
                 raise bad_request("context.time must be an ISO-8601 string with a UTC offset")
             try:
-                when = F.parse_time(context["time"])
+                time_ctx = F.time_context(F.parse_time(context["time"]))
             except ValueError as exc:
                 raise bad_request(f"context.{exc}"[:300]) from None
         else:
-            when = self._local_now(now)
+            time_ctx = self._time_now(now)
         try:
             device = F.validate_device(context.get("device"))
         except ValueError as exc:
@@ -176,7 +197,7 @@ class Service:
             affinity, source = self._override_affinity(context["genre_affinity"]), "request"
         else:
             affinity, source = self._history_affinity(user_id, now)
-        resolved = {**F.time_context(when), "device": device, "affinity_source": source}
+        resolved = {**time_ctx, "device": device, "affinity_source": source}
         return resolved, affinity, device
 
     # Decisions ------------------------------------------------------------------------------
@@ -205,28 +226,28 @@ class Service:
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
             raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
-        dominant = F.dominant_genre(affinity)
+        shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device)
+        dominant = shared.dominant_genre
         deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
         state = "awaiting_activation" if defer_activation else "pending"
-        context_json = log_json({**resolved, "genre_affinity": affinity})
-        shared = F.shared_features(affinity, resolved, device)
-        shared_line = "shared " + F.namespaces_text(shared)
+        # log_json({**resolved, "genre_affinity": affinity}), with the affinity's JSON made once
+        context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
         model = self.model  # one model for the whole page, even if a new snapshot arrives meanwhile
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
-            artworks = title["artwork"]
-            if not artworks:
+            if not title["artwork"]:
                 raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
-            feats, lines = F.decision_features(shared, shared_line, affinity, artworks)
-            pmf, version = model.predict(feats, lines)
+            parts = self.catalog.parts(title)
+            features_json, lines = F.decision_text(shared, parts)
+            pmf, version = model.predict_lines(lines)
             with self._rng_lock:
                 index = sample_index(pmf, self._rng)
-            candidates = [a["id"] for a in artworks]
+            candidates = parts.candidates
             probability = pmf[index]
             explored = probability < max(pmf)
             event_id = secrets.token_hex(16)
-            rows.append((event_id, now, user_id, tid, context_json, log_json(feats), log_json(candidates),
+            rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
                          log_json(pmf), index, candidates[index], probability, int(explored), version,
                          self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))

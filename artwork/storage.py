@@ -18,7 +18,6 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import orjson
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -32,16 +31,6 @@ RESTART_WAIT_MS = 5
 POOL_SIZE = 16
 
 migrations = Migrations("artwork")
-
-
-def log_json(value) -> str:
-    """JSON text for a log column (orjson: the same JSON as ``json.dumps``, compact, several
-    times faster on the request path; ``json.dumps`` for what orjson refuses, such as a lone
-    surrogate, which ``json`` escapes)."""
-    try:
-        return orjson.dumps(value).decode()
-    except TypeError:
-        return json.dumps(value, separators=(",", ":"))
 
 
 @migrations()

@@ -87,6 +87,47 @@ def test_views_build_the_profile_used_by_decisions(client):
     assert d["context"]["genre_affinity"] == profile["genre_affinity"]
 
 
+def test_each_logged_decision_holds_the_context_and_features_it_was_made_from(client, service, clock):
+    """The request path builds the logged context and features from pieces cached per context,
+    per title and per second: each row must still be what build_features gives for that
+    decision, across people, devices, the hour changing (11:59:59 to 12:00:00 local time) and
+    a catalog reload."""
+    from datetime import datetime
+
+    from artwork import features as F
+
+    titles = {t["id"]: t for t in client.get("/api/v1/titles").get_json()["titles"]}
+    romance = [tid for tid, t in titles.items() if "romance" in t["genres"]]
+    client.post("/api/v1/users/fan/views", json={"title_id": romance[0], "seconds": 3000})
+    clock.now = datetime(2026, 11, 23, 11, 59, 58, 700_000).timestamp()  # local time, as the service's
+    answers = []
+    for step in range(6):
+        for user, device in (("fan", None), ("newbie", "tv"), ("fan", "mobile")):
+            body = {"user_id": user, "title_ids": list(titles)[step * 5:step * 5 + 5]}
+            if device:
+                body["context"] = {"device": device}
+            answers.append((clock.now, select(client, **body).get_json()))
+        clock.advance(0.5)
+        if step == 3:
+            service.catalog.invalidate()
+    buckets = set()
+    for now, answer in answers:
+        context = dict(answer["context"])
+        dominant = context.pop("dominant_genre")
+        time_ctx = F.time_context(datetime.fromtimestamp(now).astimezone())
+        assert {k: context[k] for k in time_ctx} == time_ctx
+        buckets.add(context["time_bucket"])
+        for d in answer["decisions"]:
+            row = service.store.query_one("SELECT * FROM impressions WHERE event_id = ?", (d["event_id"],))
+            assert json.loads(row["context"]) == context
+            assert row["dominant_genre"] == dominant == F.dominant_genre(context["genre_affinity"])
+            expected = F.build_features(context["genre_affinity"], context, context["device"],
+                                        service.catalog.get(d["title_id"])["artwork"])
+            assert json.loads(row["features"]) == expected
+            assert json.loads(row["candidates"]) == [a["id"] for a in titles[d["title_id"]]["artwork"]]
+    assert buckets == {"morning", "afternoon"}
+
+
 def test_ratings_and_onboarding(client):
     r = client.put("/api/v1/users/kid/onboarding", json={"genres": ["family", "animation"]})
     assert r.status_code == 200 and r.get_json()["onboarding_genres"] == ["animation", "family"]

@@ -1,5 +1,6 @@
 """Context and feature building: pure functions, checked on hand-made values."""
 
+import json
 from datetime import datetime
 
 import pytest
@@ -110,15 +111,45 @@ def _feature_sets(lines):
     return out
 
 
-def test_the_request_path_lines_carry_exactly_the_logged_features():
-    artworks = [
-        {"id": "t01-a1", "tags": {"theme": "romance", "tone": "warm", "subject": "close-up", "cast": ["Ana Reyes"]}},
-        {"id": "t01-a2", "tags": {"theme": "thriller", "tone": "dark", "subject": "scene", "cast": []}},
-        {"id": "t01-a3", "tags": {"theme": "comedy", "tone": "bright", "subject": "ensemble"}},
-    ]
-    affinity = {"romance": 1.0}
+ARTWORKS = [
+    {"id": "t01-a1", "tags": {"theme": "romance", "tone": "warm", "subject": "close-up", "cast": ["Ana Reyes"]}},
+    {"id": "t01-a2", "tags": {"theme": "thriller", "tone": "dark", "subject": "scene", "cast": []}},
+    {"id": "t01-a3", "tags": {"theme": "comedy", "tone": "bright", "subject": "ensemble"}},
+    {"id": "t01-a4", "tags": {"theme": "romance", "tone": "dark|moody", "subject": "two shot",
+                              "cast": ["Ana Reyes", "Bo Li:Jr"]}},
+    # orjson refuses a lone surrogate: this artwork's JSON is json's, inside orjson's
+    {"id": "t01-a5", "tags": {"theme": "horror", "tone": "odd \ud800", "subject": "mask", "cast": ["\u00c9mile"]}},
+]
+
+
+@pytest.mark.parametrize("affinity,device", [
+    ({"romance": 1.0}, None),
+    ({"comedy": 0.25, "romance": 0.333333, "thriller": 0.416667}, "tv"),
+    ({"drama": 0.5, "war": 0.5}, "mobile"),             # no artwork's theme: every match is 0
+    ({"horror": 1e-06, "romance": 0.999999}, None),     # a weight that prints in exponent form
+    (F.neutral_affinity({"comedy", "romance", "thriller", "horror"}), "web"),
+])
+def test_the_request_path_logs_and_predicts_exactly_what_build_features_gives(affinity, device):
+    """The request path assembles the logged JSON and the VW lines from cached pieces: the text
+    must read back as build_features(...) (and be log_json's text of it wherever orjson writes it
+    all), and the lines must carry to_vw's features, or the learner (which rebuilds lines from
+    the log) would learn from something else than was used."""
+    from artwork.jsontext import log_json
+
     ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
-    shared = F.shared_features(affinity, ctx, None)
-    feats, lines = F.decision_features(shared, "shared " + F.namespaces_text(shared), affinity, artworks)
-    assert feats == F.build_features(affinity, ctx, None, artworks)
-    assert _feature_sets(lines) == _feature_sets(F.to_vw(feats))
+    shared = F.shared_context(tuple(affinity.items()), ctx["time_bucket"], ctx["day_type"], device)
+    for artworks in (ARTWORKS[:4], ARTWORKS):
+        expected = F.build_features(affinity, ctx, device, artworks)
+        parts = F.title_parts(artworks)
+        for _ in range(2):  # the second time, every theme's match text comes from the cache
+            text, lines = F.decision_text(shared, parts)
+            assert json.loads(text) == expected
+            assert _feature_sets(lines) == _feature_sets(F.to_vw(expected))
+            if artworks is not ARTWORKS:  # ARTWORKS[4] is json's text inside orjson's (1e-06, not 1e-6)
+                assert text == log_json(expected)
+    assert shared.dominant_genre == F.dominant_genre(affinity)
+    assert shared.affinity_json == log_json(affinity)
+    assert parts.candidates == [a["id"] for a in ARTWORKS]
+    assert json.loads(parts.candidates_json) == parts.candidates
+    # The cache hands the same context to the next request with the same affinity, time and device.
+    assert F.shared_context(tuple(dict(affinity).items()), ctx["time_bucket"], ctx["day_type"], device) is shared

@@ -388,7 +388,38 @@ def test_a_lone_surrogate_is_refused_not_a_500(client, body):
 
 
 def test_log_json_writes_what_json_reads_back():
-    from artwork.storage import log_json
+    from artwork.jsontext import log_json
 
     for value in [{"a": [1, 2.5, None, True]}, {"time": "2026-11-23T21:00:00+01:00"}, ["\ud800"], {"x": 1e-7}]:
         assert json.loads(log_json(value)) == value
+
+
+BODY_TEXTS = [
+    b'{"user_id": "u1", "title_ids": ["t01", "t02"]}', b'  {"a": [1, -0, 18446744073709551615]} \n',
+    b'{"big": 123456789012345678901234567890}', b'[-123456789012345678901234567890]',  # orjson: a float
+    b'{"w": 0.25, "v": 1E5, "z": -0.0, "tiny": 2.5e-320}', b'{"x": 1e400}', b'[-1e400]',
+    b'NaN', b'{"x": Infinity}', b'{"x": -Infinity}', b'{"a": 1, "a": 2}', b'"\\ud800"', b'{"\\ud83d\\ude00": 1}',
+    b'\xef\xbb\xbf{"bom": 1}', b'{"bad utf-8": "\xff"}', b'{"trailing": 1},', b'{"a": 1', b'', b'tru', b'null',
+    b'[' * 300 + b']' * 300, b'[' * 3000 + b']' * 3000, b'{"a":' * 600 + b'1' + b'}' * 600, b'"\\u0000"',
+]
+
+
+@pytest.mark.parametrize("text", BODY_TEXTS)
+def test_the_fast_json_reader_reads_what_json_reads(text, monkeypatch):
+    """parse_json takes orjson's reading only where it is json's: the same value (an int stays an
+    int) or, for what json refuses, the same 400 and message."""
+    from artwork.errors import ServiceError
+
+    def outcome():
+        try:
+            return "value", openapi.parse_json(text)
+        except ServiceError as exc:
+            return "refused", exc.to_dict()
+
+    fast = outcome()
+    with monkeypatch.context() as m:  # json alone, as parse_json read before orjson went first
+        m.setattr(openapi.orjson, "loads", lambda _: (_ for _ in ()).throw(openapi.orjson.JSONDecodeError("", "", 0)))
+        reference = outcome()
+    assert fast == reference
+    if fast[0] == "value":
+        assert repr(fast[1]) == repr(reference[1])  # same types too: 1 is not 1.0, -0.0 is not 0.0

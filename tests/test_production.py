@@ -100,6 +100,37 @@ def test_errors_stay_json_under_gunicorn(production):
     assert err.value.code == 404 and json.load(err.value)["error"]["code"] == "unknown_title"
 
 
+def raw_http(base, head: bytes, body: bytes = b"") -> tuple[int, dict]:
+    """Send bytes as they are (curl and urllib frame bodies their own way) and read the answer."""
+    import http.client
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(base)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(head + b"\r\n" + body)
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        return answer.status, json.loads(answer.read())
+
+
+def test_bodies_are_read_as_framed_under_gunicorn(production):
+    """Select bodies with a Content-Length are read straight from gunicorn's input; chunked ones
+    and ones over the limit go through werkzeug. Each must be read whole, or refused with 413."""
+    _, base, _ = production
+    body = json.dumps({"user_id": "framing", "title_ids": ["t01", "t02"]}).encode()
+    head = b"POST /api/v1/select-artwork HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    status, answer = raw_http(base, head + b"Content-Length: %d\r\n" % len(body), body)
+    assert status == 200 and [d["title_id"] for d in answer["decisions"]] == ["t01", "t02"]
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 7]), body[i:i + 7]) for i in range(0, len(body), 7))
+    status, answer = raw_http(base, head + b"Transfer-Encoding: chunked\r\n", chunked + b"0\r\n\r\n")
+    assert status == 200 and [d["title_id"] for d in answer["decisions"]] == ["t01", "t02"]
+    status, answer = raw_http(base, head + b"Content-Length: 10000000\r\n", body)
+    assert status == 413 and answer["error"]["code"] == "request_entity_too_large"
+    status, answer = raw_http(base, head + b"Content-Length: %d\r\n" % len(body), body[:-1] + b" ")
+    assert status == 400 and "not valid JSON" in answer["error"]["message"]
+
+
 def test_serving_benchmark_smoke():
     """benchmarks/serving.py runs (in-process and learner parts; the HTTP part needs wrk)."""
     import sys
