@@ -128,6 +128,22 @@ def test_each_logged_decision_holds_the_context_and_features_it_was_made_from(cl
     assert buckets == {"morning", "afternoon"}
 
 
+def test_a_title_changed_by_an_import_is_decided_on_its_new_artwork(service, clock):
+    """Each title's decision parts are built once per catalog load, and a request may still hold
+    a title from before a reload: it must not leave its parts to the titles loaded after."""
+    old = service.catalog.get("t01")
+    assert service.catalog.parts(old).candidates == [a["id"] for a in old["artwork"]]
+    changed = {**old, "artwork": [dict(a, id=a["id"] + "-v2") for a in reversed(old["artwork"])]}
+    with service.store.write() as conn:
+        service.store.put_title(conn, changed, {}, clock())
+    service.catalog.invalidate()
+    new = service.catalog.get("t01")
+    service.catalog.parts(old)  # a request that read the title before the reload
+    assert service.catalog.parts(new).candidates == [a["id"] for a in changed["artwork"]]
+    d = service.select_artwork("u1", ["t01"])["decisions"][0]
+    assert d["artwork_id"] in {a["id"] for a in changed["artwork"]}
+
+
 def test_ratings_and_onboarding(client):
     r = client.put("/api/v1/users/kid/onboarding", json={"genres": ["family", "animation"]})
     assert r.status_code == 200 and r.get_json()["onboarding_genres"] == ["animation", "family"]
