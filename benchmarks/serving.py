@@ -81,15 +81,24 @@ def prepare_data_dir(path: Path) -> list[str]:
                      "artwork": [{**a, "id": f"b{i:03d}-a{k}"} for k, a in enumerate(base["artwork"])]}
             store.put_title(conn, title, {}, time.time())
     ids = [r["id"] for r in store.query("SELECT id FROM titles ORDER BY position")]
+    # 1,000 people with a viewing history (three views each, days apart) for the "fan-" runs.
+    now = time.time()
+    with store.write() as conn:
+        conn.executemany("INSERT INTO users (id, created_ts) VALUES (?, ?)", [(f"fan-{n}", now) for n in range(1000)])
+        conn.executemany("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
+                         [(f"fan-{n}", ids[(n * 3 + k) % len(ids)], 600.0 * (k + 1), now - 86400 * k)
+                          for n in range(1000) for k in range(3)])
     store.close()
     return ids
 
 
-def lua_select(title_ids: list[str], page: int) -> str:
+def lua_select(title_ids: list[str], page: int, people: str = "bench") -> str:
     """A wrk script that cycles through pre-built select-artwork requests (1,000 people, titles
     in a rotating window), built once when wrk starts so that wrk spends no more per request on
     these than on the trivial endpoint's fixed request (Lua building each one cost wrk a third
-    more CPU per request, on the cores it shares with the server)."""
+    more CPU per request, on the cores it shares with the server). ``people``: "bench" people
+    have no history (the service starts them from the neutral prior), "fan" people have three
+    views each (prepare_data_dir)."""
     ids = ",".join(f'"{t}"' for t in title_ids)
     return textwrap.dedent(f"""
         wrk.method = "POST"
@@ -100,7 +109,7 @@ def lua_select(title_ids: list[str], page: int) -> str:
           local first = (n * 7) % #ids
           local picked = {{}}
           for k = 0, {page - 1} do picked[#picked + 1] = '"' .. ids[((first + k) % #ids) + 1] .. '"' end
-          local body = '{{"user_id": "bench-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']}}'
+          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']}}'
           requests[n] = wrk.format(nil, "/api/v1/select-artwork", nil, body)
         end
         local n = 0
@@ -242,14 +251,15 @@ def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str,
 
 
 def http_rows(args, title_ids: list[str], tmp: Path) -> dict:
-    one, page = tmp / "one.lua", tmp / "page.lua"
+    one, fans, page = tmp / "one.lua", tmp / "fans.lua", tmp / "page.lua"
     one.write_text(lua_select(title_ids, 1))
+    fans.write_text(lua_select(title_ids, 1, people="fan"))
     page.write_text(lua_select(title_ids, PAGE))
     out: dict = {}
     # Serving alone: no reward window closes during these runs, so the learner has nothing to do.
     with served(args, tmp, "burst", reward_wait=3600) as (proc, base, data):
         out["burst"] = rounds(args, proc, {"ping": (f"{base}/api/v1/ping", None), "one": (base, one),
-                                           "page": (base, page)})
+                                           "fans": (base, fans), "page": (base, page)})
     # Sustained: windows close 1 s after each decision, so while the load runs the learner
     # closes and learns as many events per second as are decided: each decision's whole cost.
     with served(args, tmp, "sustained", reward_wait=1) as (proc, base, data):
@@ -281,7 +291,9 @@ def http_rows(args, title_ids: list[str], tmp: Path) -> dict:
 
 
 def print_http(args, out: dict) -> None:
-    names = {"ping": "trivial JSON endpoint, GET /api/v1/ping (baseline)", "one": "select-artwork, 1 title",
+    names = {"ping": "trivial JSON endpoint, GET /api/v1/ping (baseline)",
+             "one": "select-artwork, 1 title (people without history)",
+             "fans": "select-artwork, 1 title, people with a viewing history",
              "page": f"select-artwork, page of {PAGE} titles"}
     header = ("| what | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request (user + sys) "
               "| ratio to baseline | ratio in each round |\n| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -400,7 +412,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of (baseline, one title, page)")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of (baseline, one title, page)")
     parser.add_argument("--clicks", type=int, default=20, help="clicks timed for the click-to-model lag")
     parser.add_argument("--learn-events", type=int, default=20000)
     parser.add_argument("--skip-http", action="store_true", help="only the in-process figures (no wrk)")
