@@ -208,7 +208,9 @@ class SharedContext(NamedTuple):
 
 @lru_cache(maxsize=1024)
 def shared_context(affinity: tuple, time_bucket: str, day_type: str, device: str | None) -> SharedContext:
-    """``affinity``: its ``(genre, weight)`` items. Callers must not change what they get."""
+    """``affinity``: its ``(genre, weight)`` items, as ``normalize_affinity`` or
+    ``neutral_affinity`` give them (positive floats: the cache would take 1 and 1.0, or 0.0 and
+    -0.0, for one key). Callers must not change what they get."""
     weights = dict(affinity)
     shared = shared_features(weights, {"time_bucket": time_bucket, "day_type": day_type}, device)
     return SharedContext(weights, shared, "shared " + namespaces_text(shared), log_json(shared),

@@ -24,6 +24,7 @@ from typing import Any
 import jsonschema_rs
 import orjson
 from flask import current_app, request
+from werkzeug.exceptions import ClientDisconnected
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 
@@ -224,22 +225,29 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _has_float(value) -> bool:
-    pending = [value]  # a stack, not recursion: bodies may nest as deep as orjson reads
+#: Deepest nesting of arrays and objects a body may have (the API's own bodies need 3).
+MAX_NESTING = 64
+
+
+def _shape(value) -> tuple[bool, int]:
+    """(whether ``value`` holds a float, its nesting depth), without recursion."""
+    pending, has_float, deepest = [(value, 0)], False, 0
     while pending:
-        value = pending.pop()
+        value, depth = pending.pop()
         kind = type(value)
-        if kind is float:
-            return True
-        if kind is dict:
-            pending.extend(value.values())
-        elif kind is list:
-            pending.extend(value)
-    return False
+        if kind is dict or kind is list:
+            depth += 1
+            deepest = max(deepest, depth)
+            pending.extend((v, depth) for v in (value.values() if kind is dict else value))
+        elif kind is float:
+            has_float = True
+    return has_float, deepest
 
 
 def parse_json(data: bytes):
-    """Strict JSON: no NaN or Infinity, no number that overflows a float, bounded nesting.
+    """Strict JSON: no NaN or Infinity, no number that overflows a float, at most MAX_NESTING
+    levels of arrays and objects (deeper ones are refused here, before validation, whose
+    messages would recurse as deep).
 
     orjson reads it first, several times faster. Its answer is taken only if it holds no float
     (orjson reads an integer too large for 64 bits as a float, ``json`` as an int); anything
@@ -248,16 +256,20 @@ def parse_json(data: bytes):
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
-        pass
+        value = has_float = None
     else:
-        if not _has_float(value):
-            return value
-    try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
-    except RecursionError:
-        raise bad_request("request body is nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, bad UTF-8, NaN, overflow
-        raise bad_request(f"request body is not valid JSON: {exc}"[:300]) from None
+        has_float, depth = _shape(value)
+    if value is None or has_float:
+        try:
+            value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+        except RecursionError:
+            raise bad_request("request body is nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError, bad UTF-8, NaN, overflow
+            raise bad_request(f"request body is not valid JSON: {exc}"[:300]) from None
+        depth = _shape(value)[1]
+    if depth > MAX_NESTING:
+        raise bad_request(f"request body is nested too deeply (more than {MAX_NESTING} levels)")
+    return value
 
 
 # Declaring operations ----------------------------------------------------------------------------
@@ -318,7 +330,10 @@ def request_bytes() -> bytes:
         size = int(length)
         limit = request.max_content_length
         if limit is None or size <= limit:
-            return environ["wsgi.input"].read(size)
+            data = environ["wsgi.input"].read(size)
+            if len(data) != size:  # the client went away mid-body: what werkzeug answers
+                raise ClientDisconnected()
+            return data
     return request.get_data(cache=True)
 
 

@@ -133,8 +133,8 @@ class Service:
         """The time context of ``now`` in local time: the same for a whole second, so built once
         a second (it shows the time to the second)."""
         second, context = self._time_context
-        if second != int(now):
-            second = int(now)
+        if second != math.floor(now):
+            second = math.floor(now)
             context = F.time_context(self._local_now(second))
             self._time_context = (second, context)
         return context

@@ -423,3 +423,19 @@ def test_the_fast_json_reader_reads_what_json_reads(text, monkeypatch):
     assert fast == reference
     if fast[0] == "value":
         assert repr(fast[1]) == repr(reference[1])  # same types too: 1 is not 1.0, -0.0 is not 0.0
+
+
+@pytest.mark.parametrize("where", ["top", "title_ids", "genre_affinity"])
+@pytest.mark.parametrize("depth", [openapi.MAX_NESTING - 3, openapi.MAX_NESTING + 1, 500, 990, 1000, 1024, 5000])
+def test_deep_bodies_are_refused_with_400_never_500(client, where, depth):
+    """However deep a body nests (orjson reads 1,024 levels, json as deep as the stack allows,
+    and the validator's messages recurse), the answer is a 400; past MAX_NESTING it says why."""
+    nested = "[" * depth + '"t01"' + "]" * depth
+    body = {"top": nested,
+            "title_ids": '{"user_id": "u1", "title_ids": %s}' % nested[1:-1],
+            "genre_affinity": '{"user_id": "u1", "title_id": "t01", "context": {"genre_affinity": {"drama": %s}}}'
+                              % nested}[where]
+    r = client.post("/api/v1/select-artwork", data=body, content_type="application/json")
+    assert r.status_code == 400, (r.status_code, r.data[:200])
+    levels = depth + (where != "top") + (where == "genre_affinity") * 2 - (where == "title_ids")
+    assert ("nested too deeply" in r.get_json()["error"]["message"]) == (levels > openapi.MAX_NESTING)

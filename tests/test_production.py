@@ -100,8 +100,9 @@ def test_errors_stay_json_under_gunicorn(production):
     assert err.value.code == 404 and json.load(err.value)["error"]["code"] == "unknown_title"
 
 
-def raw_http(base, head: bytes, body: bytes = b"") -> tuple[int, dict]:
-    """Send bytes as they are (curl and urllib frame bodies their own way) and read the answer."""
+def raw_http(base, head: bytes, body: bytes = b"", hang_up: bool = False) -> tuple[int, dict]:
+    """Send bytes as they are (curl and urllib frame bodies their own way) and read the answer;
+    ``hang_up``: then close the sending side, as a client that gives up mid-body does."""
     import http.client
     import socket
     from urllib.parse import urlsplit
@@ -109,6 +110,8 @@ def raw_http(base, head: bytes, body: bytes = b"") -> tuple[int, dict]:
     where = urlsplit(base)
     with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
         sock.sendall(head + b"\r\n" + body)
+        if hang_up:
+            sock.shutdown(socket.SHUT_WR)
         answer = http.client.HTTPResponse(sock)
         answer.begin()
         return answer.status, json.loads(answer.read())
@@ -129,6 +132,23 @@ def test_bodies_are_read_as_framed_under_gunicorn(production):
     assert status == 413 and answer["error"]["code"] == "request_entity_too_large"
     status, answer = raw_http(base, head + b"Content-Length: %d\r\n" % len(body), body[:-1] + b" ")
     assert status == 400 and "not valid JSON" in answer["error"]["message"]
+
+
+def test_a_body_cut_short_is_refused_by_both_servers(template_dir, tmp_path):
+    """A client that sends less than its Content-Length and gives up gets a 400 and nothing is
+    logged, from the single-process server (whose input is the raw socket) and from gunicorn."""
+    body = json.dumps({"user_id": "cut-short", "title_id": "t01"}).encode()
+    head = (b"POST /api/v1/select-artwork HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n" % (len(body) + 20))
+    for args in ((), ("--workers", "2")):
+        data = tmp_path / f"data{len(args)}"
+        shutil.copytree(template_dir, data)
+        with running_server(data, tmp_path / f"serve{len(args)}.log", args=args) as (_, base):
+            status, answer = raw_http(base, head, body, hang_up=True)
+            assert status == 400 and answer["error"]["code"] == "bad_request", (args, status, answer)
+        store = Store(data / "artwork.db")
+        assert store.scalar("SELECT count(*) FROM impressions WHERE user_id = 'cut-short'") == 0
+        store.close()
 
 
 def test_serving_benchmark_smoke():
