@@ -255,11 +255,10 @@ def parse_json(data: bytes):
     error. tests/test_openapi.py checks the two agree."""
     try:
         value = orjson.loads(data)
+        again, depth = _shape(value)  # a float: json reads it again
     except orjson.JSONDecodeError:
-        value = has_float = None
-    else:
-        has_float, depth = _shape(value)
-    if value is None or has_float:
+        again = True  # json decides and words the error
+    if again:
         try:
             value = json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
         except RecursionError:

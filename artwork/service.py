@@ -15,7 +15,6 @@ import secrets
 import threading
 import time
 from datetime import datetime
-from operator import itemgetter
 
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
@@ -145,11 +144,9 @@ class Service:
             "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
             " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?1"
             " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
-        if not rows or (len(rows) == 1 and rows[0][0] == "o" and rows[0][1] == "[]"):  # no history at all
-            return F.neutral_affinity(self.catalog.vocabulary()), "neutral"
         views = [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"]
         ratings = [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"]
-        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o" and r[1] != "[]"), [])
+        onboarding = next((json.loads(r[1]) for r in rows if r[0] == "o"), [])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
             return F.neutral_affinity(vocabulary), "neutral"
@@ -180,7 +177,7 @@ class Service:
             context = {}
         if not isinstance(context, dict):
             raise bad_request("context must be an object")
-        unknown = sorted(set(context) - set(CONTEXT_KEYS)) if context else None
+        unknown = sorted(set(context) - set(CONTEXT_KEYS))
         if unknown:
             raise bad_request(f"context has unknown field(s): {', '.join(unknown)}"[:300])
         if "time" in context:
@@ -254,7 +251,7 @@ class Service:
                          log_json(pmf), index, candidates[index], probability, int(explored), version,
                          self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))
-            ranking = sorted(zip(candidates, pmf), key=itemgetter(1), reverse=True)  # stable: ties keep order
+            ranking = sorted(zip(candidates, pmf), key=lambda cp: -cp[1])
             decisions.append({
                 "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
                 **image_urls(candidates[index]), "probability": probability, "explored": explored,
