@@ -163,31 +163,27 @@ def _message(error: ValidationError) -> str:
     if kw == "type":
         kinds = [value] if isinstance(value, str) else value
         return f"{prefix}expected {' or '.join(_TYPE_WORDS.get(k, k) for k in kinds)}, got {_show(instance)}"
-    if kw == "minimum":
-        return f"{prefix}expected at least {value:g}, got {_show(instance)}"
-    if kw == "maximum":
-        return f"{prefix}expected at most {value:g}, got {_show(instance)}"
-    if kw == "exclusiveMinimum":
-        return f"{prefix}expected more than {value:g}, got {_show(instance)}"
-    if kw == "minLength":
-        return f"{prefix}expected at least {value} character(s), got {_show(instance)}"
-    if kw == "maxLength":
-        return f"{prefix}expected at most {value} characters, got {len(instance)}"
-    if kw == "minItems":
-        return f"{prefix}expected a non-empty list" if value == 1 else f"{prefix}expected at least {value} items"
-    if kw == "maxItems":
-        return f"{prefix}expected at most {value} items, got {len(instance)}"
-    if kw == "uniqueItems":
-        return f"{prefix}contains duplicates"
-    if kw == "minProperties":
-        return f"{prefix}expected at least {value} entr{'y' if value == 1 else 'ies'}"
-    if kw == "maxProperties":
-        return f"{prefix}expected at most {value} entries, got {len(instance)}"
-    if kw == "enum":
-        return f"{prefix}expected one of {', '.join(_show(v) for v in value)}, got {_show(instance)}"
-    if kw == "propertyNames":
-        return f"{prefix}unusable key {_show(instance)}"
+    if kw in _LIMIT_MESSAGES:
+        return prefix + _LIMIT_MESSAGES[kw](value, instance)
     return f"{prefix}{error.message}"
+
+
+#: keyword -> its message from (the keyword's value, the refused value); the message of a size
+#: limit counts the refused value instead of showing it (it may have thousands of items).
+_LIMIT_MESSAGES: dict[str, Callable[[Any, Any], str]] = {
+    "minimum": lambda limit, got: f"expected at least {limit:g}, got {_show(got)}",
+    "maximum": lambda limit, got: f"expected at most {limit:g}, got {_show(got)}",
+    "exclusiveMinimum": lambda limit, got: f"expected more than {limit:g}, got {_show(got)}",
+    "minLength": lambda limit, got: f"expected at least {limit} character(s), got {_show(got)}",
+    "maxLength": lambda limit, got: f"expected at most {limit} characters, got {len(got)}",
+    "minItems": lambda limit, _: "expected a non-empty list" if limit == 1 else f"expected at least {limit} items",
+    "maxItems": lambda limit, got: f"expected at most {limit} items, got {len(got)}",
+    "uniqueItems": lambda _, __: "contains duplicates",
+    "minProperties": lambda limit, _: f"expected at least {limit} entr{'y' if limit == 1 else 'ies'}",
+    "maxProperties": lambda limit, got: f"expected at most {limit} entries, got {len(got)}",
+    "enum": lambda options, got: f"expected one of {', '.join(_show(v) for v in options)}, got {_show(got)}",
+    "propertyNames": lambda _, got: f"unusable key {_show(got)}",
+}
 
 
 #: Size limits end the search for errors at once: a body over a limit is refused without looking
