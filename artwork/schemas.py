@@ -30,7 +30,9 @@ from . import vocab
 #: Ids of people, titles and artwork (the service's ``ID_PATTERN``). ECMA-262 semantics: ``$``
 #: is the end of the string (no trailing newline), and the validator enforces exactly that.
 ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
-EVENT_ID_REGEX = r"^[0-9a-f]{32}$"
+#: A decision's id: the decision time in milliseconds (12 hex digits) and 128 random bits (32 hex
+#: digits). Ids issued before the time was added are the 32 random digits alone, still accepted.
+EVENT_ID_REGEX = r"^(?:[0-9a-f]{12})?[0-9a-f]{32}$"
 JOB_ID_REGEX = r"^[0-9a-f]{16}$"
 IMAGE_SIZES = ("poster", "thumb")
 OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
@@ -48,7 +50,7 @@ MAX_TIME_LENGTH = 64
 VIEW_YEARS = (1970, 2999)
 MAX_SEED = 2**63 - 1
 
-EXAMPLE_EVENT_ID = "0123456789abcdef0123456789abcdef"
+EXAMPLE_EVENT_ID = "019ab7c3e2f00123456789abcdef0123456789abcdef"
 EXAMPLE_JOB_ID = "0123456789abcdef"
 EXAMPLE_TIME = "2026-11-23T21:30:00+01:00"
 
@@ -65,9 +67,12 @@ def id_schema(what: str, examples: list[str]) -> dict:
 USER_ID = id_schema("A person's id", ["alice", "u1"])
 TITLE_ID = id_schema("A title's id", ["t01", "t02"])
 ARTWORK_ID = id_schema("An artwork's id", ["t01-a1", "t02-a3"])
-EVENT_ID = {"type": "string", "pattern": EVENT_ID_REGEX, "minLength": 32, "maxLength": 32,
-            "description": "A decision's id: 128 random bits as 32 lowercase hex digits.",
-            "x-invalid": "32 lowercase hex digits", "examples": [EXAMPLE_EVENT_ID]}
+EVENT_ID = {"type": "string", "pattern": EVENT_ID_REGEX, "minLength": 32, "maxLength": 44,
+            "description": "A decision's id, 44 lowercase hex digits: the decision time in milliseconds "
+                           "since the epoch (12 digits), so that ids sort by time, then 128 random bits "
+                           "(32 digits). Decisions logged by earlier versions have the 32 random "
+                           "digits alone.",
+            "x-invalid": "44 (or, from older logs, 32) lowercase hex digits", "examples": [EXAMPLE_EVENT_ID]}
 JOB_ID = {"type": "string", "pattern": JOB_ID_REGEX, "minLength": 16, "maxLength": 16,
           "description": "A simulated-visitor burst's id: 16 lowercase hex digits.",
           "x-invalid": "16 lowercase hex digits", "examples": [EXAMPLE_JOB_ID]}

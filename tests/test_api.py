@@ -22,7 +22,7 @@ def test_select_one_title_returns_a_logged_decision(client, service):
     assert 0 < d["probability"] <= 1
     assert sum(c["probability"] for c in d["ranking"]) == pytest.approx(1.0, abs=1e-9)
     assert d["artwork_id"] in {c["artwork_id"] for c in d["ranking"]}
-    assert len(d["event_id"]) == 32 and int(d["event_id"], 16) >= 0
+    assert len(d["event_id"]) == 44 and int(d["event_id"], 16) >= 0
     assert body["model_version"] == 0
     row = service.store.query_one("SELECT * FROM impressions WHERE event_id = ?", (d["event_id"],))
     assert row["user_id"] == "u1" and row["title_id"] == "t01" and row["artwork_id"] == d["artwork_id"]

@@ -205,3 +205,44 @@ def test_closing_windows_in_batches_queues_each_event_once_in_deadline_order(cli
     assert learner.close_windows(batch=2) == 0
     clock.advance(10)
     assert learner.run_once() == 9 and service.model.version == 9
+
+
+def test_event_ids_carry_the_decision_time_so_later_ones_sort_after(client, service, clock):
+    """Ids are the decision time in milliseconds (12 hex digits) and 128 random bits: the log's
+    index on them grows at its end instead of on a random page of an index as large as the log."""
+    first = decide(client)
+    assert len(first) == 44 and first[:12] == "%012x" % int(clock() * 1000)
+    clock.advance(0.001)
+    page = client.post("/api/v1/select-artwork", json={"user_id": "u1", "title_ids": ["t01", "t02", "t03"]})
+    ids = [d["event_id"] for d in page.get_json()["decisions"]]
+    assert {i[:12] for i in ids} == {"%012x" % int(clock() * 1000)} and len(set(ids)) == 3
+    assert all(first < i for i in ids)
+    clock.advance(3600)
+    assert max(ids) < decide(client)
+    assert len({i[12:] for i in ids + [first]}) == 4  # the random part differs
+
+
+def test_an_event_logged_with_an_old_32_digit_id_still_takes_outcomes(client, service, learner):
+    """Decisions logged before ids carried their time have 32 random hex digits alone; their
+    outcomes and their read-out are accepted as before."""
+    new = decide(client)
+    old = new[12:]
+    with service.store.write() as conn:
+        conn.execute("UPDATE impressions SET event_id = ? WHERE event_id = ?", (old, new))
+    assert client.get(f"/api/v1/events/{old}").status_code == 200
+    r = post(client, old, "click")
+    assert r.status_code == 200 and r.get_json()["effect"] == "rewarded"
+    assert queue(service) == [{"seq": 1, "event_id": old, "reward": 1.0, "final_reason": "outcome"}]
+    assert learner.run_once() == 1
+    for bad in (old[:31], old + "0", new + "0", "0" * 40, old.upper()):
+        assert post(client, bad, "click").status_code == 404
+
+
+def test_a_decision_makes_the_person_known_whether_or_not_the_history_was_read(client, service):
+    """The users row is written with a person's first decision; the history query tells a known
+    person apart, and a request that brings its own affinity (no history read) still writes it."""
+    for body in ({"user_id": "fresh", "title_id": "t01"}, {"user_id": "fresh", "title_id": "t02"},
+                 {"user_id": "own", "title_id": "t01", "context": {"genre_affinity": {"drama": 1.0}}}):
+        assert client.post("/api/v1/select-artwork", json=body).status_code == 200
+    rows = service.store.query("SELECT id, count(*) AS n FROM users WHERE id IN ('fresh', 'own') GROUP BY id ORDER BY id")
+    assert rows == [{"id": "fresh", "n": 1}, {"id": "own", "n": 1}]
