@@ -628,21 +628,29 @@ class Admin:
         that remains, so nothing learned from this person stays in it."""
         user_id = check_id(user_id, "user id")
         now = self.service.clock()
+        # The log has no index by person (storage.m004): find the decisions without holding the
+        # writer lock, then, under it, keep those still the person's and add any made meanwhile.
+        scanned, top = self.store.scan_person_decisions(user_id)
         with self.store.write() as conn:
             views = conn.execute("DELETE FROM views WHERE user_id = ?", (user_id,)).rowcount
             ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
             known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
+            ids = [e for e in scanned if conn.execute("SELECT 1 FROM impressions WHERE event_id = ? AND user_id = ?",
+                                                      (e, user_id)).fetchone()]
+            ids += [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE rowid > ? AND user_id = ?",
+                                               (top, user_id))]
+            events = json.dumps(ids)
             unlinked = deleted = 0
             if forget_decisions:
-                events = "SELECT event_id FROM impressions WHERE user_id = ?"
-                conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({events})", (user_id,))
-                conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({events})", (user_id,))
-                deleted = conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
+                chosen = "SELECT value FROM json_each(?)"
+                conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({chosen})", (events,))
+                conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({chosen})", (events,))
+                deleted = conn.execute(f"DELETE FROM impressions WHERE event_id IN ({chosen})", (events,)).rowcount
                 if deleted:
                     self.store.new_epoch(conn, 0, self.store_epoch_args(conn), f"forget {deleted} decisions", now)
             else:
-                unlinked = conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE user_id = ?",
-                                        (user_id,)).rowcount
+                unlinked = conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE event_id IN"
+                                        " (SELECT value FROM json_each(?))", (events,)).rowcount
         if not (views or ratings or known or unlinked or deleted):
             raise not_found(f"unknown user {user_id!r}", "unknown_user")
         self.service.on_final()

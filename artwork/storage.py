@@ -181,6 +181,15 @@ def m003_model_epochs(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_no_index_on_decisions_by_person(db: sqlite_utils.Database) -> None:
+    """Decisions are no longer indexed by person. With many people, each decision's entry in
+    that index landed on a random page of an index as large as the log, the one part of a
+    decision's write that grew with the log; deleting a person (rare) scans the log instead,
+    in chunks outside the writer lock (``Store.scan_person_decisions``)."""
+    db.execute("DROP INDEX IF EXISTS impressions_user")
+
+
 class Store:
     """The project's SQLite database: one file, WAL mode, one writer at a time."""
 
@@ -315,6 +324,19 @@ class Store:
                 yield
             finally:
                 fcntl.flock(self._writer_lock_fd, fcntl.LOCK_UN)
+
+    def scan_person_decisions(self, user_id: str, chunk: int = 50_000) -> tuple[list[str], int]:
+        """The event ids of a person's decisions, read in chunks of ``chunk`` rows, each its own
+        read transaction: nothing waits for the scan. Returns them with the largest rowid
+        scanned; a caller re-checks each under the writer lock (the log may have moved on) and
+        looks past that rowid for decisions made meanwhile."""
+        top = self.scalar("SELECT coalesce(max(rowid), 0) FROM impressions")
+        found: list[str] = []
+        for start in range(0, top, chunk):
+            found += [r[0] for r in self.conn.execute(
+                "SELECT event_id FROM impressions WHERE rowid > ? AND rowid <= ? AND user_id = ?",
+                (start, min(start + chunk, top), user_id))]
+        return found, top
 
     def query(self, sql: str, params=()) -> list[dict]:
         return [dict(row) for row in self.conn.execute(sql, params)]

@@ -75,6 +75,53 @@ def test_deleting_a_person_removes_history_and_unlinks_decisions(admin_app, admi
     assert admin_client.delete("/api/v1/users/alice", headers=AUTH).status_code == 404
 
 
+@pytest.mark.parametrize("forget", [False, True])
+def test_deleting_a_person_finds_every_decision_of_theirs_even_those_made_during_the_scan(
+        admin_app, admin_client, clock, monkeypatch, forget):
+    """The log has no index by person: deleting one scans it in chunks outside the writer lock,
+    then takes, under the lock, what is still theirs plus what they were shown meanwhile."""
+    store = admin_app.extensions["artwork"].store
+    dana, erin = [], []
+    for _ in range(5):
+        dana += decide_and_click(admin_client, "dana", 1, clock)
+        erin += decide_and_click(admin_client, "erin", 1, clock)
+    scan = store.scan_person_decisions
+
+    def scan_then_decide(user_id):
+        found = scan(user_id, chunk=3)  # chunk ends fall between and on the person's decisions
+        dana.extend(decide_and_click(admin_client, "dana", 2, clock))  # after the scan read the log
+        return found
+
+    monkeypatch.setattr(store, "scan_person_decisions", scan_then_decide)
+    r = admin_client.delete("/api/v1/users/dana", json={"forget_decisions": forget}, headers=AUTH).get_json()
+    assert (r["decisions_unlinked"], r["decisions_deleted"]) == ((0, 7) if forget else (7, 0))
+    assert store.scalar("SELECT count(*) FROM impressions WHERE user_id = 'dana'") == 0
+    owners = {r["event_id"]: r["user_id"] for r in store.query("SELECT event_id, user_id FROM impressions")}
+    assert owners == {**dict.fromkeys(erin, "erin"), **({} if forget else dict.fromkeys(dana, "deleted"))}
+    outcomes = {r["event_id"] for r in store.query("SELECT event_id FROM outcomes")}
+    assert outcomes == set(erin) | (set() if forget else set(dana))
+
+
+def test_a_decision_no_longer_the_persons_after_the_scan_is_left_alone(admin_app, admin_client, clock, monkeypatch):
+    """A decision the scan found but another deletion unlinked before the writer lock was taken
+    is no longer this person's: forgetting the person leaves it (and its outcome) in the log."""
+    store = admin_app.extensions["artwork"].store
+    events = decide_and_click(admin_client, "fay", 3, clock)
+    scan = store.scan_person_decisions
+
+    def scan_then_unlink(user_id):
+        found = scan(user_id)
+        with store.write() as conn:
+            conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE event_id = ?", (events[0],))
+        return found
+
+    monkeypatch.setattr(store, "scan_person_decisions", scan_then_unlink)
+    r = admin_client.delete("/api/v1/users/fay", json={"forget_decisions": True}, headers=AUTH).get_json()
+    assert r["decisions_deleted"] == 2
+    assert store.query("SELECT event_id, user_id FROM impressions") == [{"event_id": events[0], "user_id": "deleted"}]
+    assert store.scalar("SELECT count(*) FROM outcomes WHERE event_id = ?", (events[0],)) == 1
+
+
 def test_forgetting_decisions_retrains_without_them(admin_app, admin_client, clock):
     from test_restart import never_stopped
 
