@@ -65,14 +65,13 @@ def test_a_view_can_keep_its_own_header(app, client):
     def own():
         return "x", 200, {"Referrer-Policy": "same-origin"}
 
-    r = client.get("/test-own-header")
-    assert r.headers.getlist("Referrer-Policy") == ["same-origin"]  # its own, and only its own
-    assert r.headers.getlist("X-Frame-Options") == ["DENY"]
-
     @app.get("/test-own-header-lowercase")
     def own_lowercase():
         return "x", 200, {"referrer-policy": "origin"}
 
+    r = client.get("/test-own-header")
+    assert r.headers.getlist("Referrer-Policy") == ["same-origin"]  # its own, and only its own
+    assert r.headers.getlist("X-Frame-Options") == ["DENY"]
     assert client.get("/test-own-header-lowercase").headers.getlist("Referrer-Policy") == ["origin"]
 
 
