@@ -18,6 +18,9 @@ from vowpalwabbit.pyvw import pylibvw  # the native module under the binding
 
 from .features import to_vw
 
+#: Answers kept per model version (``Model.predict_lines``); past this many the memo starts over.
+MEMO_SIZE = 4096
+
 
 def workspace_args(vw_args: str, model_file: str | Path | None = None) -> str:
     args = f"{vw_args} --quiet"
@@ -60,6 +63,7 @@ class Model:
         self.epoch = epoch
         self._lock = threading.Lock()
         self._vw = vowpalwabbit.Workspace(workspace_args(vw_args, model_file))
+        self._memo: dict[str, tuple[float, ...]] = {}
 
     @property
     def version(self) -> int:
@@ -71,13 +75,25 @@ class Model:
         return self.predict_lines(to_vw(features))
 
     def predict_lines(self, lines: list[str]) -> tuple[list[float], int]:
-        """``predict`` for features already in VW text: the shared line, then one per candidate."""
+        """``predict`` for features already in VW text: the shared line, then one per candidate.
+
+        VW's answer is a function of the weights and the text, so it is kept per text until the
+        model learns (``learn`` empties the memo): a decision with the same context and title as
+        an earlier one under the same model version gets the same probabilities without VW,
+        and logs that version. Whatever answer is used is the one sampled from and logged."""
+        text = "\n".join(lines)
         with self._lock:
-            raw = self.predict_text(lines)
+            pmf = self._memo.get(text)
+            if pmf is None:
+                raw = self._predict_joined(text)
+                if len(raw) != len(lines) - 1:
+                    raise RuntimeError(f"policy returned {len(raw)} probabilities for {len(lines) - 1} actions")
+                pmf = tuple(normalize_pmf(raw))
+                if len(self._memo) >= MEMO_SIZE:
+                    self._memo.clear()
+                self._memo[text] = pmf
             version = self.seq
-        if len(raw) != len(lines) - 1:
-            raise RuntimeError(f"policy returned {len(raw)} probabilities for {len(lines) - 1} actions")
-        return normalize_pmf(raw), version
+        return list(pmf), version
 
     def learn(self, features: dict, chosen_index: int, reward: float, probability: float, seq: int) -> None:
         """Learn one final event. Sequence numbers must strictly increase: nothing learned twice."""
@@ -85,6 +101,7 @@ class Model:
             raise RuntimeError(f"learn out of order: model already has event {self.seq}, got {seq}")
         lines = to_vw(features, label=(chosen_index, -float(reward), float(probability)))
         with self._lock:
+            self._memo.clear()  # before the weights change, so no answer outlives its version
             self.learn_text(lines)
             self.seq = seq
 
@@ -95,8 +112,11 @@ class Model:
     # Callers hold ``self._lock``.
 
     def predict_text(self, lines: list[str]) -> list[float]:
-        """VW's probabilities for the multiline example ``lines`` (no lock, no normalizing)."""
-        examples = self._vw._parse("\n".join(lines))
+        """VW's probabilities for the multiline example ``lines`` (no lock, no memo, no normalizing)."""
+        return self._predict_joined("\n".join(lines))
+
+    def _predict_joined(self, text: str) -> list[float]:
+        examples = self._vw._parse(text)
         try:
             pylibvw.vw.predict_multi(self._vw, examples)
             return examples[0].get_action_scores()

@@ -67,3 +67,42 @@ def test_model_probabilities_are_a_distribution_over_the_candidates():
 def test_normalize_pmf_refuses_no_mass():
     with pytest.raises(RuntimeError):
         normalize_pmf([0.0, 0.0])
+
+
+def test_predictions_are_kept_per_text_until_the_model_learns(monkeypatch):
+    """``predict_lines`` keeps VW's answer per text for as long as the model does not learn:
+    within a version the same text gets the same answer without VW; after a learn every answer
+    is VW's for the new weights, as a model that never kept one gives."""
+    rng = random.Random(5)
+    model, fresh = Model(DEFAULT_VW_ARGS), Model(DEFAULT_VW_ARGS)
+    calls = []
+    joined = model._predict_joined
+    monkeypatch.setattr(model, "_predict_joined", lambda text: calls.append(text) or joined(text))
+    decisions = [random_features(rng) for _ in range(6)]
+    for step in range(1, 41):
+        features = decisions[step % len(decisions)]
+        lines = F.to_vw(features)
+        before = len(calls)
+        first, version = model.predict_lines(lines)
+        again, version_again = model.predict_lines(lines)
+        with fresh._lock:
+            direct = normalize_pmf(fresh.predict_text(lines))  # VW itself, nothing kept
+        assert (again, version_again) == (first, version) == (direct, step - 1)
+        assert len(calls) - before <= 1  # VW at most once per text and version
+        train, label = labelled(features, rng)
+        for m in (model, fresh):
+            m.learn(features, label[0], -label[1], label[2], seq=step)
+    assert len(calls) == 40  # every step's text was new to its version: nothing outlived a learn
+    lines = F.to_vw(decisions[0])
+    assert model.predict_lines(lines) == model.predict_lines(lines) and len(calls) == 41
+
+
+def test_the_memo_starts_over_when_full(monkeypatch):
+    import artwork.policy as P
+
+    monkeypatch.setattr(P, "MEMO_SIZE", 3)
+    rng = random.Random(9)
+    model = Model(DEFAULT_VW_ARGS)
+    for _ in range(10):
+        model.predict_lines(F.to_vw(random_features(rng)))
+        assert len(model._memo) <= 3

@@ -159,7 +159,8 @@ def test_serving_benchmark_smoke():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
     out = subprocess.run([sys.executable, str(script), "--skip-http", "--learn-events", "200"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    assert "| one decision through the service (1 title) |" in out
+    assert "| one decision through the service (1 title), VW's answer kept from an earlier one |" in out
+    assert "| one decision through the service (1 title), VW answering |" in out
     assert "| learner: final events from the log |" in out
 
 
