@@ -92,24 +92,39 @@ def prepare_data_dir(path: Path) -> list[str]:
     return ids
 
 
-def lua_select(title_ids: list[str], page: int, people: str = "bench") -> str:
+def lua_select(title_ids: list[str], page: int, people: str = "bench", tastes: list[str] | None = None) -> str:
     """A wrk script that cycles through pre-built select-artwork requests (1,000 people, titles
     in a rotating window), built once when wrk starts so that wrk spends no more per request on
     these than on the trivial endpoint's fixed request (Lua building each one cost wrk a third
     more CPU per request, on the cores it shares with the server). ``people``: "bench" people
     have no history (the service starts them from the neutral prior), "fan" people have three
-    views each (prepare_data_dir)."""
+    views each (prepare_data_dir). With ``tastes`` (genres), each of 20,000 requests brings its
+    own genre affinity (three of the genres, weights 1-9, seeded), so that no request's context
+    or VW example is one the service has seen recently: nothing it keeps helps."""
     ids = ",".join(f'"{t}"' for t in title_ids)
+    genres = ",".join(f'"{g}"' for g in tastes or [])
+    count = 20000 if tastes else 3000
     return textwrap.dedent(f"""
         wrk.method = "POST"
         wrk.headers["Content-Type"] = "application/json"
         local ids = {{{ids}}}
+        local genres = {{{genres}}}
+        math.randomseed(1)
         local requests = {{}}
-        for n = 1, 3000 do
+        for n = 1, {count} do
           local first = (n * 7) % #ids
           local picked = {{}}
           for k = 0, {page - 1} do picked[#picked + 1] = '"' .. ids[((first + k) % #ids) + 1] .. '"' end
-          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']}}'
+          local context = ''
+          if #genres > 0 then
+            local g = math.random(#genres)
+            local weights = {{}}
+            for k = 0, 2 do
+              weights[#weights + 1] = '"' .. genres[((g + k * 5) % #genres) + 1] .. '": ' .. math.random(9)
+            end
+            context = ', "context": {{"genre_affinity": {{' .. table.concat(weights, ", ") .. '}}}}'
+          end
+          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']' .. context .. '}}'
           requests[n] = wrk.format(nil, "/api/v1/select-artwork", nil, body)
         end
         local n = 0
@@ -251,15 +266,20 @@ def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str,
 
 
 def http_rows(args, title_ids: list[str], tmp: Path) -> dict:
-    one, fans, page = tmp / "one.lua", tmp / "fans.lua", tmp / "page.lua"
+    from artwork.catalog import data_paths
+
+    one, fans, tastes, page = tmp / "one.lua", tmp / "fans.lua", tmp / "tastes.lua", tmp / "page.lua"
+    with contextlib.closing(sqlite3.connect(data_paths(tmp / "data")["db"])) as db:
+        genres = sorted({g for (listed,) in db.execute("SELECT genres FROM titles") for g in json.loads(listed)})
     one.write_text(lua_select(title_ids, 1))
     fans.write_text(lua_select(title_ids, 1, people="fan"))
+    tastes.write_text(lua_select(title_ids, 1, people="taste", tastes=genres))
     page.write_text(lua_select(title_ids, PAGE))
     out: dict = {}
     # Serving alone: no reward window closes during these runs, so the learner has nothing to do.
     with served(args, tmp, "burst", reward_wait=3600) as (proc, base, data):
         out["burst"] = rounds(args, proc, {"ping": (f"{base}/api/v1/ping", None), "one": (base, one),
-                                           "fans": (base, fans), "page": (base, page)})
+                                           "fans": (base, fans), "tastes": (base, tastes), "page": (base, page)})
     # Sustained: windows close 1 s after each decision, so while the load runs the learner
     # closes and learns as many events per second as are decided: each decision's whole cost.
     with served(args, tmp, "sustained", reward_wait=1) as (proc, base, data):
@@ -294,6 +314,7 @@ def print_http(args, out: dict) -> None:
     names = {"ping": "trivial JSON endpoint, GET /api/v1/ping (baseline)",
              "one": "select-artwork, 1 title (people without history)",
              "fans": "select-artwork, 1 title, people with a viewing history",
+             "tastes": "select-artwork, 1 title, a different taste in every request (nothing kept helps)",
              "page": f"select-artwork, page of {PAGE} titles"}
     header = ("| what | requests/s | p50 ms | p99 ms | non-2xx | server CPU µs/request (user + sys) "
               "| ratio to baseline | ratio in each round |\n| --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -179,7 +179,8 @@ def test_serving_benchmark_http_smoke():
                       out, re.M)
     names = [name for name, _, _ in rows]
     assert names.count("select-artwork, 1 title (people without history)") == 2, out  # alone, and sustained
-    assert {"select-artwork, 1 title, people with a viewing history", "select-artwork, page of 40 titles"} <= set(names)
+    assert {"select-artwork, 1 title, people with a viewing history", "select-artwork, page of 40 titles",
+            "select-artwork, 1 title, a different taste in every request (nothing kept helps)"} <= set(names)
     assert names.count("trivial JSON endpoint, GET /api/v1/ping (baseline)") == 2, out
     for _, rps, non_2xx in rows:
         assert float(rps.replace(",", "")) > 0 and non_2xx == "0", out
