@@ -78,7 +78,7 @@ class Model:
         """``predict`` for features already in VW text: the shared line, then one per candidate.
 
         VW's answer is a function of the weights and the text, so it is kept per text until the
-        model learns (``learn`` empties the memo): a decision with the same context and title as
+        model learns (``learn_text`` empties the memo): a decision with the same context and title as
         an earlier one under the same model version gets the same probabilities without VW,
         and logs that version. Whatever answer is used is the one sampled from and logged."""
         text = "\n".join(lines)
@@ -101,7 +101,6 @@ class Model:
             raise RuntimeError(f"learn out of order: model already has event {self.seq}, got {seq}")
         lines = to_vw(features, label=(chosen_index, -float(reward), float(probability)))
         with self._lock:
-            self._memo.clear()  # before the weights change, so no answer outlives its version
             self.learn_text(lines)
             self.seq = seq
 
@@ -124,7 +123,9 @@ class Model:
             pylibvw.vw._finish_example_multi_ex(self._vw, examples)
 
     def learn_text(self, lines: list[str]) -> None:
-        """One online update on the labelled multiline example ``lines`` (no lock)."""
+        """One online update on the labelled multiline example ``lines`` (no lock). The kept
+        answers go first, before the weights change, so none outlives the weights it came from."""
+        self._memo.clear()
         examples = self._vw._parse("\n".join(lines))
         try:
             pylibvw.vw.learn_multi(self._vw, examples)

@@ -630,15 +630,22 @@ class Admin:
         now = self.service.clock()
         # The log has no index by person (storage.m004): find the decisions without holding the
         # writer lock, then, under it, keep those still the person's and add any made meanwhile.
-        scanned, top = self.store.scan_person_decisions(user_id)
+        scanned, last = self.store.scan_person_decisions(user_id)
         with self.store.write() as conn:
             views = conn.execute("DELETE FROM views WHERE user_id = ?", (user_id,)).rowcount
             ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
             known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
-            ids = [e for e in scanned if conn.execute("SELECT 1 FROM impressions WHERE event_id = ? AND user_id = ?",
-                                                      (e, user_id)).fetchone()]
-            ids += [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE rowid > ? AND user_id = ?",
-                                               (top, user_id))]
+            top = last[0] if last else 0
+            then_last = last and conn.execute("SELECT rowid FROM impressions WHERE event_id = ?", (last[1],)).fetchone()
+            still = last is None or (then_last is not None and then_last[0] == top)
+            if still:  # the log's last row outlived the scan, so every row added since comes after it
+                ids = [r[0] for r in conn.execute(
+                    "SELECT i.event_id FROM json_each(?) AS j JOIN impressions AS i ON i.event_id = j.value"
+                    " WHERE i.user_id = ?", (json.dumps(scanned), user_id))]
+                ids += [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE rowid > ? AND user_id = ?",
+                                                   (top, user_id))]
+            else:  # the newest rows were deleted meanwhile and their rowids may be reused: read it all again
+                ids = [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE user_id = ?", (user_id,))]
             events = json.dumps(ids)
             unlinked = deleted = 0
             if forget_decisions:

@@ -325,18 +325,22 @@ class Store:
             finally:
                 fcntl.flock(self._writer_lock_fd, fcntl.LOCK_UN)
 
-    def scan_person_decisions(self, user_id: str, chunk: int = 50_000) -> tuple[list[str], int]:
+    def scan_person_decisions(self, user_id: str, chunk: int = 50_000) -> tuple[list[str], tuple | None]:
         """The event ids of a person's decisions, read in chunks of ``chunk`` rows, each its own
-        read transaction: nothing waits for the scan. Returns them with the largest rowid
-        scanned; a caller re-checks each under the writer lock (the log may have moved on) and
-        looks past that rowid for decisions made meanwhile."""
-        top = self.scalar("SELECT coalesce(max(rowid), 0) FROM impressions")
+        read transaction: nothing waits for the scan. Returns them with the log's last row when
+        the scan began, (rowid, event id) or None: a caller re-checks each id under the writer
+        lock (the log may have moved on) and looks past that rowid for decisions made meanwhile,
+        which holds only while that row still exists (``impressions`` has no AUTOINCREMENT:
+        once the newest rows are deleted, SQLite hands their rowids out again)."""
+        last = self.conn.execute("SELECT rowid, event_id FROM impressions ORDER BY rowid DESC LIMIT 1").fetchone()
+        last = tuple(last) if last is not None else None
+        top = last[0] if last else 0
         found: list[str] = []
         for start in range(0, top, chunk):
             found += [r[0] for r in self.conn.execute(
                 "SELECT event_id FROM impressions WHERE rowid > ? AND rowid <= ? AND user_id = ?",
                 (start, min(start + chunk, top), user_id))]
-        return found, top
+        return found, last
 
     def query(self, sql: str, params=()) -> list[dict]:
         return [dict(row) for row in self.conn.execute(sql, params)]

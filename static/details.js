@@ -140,7 +140,7 @@ export function openDetails({ title, decision, persona, click, from, onWatched }
         h("p", { class: ["explore-note", decision.explored && "is-explored"] }, explorationNote(title, decision)),
         variantList(title, decision)),
       h("p", { class: "fineprint" },
-        `Event ${eventId.slice(0, 12)}\u2026 \u00b7 model version ${decision.model_version}`)));
+        `Event \u2026${eventId.slice(-12)} \u00b7 model version ${decision.model_version}`)));
 
   clear(dialog).append(body);
   document.body.classList.add("modal-open");

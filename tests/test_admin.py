@@ -7,6 +7,7 @@ import time
 import pytest
 
 from artwork.cli import cli
+from artwork.service import Admin
 from artwork.storage import Store
 
 TOKEN = "s3cret-admin-token-0123456789"
@@ -100,6 +101,51 @@ def test_deleting_a_person_finds_every_decision_of_theirs_even_those_made_during
     assert owners == {**dict.fromkeys(erin, "erin"), **({} if forget else dict.fromkeys(dana, "deleted"))}
     outcomes = {r["event_id"] for r in store.query("SELECT event_id FROM outcomes")}
     assert outcomes == set(erin) | (set() if forget else set(dana))
+
+
+@pytest.mark.parametrize("forget", [False, True])
+def test_a_decision_on_a_reused_rowid_during_the_scan_is_found(admin_app, admin_client, clock, monkeypatch, forget):
+    """The log has no AUTOINCREMENT: once its newest rows are deleted (another person forgotten,
+    here) their rowids go to the next decisions, so one the person is shown during the scan
+    can land at or below the last rowid the scan saw. It is found all the same."""
+    store = admin_app.extensions["artwork"].store
+    decide_and_click(admin_client, "dana", 2, clock)
+    decide_and_click(admin_client, "erin", 2, clock)  # the log's last rows
+    scan = store.scan_person_decisions
+
+    def scan_then_race(user_id):
+        found = scan(user_id)
+        if user_id == "dana":
+            r = admin_client.delete("/api/v1/users/erin", json={"forget_decisions": True}, headers=AUTH)
+            assert r.status_code == 200
+            decide_and_click(admin_client, "dana", 1, clock)  # takes erin's first rowid
+        return found
+
+    monkeypatch.setattr(store, "scan_person_decisions", scan_then_race)
+    r = admin_client.delete("/api/v1/users/dana", json={"forget_decisions": forget}, headers=AUTH).get_json()
+    assert (r["decisions_unlinked"], r["decisions_deleted"]) == ((0, 3) if forget else (3, 0))
+    assert store.scalar("SELECT count(*) FROM impressions WHERE user_id = 'dana'") == 0
+
+
+def test_a_decision_on_a_rowid_freed_by_a_purge_during_the_scan_is_found(admin_app, admin_client, clock, monkeypatch):
+    service = admin_app.extensions["artwork"]
+    store = service.store
+    decide_and_click(admin_client, "dana", 2, clock)
+    decide_and_click(admin_client, "erin", 2, clock)
+    clock.advance(3 * 86400)
+    admin_app.extensions["artwork.learner"].run_once()  # every decision final, three days old
+    scan = store.scan_person_decisions
+
+    def scan_then_purge(user_id):
+        found = scan(user_id)
+        Admin(service).purge(1)  # another process's `artwork purge` empties the log
+        decide_and_click(admin_client, "dana", 1, clock)  # rowid 1 again
+        return found
+
+    monkeypatch.setattr(store, "scan_person_decisions", scan_then_purge)
+    r = admin_client.delete("/api/v1/users/dana", json={"forget_decisions": True}, headers=AUTH).get_json()
+    assert (r["decisions_deleted"], r["model_retrained"]) == (1, True)
+    assert store.scalar("SELECT count(*) FROM impressions") == 0
 
 
 def test_a_decision_no_longer_the_persons_after_the_scan_is_left_alone(admin_app, admin_client, clock, monkeypatch):
