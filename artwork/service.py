@@ -636,8 +636,8 @@ class Admin:
             ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
             known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
             top = last[0] if last else 0
-            then_last = last and conn.execute("SELECT rowid FROM impressions WHERE event_id = ?", (last[1],)).fetchone()
-            still = last is None or (then_last is not None and then_last[0] == top)
+            still = last is None or conn.execute("SELECT 1 FROM impressions WHERE rowid = ? AND event_id = ?",
+                                                 last).fetchone() is not None
             if still:  # the log's last row outlived the scan, so every row added since comes after it
                 ids = [r[0] for r in conn.execute(
                     "SELECT i.event_id FROM json_each(?) AS j JOIN impressions AS i ON i.event_id = j.value"
