@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, jsonify, send_file, send_from_director
 
 from . import schemas as S
 from .errors import ServiceError, not_found
-from .openapi import operation, openapi_document
+from .openapi import openapi_document, operation
 from .service import Service
 
 bp = Blueprint("api", __name__)

@@ -95,7 +95,7 @@ def _palette(tone: str, theme: str, rng: random.Random) -> _Palette:
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))
+    return tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
 
 
 def _jitter(c: RGB, rng: random.Random, amount: int = 14) -> RGB:

@@ -213,7 +213,7 @@ def _read_csv(text: str, path: Path) -> list[dict]:
             if len(cells) != len(header):
                 raise ManifestError(f"{path}: line {line}: expected {len(header)} fields, "
                                     f"found {len(cells)}")
-            row = {h: c.strip() for h, c in zip(header, cells)}
+            row = {h: c.strip() for h, c in zip(header, cells, strict=True)}
             fields = {
                 "title_name": row["title_name"],
                 "genres": _split(row["genres"]),
@@ -279,7 +279,7 @@ def prepare_import(titles: list[dict], images_dir, *,
                 artwork_owners[art["id"]].append(t.get("id"))
 
     prepared, errors = [], []
-    for index, (raw, t) in enumerate(zip(titles, dicts), start=1):
+    for index, (raw, t) in enumerate(zip(titles, dicts, strict=True), start=1):
         label = f"title {t['id']!r}" if isinstance(t.get("id"), str) else f"title #{index}"
         if not isinstance(raw, dict):
             errors.append(f"{label}: must be an object, not {raw!r}")

@@ -24,9 +24,9 @@ from typing import Any
 import jsonschema_rs
 import orjson
 from flask import current_app, request
-from werkzeug.exceptions import ClientDisconnected
 from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
+from werkzeug.exceptions import ClientDisconnected
 
 from . import schemas as S
 from .errors import ServiceError, bad_request

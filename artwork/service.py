@@ -18,9 +18,9 @@ from datetime import datetime
 
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
+from .jsontext import log_json
 from .policy import Model, sample_index
 from .schemas import EVENT_ID_REGEX
-from .jsontext import log_json
 from .storage import Store
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
@@ -273,7 +273,7 @@ class Service:
                          log_json(pmf), index, candidates[index], probability, int(explored), version,
                          self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))
-            ranking = sorted(zip(candidates, pmf), key=lambda cp: -cp[1])
+            ranking = sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])
             decisions.append({
                 "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
                 **image_urls(candidates[index]), "probability": probability, "explored": explored,
@@ -482,7 +482,7 @@ class Service:
             "model_version": row["model_version"], "policy": row["policy"], "state": row["state"],
             "reward": row["reward"],
             "ranking": [{"artwork_id": a, "probability": p, "tags": tags.get(a, {})}
-                        for a, p in sorted(zip(candidates, pmf), key=lambda cp: -cp[1])],
+                        for a, p in sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])],
             "outcomes": [{"kind": o["kind"], "seconds": o["seconds"], "effect": o["effect"],
                           "at": iso(o["received_ts"])} for o in outcomes],
             "explanation": self._explain(json.loads(row["features"]), candidates, row["chosen_index"], pmf,

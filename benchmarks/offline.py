@@ -44,7 +44,7 @@ def estimator_rows(n_rounds: int) -> list[tuple[str, float, float]]:
     rows = [("numpy.mean (baseline)", n_rounds / baseline, 1.0)]
     for name in ("IPS", "SNIPS", "DM", "DR", "SwitchDR"):
         est = E.make_estimator(name, n_bootstrap=0)
-        t = timed(lambda: est.estimate(reward, action, pscore, action_dist, reward_hat))
+        t = timed(lambda est=est: est.estimate(reward, action, pscore, action_dist, reward_hat))
         rows.append((f"{name} (analytic CI)", n_rounds / t, baseline / t))
     est = E.make_estimator("IPS", n_bootstrap=1000)
     t = timed(lambda: est.estimate(reward, action, pscore, action_dist), repeat=1)
@@ -56,7 +56,7 @@ def simulation_rows(n: int) -> list[tuple[str, float, float]]:
     import vowpalwabbit
 
     from artwork.demo_catalog import demo_titles
-    from artwork.features import build_features, time_context, parse_time, to_vw
+    from artwork.features import build_features, parse_time, time_context, to_vw
     from simulations.simulate import POLICIES, run_policy
     from simulations.world import World
 

@@ -165,7 +165,7 @@ def measured_wrk(server_pid: int, url: str, duration: int, connections: int, scr
     before = {pid: cpu_seconds(pid) for pid in pids}
     result = run_wrk(url, duration, connections, script)
     requests = result["rps"] * duration
-    used = [tuple(a - b for a, b in zip(cpu_seconds(pid), before[pid])) for pid in pids]
+    used = [tuple(a - b for a, b in zip(cpu_seconds(pid), before[pid], strict=True)) for pid in pids]
     result["user_us"] = sum(u for u, _ in used) / requests * 1e6
     result["sys_us"] = sum(s for _, s in used) / requests * 1e6
     return result
@@ -261,7 +261,7 @@ def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str,
         for name, (url, script) in targets.items():
             runs[name].append(measured_wrk(proc.pid, url, args.duration, args.connections, script))
     baseline = next(iter(targets))
-    return {name: (median_run(runs[name]), [r["rps"] / p["rps"] for r, p in zip(runs[name], runs[baseline])])
+    return {name: (median_run(runs[name]), [r["rps"] / p["rps"] for r, p in zip(runs[name], runs[baseline], strict=True)])
             for name in targets}
 
 

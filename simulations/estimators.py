@@ -76,9 +76,10 @@ Pure numpy; no I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any, ClassVar, Iterable, Union
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -715,7 +716,7 @@ def make_estimator(name: str, **kwargs) -> OffPolicyEstimator:
 
 
 def estimate_all(reward, action, pscore, action_dist, reward_hat=None,
-                 estimators: Iterable[Union[OffPolicyEstimator, str]] | None = None
+                 estimators: Iterable[OffPolicyEstimator | str] | None = None
                  ) -> list[Estimate]:
     """Run several estimators on one log (validated once), in order.
 

@@ -29,7 +29,7 @@ import csv
 import json
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +88,7 @@ class BanditLog:
         counts = np.array([len(c) for c in self.candidates])
         return np.arange(self.n_actions)[None, :] < counts[:, None]
 
-    def subset(self, index) -> "BanditLog":
+    def subset(self, index) -> BanditLog:
         index = np.asarray(index)
         pick = lambda xs: [xs[i] for i in index]  # noqa: E731
         return BanditLog(pick(self.event_ids), pick(self.user_ids), pick(self.title_ids), pick(self.contexts),
@@ -204,7 +204,7 @@ def _ds_namespaces(spaces: dict) -> dict:
 
 
 def _iso_utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def dsjson_lines(log: BanditLog):
@@ -271,7 +271,7 @@ def from_dsjson(path: str | Path) -> BanditLog:
                 raise LogError(f"{where}: chosen action {chosen + 1} out of range 1..{len(actions)}")
             pmf = [0.0] * len(actions)
             if len(order) == len(actions) == len(probs):
-                for j, p in zip(order, probs):
+                for j, p in zip(order, probs, strict=True):
                     pmf[j] = p
             meta = rec.get("_meta", {})
             candidates = meta.get("candidates") or [

@@ -170,7 +170,7 @@ def learning_curves(results: list[RunResult], points: int = 40) -> list[dict]:
     for policy, runs in by_policy.items():
         n = min(len(r.expected) for r in runs)
         edges = np.unique(np.linspace(0, n, points + 1).astype(int))
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
             rates = np.array([r.expected[lo:hi].mean() for r in runs])
             oracle = np.array([r.oracle[lo:hi].mean() for r in runs])
             regret = np.array([(r.oracle[:hi] - r.expected[:hi]).sum() for r in runs])

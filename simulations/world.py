@@ -91,9 +91,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 
@@ -203,7 +203,7 @@ def _check_distribution(name: str, weights, labels: Sequence[str]) -> None:
     if not isinstance(weights, (tuple, list)) or len(weights) != len(labels):
         raise ValueError(f"{name} must be {len(labels)} probabilities, one per "
                          f"{', '.join(labels)}; got {weights!r}")
-    for label, weight in zip(labels, weights):
+    for label, weight in zip(labels, weights, strict=True):
         _check_real(f"{name}[{label}]", weight, 0.0, 1.0)
     if abs(sum(weights) - 1.0) > 1e-6:
         raise ValueError(f"{name} must sum to 1, not {sum(weights)!r}")
@@ -532,7 +532,7 @@ class World:
                 weights = rng.dirichlet([p.broad_concentration] * size)
                 kind = "broad"
             shares[np.asarray(support)] = weights
-            taste = {g: float(s) for g, s in zip(GENRES, shares)}
+            taste = {g: float(s) for g, s in zip(GENRES, shares, strict=True)}
             users.append(SimUser(id=f"sim-u{k + 1:04d}", taste=taste, kind=kind))
         return users
 
@@ -631,7 +631,7 @@ class World:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
         day = _REPRESENTATIVE_DAY[day_type]
         hour, minute = _REPRESENTATIVE_TIME[time_bucket]
-        when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=timezone.utc)
+        when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
         return {"time": when.isoformat(timespec="seconds"), "time_bucket": time_bucket,
                 "day_type": day_type, "device": device}
 

@@ -491,7 +491,7 @@ def runs(pool) -> dict:
                                           e.diagnostics["mean_weight"]))
         out[logging, target] = {
             name: dict(zip(("covered", "error", "std_error", "mean_weight"),
-                           np.array(v, dtype=float).T))
+                           np.array(v, dtype=float).T, strict=True))
             for name, v in rows.items()}
     return out
 

@@ -8,8 +8,14 @@ import pytest
 from artwork.cli import cli
 from artwork.demo_catalog import demo_titles
 from simulations import logs
-from simulations.evaluate import (candidate_policies, context_free_best_dist, evaluate, reward_model,
-                                  true_reward_matrix, vw_progressive_dist)
+from simulations.evaluate import (
+    candidate_policies,
+    context_free_best_dist,
+    evaluate,
+    reward_model,
+    true_reward_matrix,
+    vw_progressive_dist,
+)
 from simulations.simulate import POLICIES, run_policy
 from simulations.world import World
 

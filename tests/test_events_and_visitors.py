@@ -114,4 +114,4 @@ def test_visitors_make_contrasting_fans_diverge(client, clock, learner, fan, oth
         decisions = client.post("/api/v1/select-artwork", json={
             "user_id": f"probe-{who}", "title_ids": titles, "context": {"genre_affinity": FANS[who]}}).get_json()
         tops[who] = [d["ranking"][0]["artwork_id"] for d in decisions["decisions"]]
-    assert sum(a != b for a, b in zip(tops[fan], tops[other])) >= 5
+    assert sum(a != b for a, b in zip(tops[fan], tops[other], strict=True)) >= 5

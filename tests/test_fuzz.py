@@ -104,7 +104,8 @@ def test_every_operation_conforms_to_the_document(make_app):
             @given(case=strategy.map(swap))
             def check(case):
                 response = case.call_and_validate(checks=CHECKS, buffered=True)
-                statuses[op.label][response.status_code] += 1
+                # called below, in this same iteration: op is the one it was defined for
+                statuses[op.label][response.status_code] += 1  # noqa: B023
 
             check()
     took = time.monotonic() - started

@@ -130,7 +130,7 @@ def test_dark_and_bright_variants_differ_in_colour():
     ("muted", lambda mean, sat: sat < 50),
 ])
 def test_tone_sets_the_palette(tone, check):
-    for theme, subject in zip(("drama", "horror", "comedy", "family", "scifi"), vocab.SUBJECTS):
+    for theme, subject in zip(("drama", "horror", "comedy", "family", "scifi"), vocab.SUBJECTS, strict=True):
         img = render_artwork(_title(), _art(theme=theme, tone=tone, subject=subject))
         mean = ImageStat.Stat(img).mean
         saturation = ImageStat.Stat(img.convert("HSV")).mean[1]

@@ -12,7 +12,8 @@ import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
 
-from artwork import openapi, schemas as S
+from artwork import openapi
+from artwork import schemas as S
 
 EXAMPLE_TIME = S.EXAMPLE_TIME
 
@@ -41,7 +42,7 @@ def test_the_document_is_valid_openapi_3_1(doc):
     assert doc["openapi"] == "3.1.0"
     # schemathesis checks the document against the OpenAPI 3.1 meta-schema it ships.
     schemathesis.openapi.from_dict(doc).validate()
-    for name, schema in doc["components"]["schemas"].items():
+    for schema in doc["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
     refs = re.findall(r'"\$ref": "#/([^"]+)"', json.dumps(doc))
     assert refs
@@ -432,9 +433,9 @@ def test_deep_bodies_are_refused_with_400_never_500(client, where, depth):
     and the validator's messages recurse), the answer is a 400; past MAX_NESTING it says why."""
     nested = "[" * depth + '"t01"' + "]" * depth
     body = {"top": nested,
-            "title_ids": '{"user_id": "u1", "title_ids": %s}' % nested[1:-1],
-            "genre_affinity": '{"user_id": "u1", "title_id": "t01", "context": {"genre_affinity": {"drama": %s}}}'
-                              % nested}[where]
+            "title_ids": f'{{"user_id": "u1", "title_ids": {nested[1:-1]}}}',
+            "genre_affinity": '{"user_id": "u1", "title_id": "t01", "context": {"genre_affinity": {"drama": '
+                              + nested + "}}}"}[where]
     r = client.post("/api/v1/select-artwork", data=body, content_type="application/json")
     assert r.status_code == 400, (r.status_code, r.data[:200])
     levels = depth + (where != "top") + (where == "genre_affinity") * 2 - (where == "title_ids")

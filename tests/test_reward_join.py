@@ -211,11 +211,11 @@ def test_event_ids_carry_the_decision_time_so_later_ones_sort_after(client, serv
     """Ids are the decision time in milliseconds (12 hex digits) and 128 random bits: the log's
     index on them grows at its end instead of on a random page of an index as large as the log."""
     first = decide(client)
-    assert len(first) == 44 and first[:12] == "%012x" % int(clock() * 1000)
+    assert len(first) == 44 and first[:12] == f"{int(clock() * 1000):012x}"
     clock.advance(0.001)
     page = client.post("/api/v1/select-artwork", json={"user_id": "u1", "title_ids": ["t01", "t02", "t03"]})
     ids = [d["event_id"] for d in page.get_json()["decisions"]]
-    assert {i[:12] for i in ids} == {"%012x" % int(clock() * 1000)} and len(set(ids)) == 3
+    assert {i[:12] for i in ids} == {f"{int(clock() * 1000):012x}"} and len(set(ids)) == 3
     assert all(first < i for i in ids)
     clock.advance(3600)
     assert max(ids) < decide(client)

@@ -361,7 +361,7 @@ def test_sampled_contexts(world):
     for key, labels, weights in (("time_bucket", TIME_BUCKETS, p.time_bucket_weights),
                                  ("day_type", DAY_TYPES, p.day_type_weights),
                                  ("device", DEVICES, p.device_weights)):
-        for label, weight in zip(labels, weights):
+        for label, weight in zip(labels, weights, strict=True):
             share = sum(c[key] == label for c in contexts) / len(contexts)
             assert share == pytest.approx(weight, abs=5 * math.sqrt(weight / len(contexts)))
     offsets = {datetime.fromisoformat(c["time"]).utcoffset().total_seconds() / 60
@@ -511,8 +511,8 @@ def test_best_fixed_is_exact(catalog):
             values = {}
             for a in small.artwork_ids(title_id):
                 total = 0.0
-                for bucket, wb in zip(TIME_BUCKETS, p.time_bucket_weights):
-                    for device, wd in zip(DEVICES, p.device_weights):
+                for bucket, wb in zip(TIME_BUCKETS, p.time_bucket_weights, strict=True):
+                    for device, wd in zip(DEVICES, p.device_weights, strict=True):
                         ctx = World.context_for(bucket, device=device)
                         total += wb * wd * sum(
                             small.reward_probability(u, title_id, a, ctx, reward)
