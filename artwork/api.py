@@ -274,7 +274,8 @@ def reset_model():
 
 
 @bp.post("/api/v1/admin/model/retrain")
-@operation("Retrain the model from the log (admin)", tags=("admin",), admin=True, body=S.RETRAIN_REQUEST, body_required=False,
+@operation("Retrain the model from the log (admin)", tags=("admin",), admin=True, body=S.RETRAIN_REQUEST,
+           body_required=False,
            description="Rebuild the model from every event in the log, optionally with new VW arguments.",
            responses={200: ("The new model epoch.", S.MODEL_EPOCH)},
            errors={400: ["bad_request"], **ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)

@@ -34,17 +34,23 @@ DEFAULTS: dict[str, Setting] = {
     "FULL_VIEW_SECONDS": Setting(1200.0, "Seconds of viewing that count as one full view for affinity."),
     "CHECKPOINT_EVERY_EVENTS": Setting(1000, "Write a model checkpoint after this many newly learned events."),
     "CHECKPOINT_EVERY_SECONDS": Setting(60.0, "...or after this many seconds with anything new learned."),
-    "PUBLISH_EVERY_SECONDS": Setting(0.5, "With serve --workers: how often the learner publishes a snapshot when it learned something."),
-    "SNAPSHOT_POLL_SECONDS": Setting(0.25, "With serve --workers: how often a serving process looks for a newer snapshot."),
+    "PUBLISH_EVERY_SECONDS": Setting(0.5, "With serve --workers: how often the learner publishes a snapshot "
+                                          "when it learned something."),
+    "SNAPSHOT_POLL_SECONDS": Setting(0.25, "With serve --workers: how often a serving process looks for a "
+                                           "newer snapshot."),
     "LEARNER_INTERVAL_SECONDS": Setting(0.25, "How often the learner looks for closed windows when nothing wakes it."),
-    "CATALOG_CACHE_SECONDS": Setting(2.0, "How long a serving process keeps the catalog in memory; imports show within this."),
+    "CATALOG_CACHE_SECONDS": Setting(2.0, "How long a serving process keeps the catalog in memory; imports show "
+                                          "within this."),
     "MAX_TITLES_PER_REQUEST": Setting(100, "Most titles one select-artwork call may ask for."),
     "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
     "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
     "LEARNER": Setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is called."),
-    "ADMIN_TOKEN": Setting(None, "Bearer token for admin operations (catalog upload, deleting users, model reset/retrain); unset: they are off."),
-    "RETENTION_DAYS": Setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than this (0: keep everything)."),
-    "ROLE": Setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's snapshots only."),
+    "ADMIN_TOKEN": Setting(None, "Bearer token for admin operations (catalog upload, deleting users, model "
+                                 "reset/retrain); unset: they are off."),
+    "RETENTION_DAYS": Setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than this "
+                                   "(0: keep everything)."),
+    "ROLE": Setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's snapshots "
+                           "only."),
 }
 
 REWARDS = ("click", "quality_play")

@@ -172,7 +172,8 @@ class Learner:
                                  [(event_id, now) for event_id in due])
                 changed = conn.executemany(
                     "UPDATE impressions SET state = 'final', reward = ?, final_reason = 'window', final_ts = ?"
-                    " WHERE event_id = ? AND state = 'pending'", [(default, now, event_id) for event_id in due]).rowcount
+                    " WHERE event_id = ? AND state = 'pending'",
+                    [(default, now, event_id) for event_id in due]).rowcount
                 if changed != len(due):  # cannot happen under the writer lock; never half-close
                     raise RuntimeError(f"closing windows: {len(due)} due, {changed} finalized")
             closed += len(due)

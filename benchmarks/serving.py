@@ -27,8 +27,6 @@ import os
 import random
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -42,19 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+from artwork.harness import Service, get_json
+
 PAGE = 40
 EXTRA_TITLES = 84  # demo catalog (36) + these = 120 titles, so a page of 40 is a real page
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.load(response)
 
 
 def post_json(url: str, body: dict | None = None) -> dict:
@@ -124,7 +113,8 @@ def lua_select(title_ids: list[str], page: int, people: str = "bench", tastes: l
             end
             context = ', "context": {{"genre_affinity": {{' .. table.concat(weights, ", ") .. '}}}}'
           end
-          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": [' .. table.concat(picked, ",") .. ']' .. context .. '}}'
+          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": ['
+            .. table.concat(picked, ",") .. ']' .. context .. '}}'
           requests[n] = wrk.format(nil, "/api/v1/select-artwork", nil, body)
         end
         local n = 0
@@ -224,32 +214,11 @@ def served(args, tmp: Path, name: str, reward_wait: float):
     set; yields (server process, base URL, data directory) and stops it (SIGTERM) after."""
     data = tmp / name
     shutil.copytree(tmp / "data", data)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    artwork = Path(sys.executable).with_name("artwork")
-    env = {**os.environ, "ARTWORK_REWARD_WAIT_SECONDS": str(reward_wait)}
-    log = open(tmp / f"{name}.log", "wb")
-    proc = subprocess.Popen([str(artwork), "serve", "--data-dir", str(data), "--port", str(port),
-                             "--workers", str(args.workers), "--threads", str(args.threads)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get_json(f"{base}/healthz")
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
-        run_wrk(f"{base}/api/v1/ping", 2, args.connections)  # warm-up
-        yield proc, base, data
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with Service(data, args=("--workers", str(args.workers), "--threads", str(args.threads)),
+                 env={"ARTWORK_REWARD_WAIT_SECONDS": str(reward_wait)}, log_path=tmp / f"{name}.log",
+                 timeout=60, grace=30) as service:
+        run_wrk(f"{service.base_url}/api/v1/ping", 2, args.connections)  # warm-up
+        yield service.proc, service.base_url, data
 
 
 def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str, tuple[dict, list[float]]]:
@@ -261,7 +230,8 @@ def rounds(args, proc, targets: dict[str, tuple[str, Path | None]]) -> dict[str,
         for name, (url, script) in targets.items():
             runs[name].append(measured_wrk(proc.pid, url, args.duration, args.connections, script))
     baseline = next(iter(targets))
-    return {name: (median_run(runs[name]), [r["rps"] / p["rps"] for r, p in zip(runs[name], runs[baseline], strict=True)])
+    return {name: (median_run(runs[name]),
+                   [r["rps"] / p["rps"] for r, p in zip(runs[name], runs[baseline], strict=True)])
             for name in targets}
 
 
@@ -332,7 +302,8 @@ def print_http(args, out: dict) -> None:
         print()
     lags_ms = np.array(out["lags"]) * 1000
     print(f"Click to model in every serving process, under sustained one-title load ({len(lags_ms)} clicks): "
-          f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, max {lags_ms.max():.0f} ms")
+          f"p50 {np.percentile(lags_ms, 50):.0f} ms, p99 {np.percentile(lags_ms, 99):.0f} ms, "
+          f"max {lags_ms.max():.0f} ms")
     page_run, behind, drained = out["page_sustained"]
     print(f"\nSustained page-of-{PAGE} load: {page_run['rps'] * PAGE:,.0f} decisions/s for {args.duration} s "
           f"({page_run['errors']} non-2xx); afterwards the learner was {behind['events']:,} events "
@@ -451,7 +422,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         title_ids = prepare_data_dir(tmp / "data")
-        print(f"{len(title_ids)} titles; machine: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores\n")
+        cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+        print(f"{len(title_ids)} titles; machine: {cores} cores\n")
         if not args.skip_http:
             out = http_rows(args, title_ids, tmp)
             print_http(args, out)

@@ -185,7 +185,8 @@ def evaluate(log: BanditLog, candidates: list[Candidate], reward_hat: np.ndarray
     return rows
 
 
-def write_evaluation_report(rows: list[dict], log: BanditLog, out_dir: Path, *, title: str = "Offline evaluation") -> Path:
+def write_evaluation_report(rows: list[dict], log: BanditLog, out_dir: Path, *,
+                            title: str = "Offline evaluation") -> Path:
     """CSV, a Markdown summary and a plot of estimates (with intervals) beside the truth."""
     import matplotlib
 

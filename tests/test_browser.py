@@ -192,7 +192,8 @@ def test_after_simulated_visitors_two_fans_see_different_artwork(demo):
     expect(card).to_have_attribute("data-status", re.compile("done|failed"), timeout=90_000)
     assert card.get_attribute("data-status") == "done", page.locator("#simulate-status").inner_text()
     assert page.locator("#simulate-progress").evaluate("p => [p.value, p.max]") == [SIMULATED_VISITORS] * 2
-    expect(page.locator("#simulate-status")).to_contain_text(f"{SIMULATED_VISITORS:,} / {SIMULATED_VISITORS:,} visitors")
+    expect(page.locator("#simulate-status")).to_contain_text(
+        f"{SIMULATED_VISITORS:,} / {SIMULATED_VISITORS:,} visitors")
     tab.wait_for_new_artwork(since)  # the page picked its artwork again, from the model that learned
     thriller = tab.tile_decisions()
     tab.switch_to("demo-romance-fan")
@@ -222,7 +223,8 @@ def test_a_new_person_gets_a_profile_from_what_they_watch(demo):
     assert len(horror) == 3
     for title_id in horror:
         page.click(f".watch-card button[data-title-id='{title_id}']")
-        expect(page.locator(f".watch-card button[data-title-id='{title_id}']")).to_have_attribute("aria-pressed", "true")
+        expect(page.locator(f".watch-card button[data-title-id='{title_id}']")).to_have_attribute(
+            "aria-pressed", "true")
     expect(page.locator("#profile-dominant")).to_have_text("horror")
     assert get_json(f"{tab.base}/api/v1/users/{guest}/profile")["views"] == 3
     since = tab.load_seq()

@@ -1,8 +1,7 @@
 """The load-and-fault run, short: concurrent clients, SIGKILL to the production server's whole
 process group mid-run, a restart on the same data, and a reconciliation of the log and model
-(`scripts/load_and_fault`; the README gives the long run's counts)."""
+(`python -m scripts.load_and_fault`; the README gives the long run's counts)."""
 
-import importlib.machinery
 import importlib.util
 import json
 import shutil
@@ -11,22 +10,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "load_and_fault"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_script():
-    loader = importlib.machinery.SourceFileLoader("load_and_fault", str(SCRIPT))
-    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("load_and_fault", loader))
-    loader.exec_module(module)
+    """scripts/load_and_fault.py as the module scripts.load_and_fault (scripts/ is not installed)."""
+    spec = importlib.util.spec_from_file_location("scripts.load_and_fault", ROOT / "scripts" / "load_and_fault.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 
 def test_sigkill_mid_load_loses_nothing_acknowledged_and_learns_everything_once(template_dir, tmp_path):
     shutil.copytree(template_dir, tmp_path / "data")
     run = subprocess.run(
-        [sys.executable, str(SCRIPT), "--duration", "8", "--clients", "6", "--kill-after", "3", "--workers", "2",
-         "--seed", "7", "--data-dir", str(tmp_path / "data"), "--log-dir", str(tmp_path / "logs"), "--json"],
-        capture_output=True, text=True, timeout=240)
+        [sys.executable, "-m", "scripts.load_and_fault", "--duration", "8", "--clients", "6", "--kill-after", "3",
+         "--workers", "2", "--seed", "7", "--data-dir", str(tmp_path / "data"), "--log-dir", str(tmp_path / "logs"),
+         "--json"],
+        capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["passed"] and result["problems"] == []

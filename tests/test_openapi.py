@@ -309,7 +309,8 @@ def test_documented_error_answers_of_writes(client, service, doc, monkeypatch):
 ODD_VALUES = [None, True, False, 0, -1, 1.0, 1.5, -0.5, 1e300, 10**20, 10**40, "", "x" * 129, "t01\n", "t01",
               "UPPER", "a b", "2026-11-23T20:00:00+00:00", "2026-11-23T20:00:00Z", "2026-13-01T00:00:00Z",
               "1899-01-01T00:00:00+00:00", "2226-01-01T00:00:00+00:00", f"{S.VIEW_YEARS[0] - 1}-12-31T23:00:00Z",
-              f"{S.VIEW_YEARS[1] + 1}-01-01T00:00:00Z", f"{S.VIEW_YEARS[1]}-12-31T23:59:59-05:00", "2026-11-23T20:00:00", "2026-02-30T00:00:00Z",
+              f"{S.VIEW_YEARS[1] + 1}-01-01T00:00:00Z", f"{S.VIEW_YEARS[1]}-12-31T23:59:59-05:00",
+              "2026-11-23T20:00:00", "2026-02-30T00:00:00Z",
               [], ["t01", "t01"], ["t01", "t02"], ["t01"] * 101, {}, {"romance": 1}, {"romance": -1}, {"nope": 1},
               {"romance": 1e9}, "tv", "mobile", "watch", "up", 3000, 0.0, 86400 * 365, "0" * 32, "f" * 32]
 
@@ -340,7 +341,8 @@ def _mutate(value, rng):
     elif action < 0.75 and isinstance(parent, dict):
         del parent[last]
     elif action < 0.9 and isinstance(parent, dict):
-        parent[rng.choice(["extra", "seconds", "title_id", "user_id", "context", "device", "time", "at"])] = rng.choice(ODD_VALUES)
+        parent[rng.choice(["extra", "seconds", "title_id", "user_id", "context", "device", "time",
+                           "at"])] = rng.choice(ODD_VALUES)
     elif isinstance(parent, list):
         parent.append(parent[last])
     return value

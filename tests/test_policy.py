@@ -20,7 +20,8 @@ def random_features(rng: random.Random) -> dict:
     when = {"time_bucket": rng.choice(["morning", "evening"]), "day_type": rng.choice(["weekday", "weekend"])}
     artworks = [{"id": f"a{k}-{rng.randrange(50)}",
                  "tags": {"theme": rng.choice(THEMES), "tone": rng.choice(["dark", "light"]),
-                          "subject": rng.choice(["couple", "face"]), "cast": rng.sample(["x", "y", "z"], rng.randint(0, 2))}}
+                          "subject": rng.choice(["couple", "face"]),
+                          "cast": rng.sample(["x", "y", "z"], rng.randint(0, 2))}}
                 for k in range(rng.randint(2, 7))]
     return F.build_features(affinity, when, rng.choice([None, "tv", "mobile"]), artworks)
 

@@ -173,10 +173,11 @@ def test_serving_benchmark_http_smoke():
     from pathlib import Path
 
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "serving.py"
-    out = subprocess.run([sys.executable, str(script), "--duration", "1", "--rounds", "1", "--clicks", "2", "--learn-events", "200"],
+    out = subprocess.run([sys.executable, str(script), "--duration", "1", "--rounds", "1", "--clicks", "2",
+                          "--learn-events", "200"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    rows = re.findall(r"^\| ((?:trivial JSON endpoint|select-artwork)[^|]*) \| ([\d,]+) \| [\d.]+ \| [\d.]+ \| (\d+) \|",
-                      out, re.M)
+    rows = re.findall(r"^\| ((?:trivial JSON endpoint|select-artwork)[^|]*) \| ([\d,]+) \| [\d.]+ \| [\d.]+ "
+                      r"\| (\d+) \|", out, re.M)
     names = [name for name, _, _ in rows]
     assert names.count("select-artwork, 1 title (people without history)") == 2, out  # alone, and sustained
     assert {"select-artwork, 1 title, people with a viewing history", "select-artwork, page of 40 titles",

@@ -244,5 +244,6 @@ def test_a_decision_makes_the_person_known_whether_or_not_the_history_was_read(c
     for body in ({"user_id": "fresh", "title_id": "t01"}, {"user_id": "fresh", "title_id": "t02"},
                  {"user_id": "own", "title_id": "t01", "context": {"genre_affinity": {"drama": 1.0}}}):
         assert client.post("/api/v1/select-artwork", json=body).status_code == 200
-    rows = service.store.query("SELECT id, count(*) AS n FROM users WHERE id IN ('fresh', 'own') GROUP BY id ORDER BY id")
+    rows = service.store.query("SELECT id, count(*) AS n FROM users WHERE id IN ('fresh', 'own')"
+                               " GROUP BY id ORDER BY id")
     assert rows == [{"id": "fresh", "n": 1}, {"id": "own", "n": 1}]

@@ -57,7 +57,8 @@ def test_every_person_with_a_decision_has_one_users_row(client, service):
     select("viewer")
     rows = service.store.query("SELECT id, count(*) AS n FROM users GROUP BY id ORDER BY id")
     assert rows == [{"id": "new", "n": 1}, {"id": "override", "n": 1}, {"id": "viewer", "n": 1}]
-    assert {r["user_id"] for r in service.store.query("SELECT user_id FROM impressions")} == {"new", "override", "viewer"}
+    assert ({r["user_id"] for r in service.store.query("SELECT user_id FROM impressions")}
+            == {"new", "override", "viewer"})
 
 
 def test_the_log_refuses_an_impossible_propensity(service):
@@ -80,7 +81,8 @@ def test_migration_keeps_outcomes_recorded_before_it(tmp_path):
     db.execute("INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features, candidates,"
                " pmf, chosen_index, artwork_id, probability, explored, model_version, policy, time_bucket, state)"
                " VALUES ('e', 0, 'u', 't', '{}', '{}', '[]', '[]', 0, 'a', 1.0, 0, 0, 'p', 'morning', 'final')")
-    db.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect) VALUES ('e', 'click', NULL, 5, 'x')")
+    db.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect)"
+               " VALUES ('e', 'click', NULL, 5, 'x')")
     db.conn.commit()
     db.conn.close()
     store = Store(tmp_path / "old.db")

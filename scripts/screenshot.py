@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Save a full-page PNG of the browser demo, in headless Chromium.
 
-Run it with the project's virtualenv (it needs Playwright's Python package, and Debian's
-Chromium at /usr/bin/chromium; never `playwright install`):
+Run it from the repository's root with the project's virtualenv (it needs Playwright's Python
+package, and Debian's Chromium at /usr/bin/chromium; never `playwright install`):
 
-    .venv/bin/python scripts/screenshot --out demo.png
-    .venv/bin/python scripts/screenshot --out phone.png --width 390 --height 844
-    .venv/bin/python scripts/screenshot --simulate --persona demo-romance-fan --details --out details.png
-    .venv/bin/python scripts/screenshot --url http://127.0.0.1:8000 --out live.png
+    .venv/bin/python -m scripts.screenshot --out demo.png
+    .venv/bin/python -m scripts.screenshot --out phone.png --width 390 --height 844
+    .venv/bin/python -m scripts.screenshot --simulate --persona demo-romance-fan --details --out details.png
+    .venv/bin/python -m scripts.screenshot --url http://127.0.0.1:8000 --out live.png
 
 Without --url it starts `artwork serve` on a fresh temporary data directory (the first start
 renders the demo catalog, a few seconds) and stops it afterwards.
@@ -18,54 +18,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(base: str, proc: subprocess.Popen | None, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-            return
-        except OSError:
-            if proc is not None and proc.poll() is not None:
-                raise SystemExit(f"the service exited with code {proc.returncode}") from None
-            if time.monotonic() > deadline:
-                raise SystemExit(f"the service at {base} did not answer /healthz within {timeout:.0f} s") from None
-            time.sleep(0.2)
-
-
-def start_service(data_dir: Path, port: int, log) -> subprocess.Popen:
-    artwork = Path(sys.executable).with_name("artwork")
-    command = ([str(artwork)] if artwork.exists()
-               else [sys.executable, "-c", "from artwork.cli import cli; cli()"])
-    return subprocess.Popen([*command, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-
-
-def stop_service(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def shoot(args, base: str) -> None:
@@ -96,7 +55,8 @@ def shoot(args, base: str) -> None:
                 page.wait_for_selector("#onboarding:not([hidden]) .watch-card button", timeout=30_000)
                 for i in range(args.new_person):
                     page.locator(".watch-card button[aria-pressed='false']").nth(i * 3).click()
-                    page.wait_for_function(f"() => document.querySelectorAll(\".watch-card button[aria-pressed='true']\").length > {i}",
+                    page.wait_for_function("() => document.querySelectorAll("
+                                           f"\".watch-card button[aria-pressed='true']\").length > {i}",
                                            timeout=10_000)
             if args.time:
                 page.click(f"label[for='time-{args.time}']")
@@ -133,7 +93,7 @@ def shoot(args, base: str) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="screenshot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default="demo.png", help="PNG file to write (default demo.png)")
     parser.add_argument("--url", help="a running service (default: start one on a temporary data directory)")
     parser.add_argument("--width", type=int, default=1440)
@@ -153,34 +113,42 @@ def main(argv=None) -> int:
 
     try:
         import playwright.sync_api  # noqa: F401
+
+        import artwork.harness  # noqa: F401
     except ImportError:
-        venv = Path(__file__).resolve().parents[1] / ".venv"
+        repo = Path(__file__).resolve().parents[1]
+        venv = repo / ".venv"
         venv_python = venv / "bin" / "python"
         if venv_python.exists() and Path(sys.prefix).resolve() != venv.resolve():
-            os.execv(str(venv_python), [str(venv_python), __file__, *(argv if argv is not None else sys.argv[1:])])
-        print("Playwright is missing: run this with the project's virtualenv "
-              "(.venv/bin/python scripts/screenshot) after `.venv/bin/pip install playwright`", file=sys.stderr)
+            path = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH")) if p)
+            os.execve(str(venv_python), [str(venv_python), "-m", "scripts.screenshot",
+                                         *(argv if argv is not None else sys.argv[1:])],
+                      {**os.environ, "PYTHONPATH": path})
+        print("Playwright or the artwork package is missing: run this with the project's virtualenv "
+              "(.venv/bin/python -m scripts.screenshot) after `.venv/bin/pip install -e '.[test]'`",
+              file=sys.stderr)
         return 2
+    from artwork.harness import Service, ServiceError, wait_healthy
+
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
         return 2
     if args.url:
         base = args.url.rstrip("/")
-        wait_healthy(base, None, 10)
+        try:
+            wait_healthy(base, 10)
+        except ServiceError as exc:
+            raise SystemExit(str(exc)) from None
         shoot(args, base)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="artwork-screenshot-"))
-    proc = None
     try:
-        port = free_port()
-        with open(tmp / "serve.log", "wb") as log:
-            proc = start_service(tmp / "data", port, log)
-            base = f"http://127.0.0.1:{port}"
-            wait_healthy(base, proc, 120)
-            shoot(args, base)
+        # `artwork serve` in its own process group, stopped afterwards (SIGTERM, then SIGKILL).
+        with Service(tmp / "data", log_path=tmp / "serve.log", timeout=120, grace=20) as service:
+            shoot(args, service.base_url)
+    except ServiceError as exc:
+        raise SystemExit(str(exc)) from None
     finally:
-        if proc is not None:
-            stop_service(proc)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

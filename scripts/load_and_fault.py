@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Load and fault: drive the production server, SIGKILL it mid-run, restart it, reconcile.
 
-Run it with the project's virtualenv (it re-executes itself with `.venv/bin/python` if started
-by another interpreter):
+Run it from the repository's root with the project's virtualenv (it re-executes itself with
+`.venv/bin/python` if started by another interpreter):
 
-    .venv/bin/python scripts/load_and_fault                      # 30 s, 16 clients, 2 workers
-    .venv/bin/python scripts/load_and_fault --duration 60 --clients 16 --workers 2 --json
+    .venv/bin/python -m scripts.load_and_fault                   # 30 s, 16 clients, 2 workers
+    .venv/bin/python -m scripts.load_and_fault --duration 60 --clients 16 --workers 2 --json
 
 What it does, talking only to 127.0.0.1:
 
@@ -50,7 +50,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -67,16 +66,14 @@ USER_PREFIX = "lf-"
 
 
 def reexec_with_venv(argv: list[str]) -> None:
+    """Run again as `.venv/bin/python -m scripts.load_and_fault` if another interpreter started it
+    (the package, artwork, is installed in the virtualenv; it is imported only after this)."""
     venv = REPO / ".venv"
     venv_python = venv / "bin" / "python"
     if venv_python.exists() and Path(sys.prefix).resolve() != venv.resolve():
-        os.execv(str(venv_python), [str(venv_python), str(Path(__file__).resolve()), *argv])
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+        os.execve(str(venv_python), [str(venv_python), "-m", "scripts.load_and_fault", *argv],
+                  {**os.environ, "PYTHONPATH": path})
 
 
 def log(message: str) -> None:
@@ -84,97 +81,25 @@ def log(message: str) -> None:
 
 
 # Processes ----------------------------------------------------------------------------------
+# The server is artwork.harness.Service (`artwork serve` in its own process group), imported
+# in run(), after the re-execution with the virtualenv's interpreter.
 
 
-def group_members(pgid: int) -> list[tuple[int, str]]:
-    """Live (not zombie) processes of a process group, as (pid, command line)."""
-    members = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            state, pgrp = fields[0], int(fields[2])
-            if pgrp != pgid or state in ("Z", "X"):
-                continue
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, ValueError, IndexError):
-            continue
-        members.append((int(entry), cmdline.strip()))
-    return members
+def start_server(server, log_dir: Path, port: int) -> None:
+    """(Re)start the server on ``port``, each start with a log of its own (serve-N.log)."""
+    server.start(port, log_dir / f"serve-{server.starts + 1}.log")
 
 
-class Server:
-    """`artwork serve --workers N` in its own session (so its process group can be killed whole)."""
+def came_up(server, timeout: float) -> bool:
+    """True once /healthz answers; False if the server exited or the time ran out."""
+    from artwork.harness import ServiceError
 
-    def __init__(self, data_dir: Path, workers: int, threads: int, env: dict, log_dir: Path):
-        self.data_dir, self.workers, self.threads = data_dir, workers, threads
-        self.env, self.log_dir = env, log_dir
-        self.artwork = Path(sys.executable).with_name("artwork")
-        self.proc: subprocess.Popen | None = None
-        self.port: int | None = None
-        self.starts = 0
-        self.logs: list[Path] = []
-
-    @property
-    def pgid(self) -> int:
-        return self.proc.pid  # start_new_session: the leader's pid is the group id
-
-    def start(self, port: int) -> None:
-        self.starts += 1
-        self.port = port
-        path = self.log_dir / f"serve-{self.starts}.log"
-        self.logs.append(path)
-        command = [str(self.artwork), "serve", "--workers", str(self.workers), "--threads", str(self.threads),
-                   "--host", HOST, "--port", str(port), "--data-dir", str(self.data_dir)]
-        with open(path, "wb") as out:
-            self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env,
-                                         start_new_session=True)
-
-    def wait_healthy(self, timeout: float) -> bool:
-        """True once /healthz answers 200; False if the server exited or the time ran out."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                status, _ = request(self.port, "GET", "/healthz", timeout=2)
-                if status == 200:
-                    return True
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.1)
+    try:
+        server.wait_healthy(timeout)
+    except ServiceError as exc:
+        log(str(exc))
         return False
-
-    def kill_group(self) -> list[tuple[int, str]]:
-        """SIGKILL to every process of the group at once; returns who was in it."""
-        members = group_members(self.pgid)
-        try:
-            os.killpg(self.pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.proc.wait()
-        return members
-
-    def wait_group_gone(self, timeout: float) -> list[tuple[int, str]]:
-        deadline = time.monotonic() + timeout
-        while (left := group_members(self.pgid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return left
-
-    def stop_gracefully(self, timeout: float) -> int | None:
-        """SIGTERM to the master (it stops the serving processes and the learner, which writes a
-        last checkpoint); its exit code, or None if it had to be killed."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill_group()
-            return None
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+    return True
 
 
 # HTTP ---------------------------------------------------------------------------------------
@@ -502,21 +427,20 @@ def parse_args(argv):
 
 def run(args) -> dict:
     from artwork.config import load_settings
+    from artwork.harness import Service, artwork_command, free_port
 
     scratch = None if args.data_dir and args.log_dir else Path(tempfile.mkdtemp(prefix="load_and_fault-"))
     log_dir = args.log_dir or scratch
     log_dir.mkdir(parents=True, exist_ok=True)
     data_dir = args.data_dir or scratch / "data"
-    artwork = Path(sys.executable).with_name("artwork")
     result: dict = {"settings": {"duration": args.duration, "clients": args.clients, "workers": args.workers,
                                  "threads": args.threads, "kill_after": args.kill_after, "seed": args.seed,
                                  "reward_wait_seconds": args.reward_wait, "data_dir": str(data_dir),
                                  "log_dir": str(log_dir)},
                     "passed": False, "problems": []}
-    env = {**os.environ, "ARTWORK_REWARD_WAIT_SECONDS": str(args.reward_wait)}
-    env.pop("ARTWORK_DATA_DIR", None)
-    default_reward = float(load_settings(environ=env)["DEFAULT_REWARD"])
-    server = Server(data_dir, args.workers, args.threads, env, log_dir)
+    server = Service(data_dir, args=("--workers", str(args.workers), "--threads", str(args.threads)), host=HOST,
+                     env={"ARTWORK_REWARD_WAIT_SECONDS": str(args.reward_wait), "ARTWORK_DATA_DIR": None})
+    default_reward = float(load_settings(environ=server.env)["DEFAULT_REWARD"])
     init: list[subprocess.Popen] = []
 
     # The hard wall: whatever happens, the children die and the run fails by then.
@@ -537,15 +461,16 @@ def run(args) -> dict:
 
     if args.data_dir is None:
         log(f"initializing {data_dir} (artwork init)")
-        init.append(subprocess.Popen([str(artwork), "init", "--data-dir", str(data_dir)], stdout=subprocess.DEVNULL))
+        init.append(subprocess.Popen([*artwork_command(), "init", "--data-dir", str(data_dir)],
+                                     stdout=subprocess.DEVNULL))
         if init[0].wait() != 0:
             watchdog.cancel()
             raise RuntimeError(f"artwork init failed with exit code {init[0].returncode}")
 
     clients: list[Client] = []
     try:
-        server.start(free_port())
-        if not server.wait_healthy(90):
+        start_server(server, log_dir, free_port(HOST))
+        if not came_up(server, 90):
             raise RuntimeError(f"the server did not come up; see {server.logs[-1]}")
         status, payload = request(server.port, "GET", "/api/v1/titles", timeout=args.timeout)
         if status != 200:
@@ -565,26 +490,26 @@ def run(args) -> dict:
 
         # The fault: SIGKILL to the whole process group, then a restart on the same data.
         time.sleep(max(0.0, shared.t0 + args.kill_after - time.monotonic()))
-        members = group_members(server.pgid)
+        members = server.members()
         shared.kill_t = time.monotonic()
         kill_wall = time.time()
-        killed = server.kill_group()
+        killed = server.kill()
         checkpoint_at_kill = None
         try:  # the snapshot the learner had published when it died (a file: no database access)
             checkpoint_at_kill = json.loads((data_dir / "models" / "latest.json").read_text()).get("seq")
         except (OSError, ValueError):
             pass
-        left = server.wait_group_gone(10)
+        left = server.wait_gone(10)
         log(f"SIGKILL to process group {server.pgid}: {len(killed)} processes "
             f"({len(left)} still alive after 10 s)")
         port = first_port = server.port
-        server.start(port)
-        if not server.wait_healthy(90):
+        start_server(server, log_dir, port)
+        if not came_up(server, 90):
             log(f"restart on port {port} failed ({server.logs[-1]}); trying a new port")
             if server.alive():
-                server.kill_group()
-            server.start(free_port())
-            if not server.wait_healthy(90):
+                server.kill()
+            start_server(server, log_dir, free_port(HOST))
+            if not came_up(server, 90):
                 raise RuntimeError(f"the server did not come back after the kill; see {server.logs[-1]}")
         shared.port = server.port
         shared.ready_t = time.monotonic()
@@ -618,8 +543,8 @@ def run(args) -> dict:
         drained_in = time.monotonic() - load_end
         log(f"drained in {drained_in:.1f} s (every window closed and every serving process at the learner's model: "
             f"{caught_up})")
-        code = server.stop_gracefully(60)
-        left_after_stop = server.wait_group_gone(30)
+        code = server.terminate(60)  # SIGTERM to the master; its exit code, or None if it had to be killed
+        left_after_stop = server.wait_gone(30)
         log(f"graceful stop: exit code {code}")
 
         conn = read_only(db)
@@ -633,7 +558,7 @@ def run(args) -> dict:
     finally:
         watchdog.cancel()
         if server.alive():
-            server.kill_group()
+            server.kill()
 
     # Counting.
     sent = collections.Counter()
