@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Setting] = {
     "DATA_DIR": Setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints."),
     "VW_ARGS": Setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf)."),
     "POLICY_NAME": Setting("vw-epsilon-greedy", "Name logged with every decision, to tell policies apart in the log."),
+    "PROPENSITY_FLOOR": Setting(0.01, "Smallest probability any candidate artwork is shown with (0 to 1): the "
+                                "policy's distribution is mixed with uniform just enough, so no importance weight "
+                                "exceeds 1/floor."),
     "REWARD": Setting("click", "Reward definition: 'click' (a click or any play) or 'quality_play'."),
     "QUALITY_PLAY_SECONDS": Setting(600.0, "Seconds watched that make a play a quality play."),
     "REWARD_WAIT_SECONDS": Setting(30.0, "How long after a decision (or its activation) an outcome still counts."),
@@ -114,5 +117,7 @@ def validate(settings: dict) -> None:
         raise ValueError("ADMIN_TOKEN must be at least 16 characters (or unset, which turns admin operations off)")
     if float(settings["RETENTION_DAYS"]) < 0:
         raise ValueError("RETENTION_DAYS must not be negative (0 keeps everything)")
+    if not 0 <= float(settings["PROPENSITY_FLOOR"]) < 1:
+        raise ValueError(f"PROPENSITY_FLOOR must be at least 0 and below 1, not {settings['PROPENSITY_FLOOR']!r}")
     if float(settings["QUALITY_PLAY_SECONDS"]) < 0:
         raise ValueError("QUALITY_PLAY_SECONDS must not be negative")

@@ -7,13 +7,15 @@ model learns from is always what it predicted from, even if the catalog changes 
 VW namespaces (one letter each, because VW keys interactions on the first letter):
 
 - shared (the context): ``G`` genre affinity (genre -> weight in [0, 1], summing to 1),
-  ``T`` time (``bucket=evening``, ``day=weekend``), ``D`` device (``device=tv``).
+  ``T`` time (``bucket=evening``, ``day=weekend``), ``K`` clock (the local time of day as a
+  point on a circle, ``hour_cos`` and ``hour_sin``, to the quarter hour: crossed with an
+  artwork's tone it lets the effect of a tone rise and fall smoothly through the day instead of
+  jumping at the buckets' edges), ``D`` device (``device=tv``).
 - per artwork: ``A`` artwork id, ``H`` theme, ``O`` tone, ``S`` subject, ``C`` cast,
   ``M`` match: the person's affinity for the artwork's theme, one number that lets what is
   learned about "show people the aspect they like" carry over to every genre at once.
 
-The default interactions (config.DEFAULT_VW_ARGS) pair G with H, O, S and A (taste x artwork),
-T with O and H (time x tone and theme) and D with S (device x subject).
+Which namespaces are crossed with which is the policy's choice (``config.DEFAULT_VW_ARGS``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,24 @@ def time_context(when: datetime) -> dict:
         "time_bucket": time_bucket(when.hour),
         "day_type": "weekend" if when.weekday() >= 5 else "weekday",
     }
+
+
+#: The clock's resolution: quarters of an hour, 96 a day.
+QUARTERS_PER_DAY = 96
+
+
+def day_quarter(time_text: str) -> int:
+    """The quarter hour of the day (0-95) of an ISO-8601 time, in the time's own local clock."""
+    when = datetime.fromisoformat(time_text)
+    return when.hour * 4 + when.minute // 15
+
+
+@lru_cache(maxsize=QUARTERS_PER_DAY)
+def clock_features(quarter: int) -> dict:
+    """The ``K`` namespace: the time of day as a point on the unit circle (midnight at angle 0),
+    so 23:45 and 00:00 are neighbours."""
+    angle = 2 * math.pi * quarter / QUARTERS_PER_DAY
+    return {"hour_cos": round(math.cos(angle), 4), "hour_sin": round(math.sin(angle), 4)}
 
 
 # Genre affinity --------------------------------------------------------------------------------
@@ -143,11 +163,17 @@ def dominant_genre(affinity: dict[str, float]) -> str | None:
 # Feature dictionaries ----------------------------------------------------------------------------
 
 def shared_features(affinity: dict[str, float], time_ctx: dict, device: str | None) -> dict:
-    """The context features: ``{namespace: {feature: value}}``."""
+    """The context features: ``{namespace: {feature: value}}``. The clock comes from
+    ``time_ctx["time"]`` (or ``time_ctx["quarter"]``); without either there is no ``K``."""
     shared = {
         "G": {vw_token(g): round(w, 6) for g, w in affinity.items() if w > 0},
         "T": {f"bucket={time_ctx['time_bucket']}": 1, f"day={time_ctx['day_type']}": 1},
     }
+    quarter = time_ctx.get("quarter")
+    if quarter is None and time_ctx.get("time"):
+        quarter = day_quarter(time_ctx["time"])
+    if quarter is not None:
+        shared["K"] = dict(clock_features(quarter))
     if device:
         shared["D"] = {f"device={device}": 1}
     return shared
@@ -206,13 +232,16 @@ class SharedContext(NamedTuple):
     matches: dict[str, tuple[str, str]]
 
 
-@lru_cache(maxsize=1024)
-def shared_context(affinity: tuple, time_bucket: str, day_type: str, device: str | None) -> SharedContext:
+@lru_cache(maxsize=4096)
+def shared_context(affinity: tuple, time_bucket: str, day_type: str, device: str | None,
+                   quarter: int | None = None) -> SharedContext:
     """``affinity``: its ``(genre, weight)`` items, as ``normalize_affinity`` or
     ``neutral_affinity`` give them (positive floats: the cache would take 1 and 1.0, or 0.0 and
-    -0.0, for one key). Callers must not change what they get."""
+    -0.0, for one key); ``quarter``: ``day_quarter`` of the time. Callers must not change what
+    they get."""
     weights = dict(affinity)
-    shared = shared_features(weights, {"time_bucket": time_bucket, "day_type": day_type}, device)
+    shared = shared_features(weights, {"time_bucket": time_bucket, "day_type": day_type, "quarter": quarter},
+                             device)
     return SharedContext(weights, shared, "shared " + namespaces_text(shared), log_json(shared),
                          log_json(weights), dominant_genre(weights), {})
 

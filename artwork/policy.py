@@ -37,6 +37,25 @@ def normalize_pmf(raw: list[float]) -> list[float]:
     return [float(p) / total for p in raw]
 
 
+def floor_pmf(pmf: list[float], floor: float) -> list[float]:
+    """``pmf`` mixed with the uniform distribution just enough that every probability is at
+    least ``floor`` (at most 1/K with K candidates: more is impossible), and unchanged if it
+    already is.
+
+    The mixture ``(1 - w) * pmf + w / K`` with the smallest such ``w`` keeps the policy's order
+    and moves as little mass as possible. The service samples from the mixture and logs the
+    mixture's probabilities, so every logged propensity is the one the artwork was drawn with
+    and no importance weight exceeds 1 / floor, whatever the exploration the VW arguments ask for.
+    """
+    k = len(pmf)
+    target = min(float(floor), 1.0 / k)
+    lowest = min(pmf)
+    if lowest >= target:
+        return pmf
+    weight = (target - lowest) / (1.0 / k - lowest)
+    return [(1.0 - weight) * p + weight / k for p in pmf]
+
+
 def sample_index(pmf: list[float], rng: random.Random) -> int:
     """Draw an index with the given probabilities (inverse CDF on one uniform draw)."""
     u = rng.random()

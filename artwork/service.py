@@ -19,7 +19,7 @@ from datetime import datetime
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
-from .policy import Model, sample_index
+from .policy import Model, floor_pmf, sample_index
 from .schemas import EVENT_ID_REGEX
 from .storage import Store
 
@@ -248,13 +248,15 @@ class Service:
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
             raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
-        shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device)
+        shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
+                                  F.day_quarter(resolved["time"]))
         dominant = shared.dominant_genre
         deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
         state = "awaiting_activation" if defer_activation else "pending"
         # log_json({**resolved, "genre_affinity": affinity}), with the affinity's JSON made once
         context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
         model = self.model  # one model for the whole page, even if a new snapshot arrives meanwhile
+        floor = float(self.settings["PROPENSITY_FLOOR"])
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
@@ -263,6 +265,7 @@ class Service:
             parts = self.catalog.parts(title)
             features_json, lines = F.decision_text(shared, parts)
             pmf, version = model.predict_lines(lines)
+            pmf = floor_pmf(pmf, floor)  # what is sampled from is what is logged
             with self._rng_lock:
                 index = sample_index(pmf, self._rng)
             candidates = parts.candidates

@@ -86,7 +86,8 @@ def test_vw_lines_carry_interactions_namespaces_and_label():
     ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
     feats = F.build_features({"romance": 0.75, "thriller": 0.25}, ctx, "tv", artworks)
     lines = F.to_vw(feats, label=(1, -1.0, 0.25))
-    assert lines[0] == "shared |D device=tv |G romance:0.75 thriller:0.25 |T bucket=evening day=weekday"
+    assert lines[0] == ("shared |D device=tv |G romance:0.75 thriller:0.25 |K hour_cos:0.7071 hour_sin:-0.7071"
+                        " |T bucket=evening day=weekday")
     assert lines[1] == ("|A id=t01-a1 |C cast=Ana_Reyes |H theme=romance |M match:0.75 |O tone=warm "
                         "|S subject=close-up")
     assert lines[2].startswith("0:-1:0.25 |A id=t01-a2 |H theme=thriller |M match:0.25 |O tone=dark")
@@ -137,7 +138,8 @@ def test_the_request_path_logs_and_predicts_exactly_what_build_features_gives(af
     from artwork.jsontext import log_json
 
     ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
-    shared = F.shared_context(tuple(affinity.items()), ctx["time_bucket"], ctx["day_type"], device)
+    quarter = F.day_quarter(ctx["time"])
+    shared = F.shared_context(tuple(affinity.items()), ctx["time_bucket"], ctx["day_type"], device, quarter)
     for artworks in (ARTWORKS[:4], ARTWORKS):
         expected = F.build_features(affinity, ctx, device, artworks)
         parts = F.title_parts(artworks)
@@ -152,4 +154,5 @@ def test_the_request_path_logs_and_predicts_exactly_what_build_features_gives(af
     assert parts.candidates == [a["id"] for a in ARTWORKS]
     assert json.loads(parts.candidates_json) == parts.candidates
     # The cache hands the same context to the next request with the same affinity, time and device.
-    assert F.shared_context(tuple(dict(affinity).items()), ctx["time_bucket"], ctx["day_type"], device) is shared
+    assert F.shared_context(tuple(dict(affinity).items()), ctx["time_bucket"], ctx["day_type"], device,
+                            quarter) is shared
