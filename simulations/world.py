@@ -149,6 +149,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 
 import numpy as np
 
@@ -938,17 +939,16 @@ class World:
         """A random context: ``{"time", "time_bucket", "day_type", "device"}`` (see the module
         docstring for the distribution)."""
         p = self.params
-        bucket = TIME_BUCKETS[rng.choice(len(TIME_BUCKETS), p=p.time_bucket_weights)]
-        day_type = DAY_TYPES[rng.choice(len(DAY_TYPES), p=p.day_type_weights)]
-        device = DEVICES[rng.choice(len(DEVICES), p=p.device_weights)]
+        bucket = TIME_BUCKETS[_draw(rng, _cdf(p.time_bucket_weights))]
+        day_type = DAY_TYPES[_draw(rng, _cdf(p.day_type_weights))]
+        device = DEVICES[_draw(rng, _cdf(p.device_weights))]
         days = _CALENDAR[day_type]
         day = days[int(rng.integers(len(days)))]
         hours = BUCKET_HOURS[bucket]
         hour = hours[int(rng.integers(len(hours)))]
         minute = int(rng.integers(60))
         offset = p.utc_offsets_minutes[int(rng.integers(len(p.utc_offsets_minutes)))]
-        when = datetime(day.year, day.month, day.day, hour, minute,
-                        tzinfo=timezone(timedelta(minutes=int(offset))))
+        when = datetime(day.year, day.month, day.day, hour, minute, tzinfo=_utc_offset(int(offset)))
         return {"time": when.isoformat(timespec="seconds"), "time_bucket": bucket,
                 "day_type": day_type, "device": device}
 
@@ -1237,6 +1237,23 @@ class World:
         strength = self.params.quirk_strength
         return strength * (favourite[:, None] == self._art_tone_idx[None, :]) \
             - strength * (disliked[:, None] == self._art_subject_idx[None, :])
+
+
+@lru_cache(maxsize=64)
+def _cdf(weights: tuple[float, ...]) -> np.ndarray:
+    cdf = np.cumsum(weights)
+    return cdf / cdf[-1]
+
+
+def _draw(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """``rng.choice(len(cdf), p=...)`` for the weights ``cdf`` came from: the same single uniform
+    draw and the same answer (numpy's own method), without re-checking the weights every call."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+@lru_cache(maxsize=64)
+def _utc_offset(minutes: int) -> timezone:
+    return timezone(timedelta(minutes=minutes))
 
 
 def _nonempty(requests: Sequence[Request]) -> Sequence[Request]:
