@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 #: The VW arguments of the default policy. See README "Why these defaults".
 DEFAULT_VW_ARGS = (
-    "--cb_explore_adf --epsilon 0.1 --cb_type mtr "
-    "-q GH -q GO -q GS -q GA -q TO -q TH -q DS"
+    "--cb_explore_adf --squarecb --gamma_exponent 0.7 --power_t 0 -l 0.05 --clip_p 1 "
+    "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS"
 )
 
 
@@ -25,7 +25,7 @@ class Setting:
 DEFAULTS: dict[str, Setting] = {
     "DATA_DIR": Setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints."),
     "VW_ARGS": Setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf)."),
-    "POLICY_NAME": Setting("vw-epsilon-greedy", "Name logged with every decision, to tell policies apart in the log."),
+    "POLICY_NAME": Setting("vw-squarecb", "Name logged with every decision, to tell policies apart in the log."),
     "PROPENSITY_FLOOR": Setting(0.01, "Smallest probability any candidate artwork is shown with (0 to 1): the "
                                 "policy's distribution is mixed with uniform just enough, so no importance weight "
                                 "exceeds 1/floor."),

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import vowpalwabbit
 
+from artwork.config import DEFAULTS
 from artwork.features import namespaces_text, to_vw
+from artwork.policy import floor_pmf
 
 from . import estimators as E
 from .logs import BanditLog
@@ -72,15 +74,17 @@ def context_free_best_dist(log: BanditLog) -> np.ndarray:
     return dist
 
 
-def vw_progressive_dist(log: BanditLog, vw_args: str) -> np.ndarray:
-    """The pmf a VW policy would have given each round, having learned only the rounds before."""
+def vw_progressive_dist(log: BanditLog, vw_args: str,
+                        floor: float = DEFAULTS["PROPENSITY_FLOOR"].default) -> np.ndarray:
+    """The pmf a VW policy would have given each round, having learned only the rounds before,
+    with the service's propensity floor applied (what the service would have shown with)."""
     ws = vowpalwabbit.Workspace(f"{vw_args} --quiet")
     dist = np.zeros((log.n_rounds, log.n_actions))
     try:
         for i in range(log.n_rounds):
             feats = log.features[i]
             pmf = np.asarray(ws.predict(to_vw(feats)), dtype=float)
-            dist[i, :len(pmf)] = pmf / pmf.sum()
+            dist[i, :len(pmf)] = floor_pmf(list(pmf / pmf.sum()), floor)
             ws.learn(to_vw(feats, label=(int(log.action[i]), -float(log.reward[i]), float(log.pscore[i]))))
     finally:
         ws.finish()

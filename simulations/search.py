@@ -24,13 +24,16 @@ EXPLORATION = {
     "epsilon 0.2": "--epsilon 0.2",
     "softmax 10": "--softmax --lambda 10",
     "squarecb": "--squarecb",
+    # the service's default exploration and learner (README, "Why these defaults")
+    "squarecb, constant rate": "--squarecb --gamma_exponent 0.7 --power_t 0 --clip_p 1",
 }
 INTERACTIONS = {
     "none": "",
     "taste x artwork": "-q GH -q GO -q GS -q GA",
-    "default": "-q GH -q GO -q GS -q GA -q TO -q TH -q DS",
+    "previous default": "-q GH -q GO -q GS -q GA -q TO -q TH -q DS",
+    "default": "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS",
 }
-LEARNING_RATES = (0.1, 0.5, 2.0)
+LEARNING_RATES = (0.05, 0.5, 2.0)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def test_select_one_title_returns_a_logged_decision(client, service):
     assert features["shared"]["D"] == {"device=tv": 1}
     context = json.loads(row["context"])
     assert context["time"] == EVENING and context["affinity_source"] == "neutral"
-    assert row["policy"] == "vw-epsilon-greedy" and row["state"] == "pending"
+    assert row["policy"] == "vw-squarecb" and row["state"] == "pending"
 
 
 def test_untrained_policy_explores_uniformly(client):
