@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from importlib import resources
 from pathlib import Path
@@ -106,15 +105,17 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     def service_error(exc: ServiceError):
         return jsonify(exc.to_dict()), exc.status, exc.headers
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def storage_busy(exc: sqlite3.OperationalError):
-        # Only after BUSY_TIMEOUT_MS of waiting for another writer: tell the client to retry,
+    def storage_busy(exc: Exception):
+        # E.g. after BUSY_TIMEOUT_MS of waiting for another writer: tell the client to retry,
         # nothing was recorded.
         log.error("storage error: %s", exc)
         response, status = _error(503, "storage_unavailable",
                                   "the decision log is busy or unavailable; nothing was recorded, retry shortly")
         response.headers["Retry-After"] = "1"
         return response, status
+
+    for unavailable in store.unavailable:
+        app.register_error_handler(unavailable, storage_busy)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

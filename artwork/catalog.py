@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import images as I
-from .storage import Store
+from .storage import Storage
 
 
 def data_paths(data_dir: str | Path) -> dict[str, Path]:
@@ -39,7 +39,7 @@ def write_image_files(images_dir: Path, encoded: dict[str, bytes]) -> dict[str, 
     return written
 
 
-def install_titles(store: Store, images_dir: Path, prepared: list[tuple[dict, dict[str, dict[str, bytes]]]],
+def install_titles(store: Storage, images_dir: Path, prepared: list[tuple[dict, dict[str, dict[str, bytes]]]],
                    now: float | None = None) -> int:
     """Store titles with their encoded images, all in one transaction. Returns the count.
 
@@ -50,13 +50,11 @@ def install_titles(store: Store, images_dir: Path, prepared: list[tuple[dict, di
         (title, {art_id: write_image_files(images_dir, sizes) for art_id, sizes in encoded.items()})
         for title, encoded in prepared
     ]
-    with store.write() as conn:
-        for title, metas in files:
-            store.put_title(conn, title, metas, now)
+    store.put_titles(files, now)
     return len(files)
 
 
-def install_demo(store: Store, images_dir: Path, progress=None) -> int:
+def install_demo(store: Storage, images_dir: Path, progress=None) -> int:
     """Render the bundled demo catalog's artwork with Pillow and store it."""
     from .demo_catalog import demo_titles
 

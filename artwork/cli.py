@@ -46,8 +46,7 @@ def init(data_dir: Path, demo: bool):
     Safe to run again: an existing catalog is left as it is.
     """
     store = initialize(data_dir, demo)
-    titles = store.scalar("SELECT count(*) FROM titles")
-    arts = store.scalar("SELECT count(*) FROM artworks WHERE active = 1")
+    titles, arts = store.catalog_counts()
     click.echo(f"Data directory {data_dir.resolve()}: {titles} titles, {arts} artwork variants.")
 
 

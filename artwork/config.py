@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 #: The VW arguments of the default policy. See README "Why these defaults".
 DEFAULT_VW_ARGS = (
-    "--cb_explore_adf --squarecb --gamma_exponent 0.7 --power_t 0 -l 0.05 --clip_p 1 "
+    "--cb_explore_adf --squarecb --gamma_exponent 0.7 --power_t 0 -l 0.1 --clip_p 1 "
     "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS"
 )
 

@@ -213,6 +213,28 @@ def build_features(affinity: dict[str, float], time_ctx: dict, device: str | Non
     }
 
 
+# Counterfactuals -------------------------------------------------------------------------------
+
+#: The parts of a context a decision can be explained by, and the namespaces each one fills.
+FACTORS = ("taste", "time", "device")
+_FACTOR_NAMESPACES = {"time": ("T", "K"), "device": ("D",)}
+
+
+def without_factor(features: dict, factor: str, neutral: dict[str, float]) -> dict | None:
+    """A decision's features as if its context lacked ``factor``: for ``taste`` the ``neutral``
+    prior in place of the person's affinity (and each artwork's match with it), for ``time`` and
+    ``device`` no such namespaces. None if the context had no such part to take away."""
+    if factor == "taste":
+        match = round(1 / max(1, len(neutral)), 6)
+        return {"shared": {**features["shared"], "G": {vw_token(g): w for g, w in neutral.items()}},
+                "actions": [{**a, "M": {"match": match}} for a in features["actions"]]}
+    namespaces = _FACTOR_NAMESPACES[factor]
+    if not any(ns in features["shared"] for ns in namespaces):
+        return None
+    return {"shared": {k: v for k, v in features["shared"].items() if k not in namespaces},
+            "actions": features["actions"]}
+
+
 # The request path ----------------------------------------------------------------------------------
 # ``build_features``, ``to_vw`` and ``log_json`` of the result, assembled from pieces built once:
 # the context's per context, each artwork's per artwork. tests/test_features.py checks that the

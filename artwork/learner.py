@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from .policy import Model
-from .storage import BACKSTOP_WAL_PAGES, Store
+from .storage import BACKSTOP_WAL_PAGES, Storage, Store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def epoch_args(epoch: dict, default_args: str) -> str:
     return epoch["vw_args"] or default_args
 
 
-def load_model(store: Store, default_args: str, models_dir: Path) -> Model:
+def load_model(store: Storage, default_args: str, models_dir: Path) -> Model:
     """The newest checkpoint of the current model epoch that loads, else a fresh model.
 
     A checkpoint made with other VW arguments or in an earlier epoch is not used: the model is
@@ -48,8 +48,7 @@ def load_model(store: Store, default_args: str, models_dir: Path) -> Model:
     """
     epoch = store.current_epoch()
     vw_args = epoch_args(epoch, default_args)
-    rows = store.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
-                       " ORDER BY seq DESC, id DESC", (vw_args, epoch["epoch"]))
+    rows = store.checkpoints(vw_args, epoch["epoch"])
     for row in rows:
         path = models_dir / row["file"]
         if not path.is_file():
@@ -132,7 +131,7 @@ class SnapshotFollower:
 class Learner:
     """Turns final events into model updates, in learn-queue order, each exactly once."""
 
-    def __init__(self, settings: dict, store: Store, model: Model, models_dir: Path, clock=time.time,
+    def __init__(self, settings: dict, store: Storage, model: Model, models_dir: Path, clock=time.time,
                  checkpoint_seconds: float | None = None):
         self.settings = settings
         self.checkpoint_seconds = float(settings["CHECKPOINT_EVERY_SECONDS"] if checkpoint_seconds is None
@@ -157,41 +156,22 @@ class Learner:
         """Give the default reward to every pending event whose wait window has closed.
 
         ``batch`` events per write transaction, so decisions never wait long for the writer
-        lock. Within one, what ``Store.finalize`` does for one event, for all of them at once:
-        they enter the learn queue in deadline order and become final, or nothing changes.
+        lock; each batch is finalized by the reward join's rule (``Storage``), the one the
+        outcome path uses: they enter the learn queue in deadline order and become final, or
+        nothing changes.
         """
         now = self.clock() if now is None else now
-        default = float(self.settings["DEFAULT_REWARD"])
-        closed = 0
-        while True:
-            with self.store.write() as conn:
-                due = [r[0] for r in conn.execute(
-                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
-                    " ORDER BY deadline_ts, event_id LIMIT ?", (now, batch))]
-                conn.executemany("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)",
-                                 [(event_id, now) for event_id in due])
-                changed = conn.executemany(
-                    "UPDATE impressions SET state = 'final', reward = ?, final_reason = 'window', final_ts = ?"
-                    " WHERE event_id = ? AND state = 'pending'",
-                    [(default, now, event_id) for event_id in due]).rowcount
-                if changed != len(due):  # cannot happen under the writer lock; never half-close
-                    raise RuntimeError(f"closing windows: {len(due)} due, {changed} finalized")
-            closed += len(due)
-            if len(due) < batch:
-                return closed
+        return self.store.close_due_windows(now, float(self.settings["DEFAULT_REWARD"]), batch)
 
     def learn_available(self, batch: int = 2000) -> int:
         """Learn every queued event the model does not have yet; returns how many."""
         learned = 0
         with self._run_lock:
             while True:
-                rows = self.store.query(
-                    "SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
-                    " JOIN impressions i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
-                    (self.model.seq, batch))
+                rows = self.store.learn_batch(self.model.seq, batch)
                 for row in rows:
-                    self.model.learn(json.loads(row["features"]), row["chosen_index"], row["reward"],
-                                     row["probability"], row["seq"])
+                    self.model.learn(row["features"], row["chosen_index"], row["reward"], row["probability"],
+                                     row["seq"])
                 learned += len(rows)
                 if len(rows) < batch:
                     return learned
@@ -204,23 +184,15 @@ class Learner:
                 return None
             name = f"model-e{self.model.epoch}-{seq:012d}.vw"
             self.model.save(self.models_dir / name)
-            with self.store.write() as conn:
-                conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch)"
-                             " VALUES (?, ?, ?, ?, ?, ?)",
-                             (seq, name, file_sha256(self.models_dir / name), self.model.vw_args, self.clock(),
-                              self.model.epoch))
-                # Older checkpoints beyond the last few, and every one of an earlier model epoch (after a
-                # person's decisions were forgotten, no model file may keep what was learned from them).
-                old = conn.execute(
-                    "SELECT id, file FROM checkpoints WHERE epoch < ?1 OR id IN (SELECT id FROM checkpoints"
-                    " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)",
-                    (self.model.epoch, KEEP_CHECKPOINTS)).fetchall()
-                conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r["id"],) for r in old])
+            # Forgets older checkpoints beyond the last few, and every one of an earlier model epoch
+            # (after a person's decisions were forgotten, no model file may keep what was learned from them).
+            old = self.store.add_checkpoint(seq, name, file_sha256(self.models_dir / name), self.model.vw_args,
+                                            self.model.epoch, self.clock(), keep=KEEP_CHECKPOINTS)
             publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name,
                                       "sha256": file_sha256(self.models_dir / name), "vw_args": self.model.vw_args})
-            for row in old:
-                if row["file"] != name:
-                    (self.models_dir / row["file"]).unlink(missing_ok=True)
+            for file in old:
+                if file != name:
+                    (self.models_dir / file).unlink(missing_ok=True)
             self._checkpointed = (self.model.epoch, seq)
             self._checkpointed_at = self.clock()
             return self.models_dir / name
@@ -252,7 +224,7 @@ class Learner:
                 self.checkpoint()
         # The WAL's checkpoints happen here, off the request path (serving processes only keep a
         # backstop, storage.BACKSTOP_WAL_PAGES).
-        self.store.checkpoint_wal()
+        self.store.maintain()
         return learned
 
     # Background thread ----------------------------------------------------------------------

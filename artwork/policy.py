@@ -18,6 +18,10 @@ from vowpalwabbit.pyvw import pylibvw  # the native module under the binding
 
 from .features import to_vw
 
+#: VW's probabilities are float32 (about 7 significant digits): two closer than this are equal,
+#: say an untrained model's 0.33333331 and 0.33333334.
+TIE = 1e-6
+
 #: Answers kept per model version (``Model.predict_lines``); past this many the memo starts over.
 MEMO_SIZE = 4096
 
@@ -54,6 +58,12 @@ def floor_pmf(pmf: list[float], floor: float) -> list[float]:
         return pmf
     weight = (target - lowest) / (1.0 / k - lowest)
     return [(1.0 - weight) * p + weight / k for p in pmf]
+
+
+def top_index(pmf: list[float]) -> int:
+    """The policy's pick: the most probable candidate, the first of those within ``TIE`` of it."""
+    best = max(pmf)
+    return next(i for i, p in enumerate(pmf) if p >= best - TIE)
 
 
 def sample_index(pmf: list[float], rng: random.Random) -> int:

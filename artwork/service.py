@@ -19,9 +19,9 @@ from datetime import datetime
 from . import features as F
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
-from .policy import Model, floor_pmf, sample_index
+from .policy import TIE, Model, floor_pmf, sample_index, top_index
 from .schemas import EVENT_ID_REGEX
-from .storage import Store
+from .storage import Storage
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
@@ -79,7 +79,7 @@ class Catalog:
     database for it; an import (possibly by another process) is seen within ``ttl`` seconds.
     """
 
-    def __init__(self, store: Store, ttl: float):
+    def __init__(self, store: Storage, ttl: float):
         self.store = store
         self.ttl = ttl
         self._lock = threading.Lock()
@@ -126,9 +126,9 @@ class Catalog:
 
 
 class Service:
-    """Decisions, reward join and read-outs over one ``Store`` and one ``Model``."""
+    """Decisions, reward join and read-outs over one ``Storage`` and one ``Model``."""
 
-    def __init__(self, settings: dict, store: Store, model: Model, clock=time.time):
+    def __init__(self, settings: dict, store: Storage, model: Model, clock=time.time):
         self.settings = settings
         self.store = store
         self.model = model
@@ -159,24 +159,19 @@ class Service:
         """The person's affinity, its source, and whether the service knows the person (has
         their ``users`` row). One round trip for the whole history: views, ratings and
         onboarding picks."""
-        rows = self.store.conn.execute(
-            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
-            " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?1"
-            " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
-        views = [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"]
-        ratings = [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"]
-        known = [r[1] for r in rows if r[0] == "o"]
-        onboarding = json.loads(known[0]) if known else []
+        history = self.store.history(user_id)
+        views, ratings, onboarding, known = (history["views"], history["ratings"], history["onboarding_genres"],
+                                             history["known"])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
-            return F.neutral_affinity(vocabulary), "neutral", bool(known)
+            return F.neutral_affinity(vocabulary), "neutral", known
         title_genres = {tid: title["genres"] for tid in {r["title_id"] for r in views + ratings}
                         if (title := self.catalog.get(tid)) is not None}
         affinity = F.affinity_from_history(
             views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
             vocabulary=vocabulary, now_ts=now, half_life_days=float(self.settings["HALF_LIFE_DAYS"]),
             full_view_seconds=float(self.settings["FULL_VIEW_SECONDS"]))
-        return affinity, "history", bool(known)
+        return affinity, "history", known
 
     def _override_affinity(self, raw) -> dict:
         if not isinstance(raw, dict) or not raw:
@@ -270,7 +265,7 @@ class Service:
                 index = sample_index(pmf, self._rng)
             candidates = parts.candidates
             probability = pmf[index]
-            explored = probability < max(pmf)
+            explored = probability < max(pmf) - TIE
             event_id = new_event_id(now)
             rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
                          log_json(pmf), index, candidates[index], probability, int(explored), version,
@@ -283,14 +278,9 @@ class Service:
                 "model_version": version,
                 "ranking": [{"artwork_id": a, "probability": p} for a, p in ranking],
             })
-        with self.store.write() as conn:
-            if not known:  # the history query found no users row
-                conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
-            conn.executemany(
-                "INSERT INTO impressions (event_id, created_ts, user_id, title_id, context, features,"
-                " candidates, pmf, chosen_index, artwork_id, probability, explored, model_version, policy,"
-                " time_bucket, dominant_genre, deferred, state, deadline_ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        # One transaction: the page's decisions (storage.DECISION_COLUMNS), and the users row
+        # unless the history read found it.
+        self.store.log_decisions(user_id, rows, now, new_person=not known)
         return {
             "user_id": user_id,
             "context": {**resolved, "genre_affinity": affinity, "dominant_genre": dominant},
@@ -322,15 +312,17 @@ class Service:
             seconds = check_number(seconds, "seconds")
         now = self.clock()
         wait = float(self.settings["REWARD_WAIT_SECONDS"])
-        with self.store.write() as conn:
-            ev = conn.execute("SELECT state, deadline_ts, deferred, final_reason, reward FROM impressions"
-                              " WHERE event_id = ?", (event_id,)).fetchone()
+        default = float(self.settings["DEFAULT_REWARD"])
+        # The reads and writes below are one write transaction (``Storage.reward_join``); each
+        # ``join.finalize`` applies the reward join's one rule (``Storage``).
+        with self.store.reward_join(event_id) as join:
+            ev = join.event
             if ev is None:
                 raise not_found(f"unknown event {event_id!r}", "unknown_event")
             state = ev["state"]
             if state == "pending" and now >= ev["deadline_ts"]:
                 # The window closed before the sweeper got to it: close it now, by the clock.
-                self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
+                join.finalize(default, "window", now)
                 state, reason = "final", "window"
             else:
                 reason = ev["final_reason"]
@@ -340,33 +332,30 @@ class Service:
                                        f"event {event_id!r} was not requested with defer_activation")
                 if state == "awaiting_activation":
                     effect = "activated"
-                    conn.execute("UPDATE impressions SET state = 'pending', activated_ts = ?, deadline_ts = ?"
-                                 " WHERE event_id = ?", (now, now + wait, event_id))
-                    held = conn.execute("SELECT kind, seconds FROM outcomes WHERE event_id = ?"
-                                        " AND kind != 'activate' ORDER BY id", (event_id,)).fetchall()
+                    join.activate(now, now + wait)
+                    held = join.held_outcomes()
                     if any(self._qualifies(h["kind"], h["seconds"]) for h in held):
-                        self.store.finalize(conn, event_id, 1.0, "outcome", now)
+                        join.finalize(1.0, "outcome", now)
                     elif any(h["kind"] == "dismiss" for h in held):
-                        self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
+                        join.finalize(default, "window", now)
                 else:
                     effect = "duplicate"
             elif state == "awaiting_activation":
                 effect = "held"
             elif state == "pending" and kind == "dismiss":
                 # The person moved on: the window closes now, with the default reward.
-                self.store.finalize(conn, event_id, float(self.settings["DEFAULT_REWARD"]), "window", now)
+                join.finalize(default, "window", now)
                 effect = "dismissed"
             elif state == "pending":
                 if self._qualifies(kind, seconds):
-                    self.store.finalize(conn, event_id, 1.0, "outcome", now)
+                    join.finalize(1.0, "outcome", now)
                     effect = "rewarded"
                 else:
                     effect = "recorded"
             else:
                 effect = "late" if reason == "window" else "duplicate"
-            conn.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect)"
-                         " VALUES (?, ?, ?, ?, ?)", (event_id, kind, seconds, now, effect))
-            final = conn.execute("SELECT state, reward FROM impressions WHERE event_id = ?", (event_id,)).fetchone()
+            join.add_outcome(kind, seconds, now, effect)
+            final = dict(join.event)  # the state and reward the transaction commits
         if final["state"] == "final":
             self.on_final()
         return {"event_id": event_id, "kind": kind, "effect": effect,
@@ -398,10 +387,7 @@ class Service:
                 raise bad_request(str(exc)[:300]) from None
             if not MIN_TS <= at_ts <= MAX_TS:
                 raise bad_request(f"at {at!r} is not between 1970 and 2999")
-        with self.store.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
-            conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
-                         (user_id, title_id, seconds, at_ts))
+        self.store.add_view(user_id, title_id, seconds, at_ts, now)
         return self.profile(user_id)
 
     def record_rating(self, user_id, title_id, thumbs) -> dict:
@@ -411,10 +397,7 @@ class Service:
         if thumbs not in ("up", "down"):
             raise bad_request(f"thumbs must be \"up\" or \"down\", not {thumbs!r}"[:300])
         now = self.clock()
-        with self.store.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
-            conn.execute("INSERT OR REPLACE INTO ratings (user_id, title_id, thumbs, at_ts) VALUES (?, ?, ?, ?)",
-                         (user_id, title_id, 1 if thumbs == "up" else -1, now))
+        self.store.set_rating(user_id, title_id, 1 if thumbs == "up" else -1, now)
         return self.profile(user_id)
 
     def set_onboarding_genres(self, user_id, genres) -> dict:
@@ -427,10 +410,7 @@ class Service:
         if unknown:
             raise bad_request(f"unknown genre {unknown[0]!r}"[:300], "unknown_genre")
         now = self.clock()
-        with self.store.write() as conn:
-            conn.execute("INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)", (user_id, now))
-            conn.execute("UPDATE users SET onboarding_genres = ? WHERE id = ?",
-                         (json.dumps(sorted(set(genres))), user_id))
+        self.store.set_onboarding_genres(user_id, sorted(set(genres)), now)
         return self.profile(user_id)
 
     def profile(self, user_id) -> dict:
@@ -438,26 +418,21 @@ class Service:
         user_id = check_id(user_id, "user id")
         now = self.clock()
         affinity, source, _ = self._history_affinity(user_id, now)
-        user = self.store.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
-        recent = self.store.query(
-            "SELECT title_id, seconds, at_ts FROM views WHERE user_id = ? ORDER BY at_ts DESC, id DESC LIMIT 20",
-            (user_id,))
-        ratings = self.store.query("SELECT title_id, thumbs FROM ratings WHERE user_id = ? ORDER BY at_ts DESC",
-                                   (user_id,))
+        stored = self.store.profile(user_id, recent=20)
         return {
             "user_id": user_id,
-            "known": user is not None,
+            "known": stored["known"],
             "genre_affinity": affinity,
             "dominant_genre": F.dominant_genre(affinity),
             "source": source,
-            "onboarding_genres": json.loads(user["onboarding_genres"]) if user else [],
-            "views": self.store.scalar("SELECT count(*) FROM views WHERE user_id = ?", (user_id,)),
+            "onboarding_genres": stored["onboarding_genres"],
+            "views": stored["views"],
             "recent_views": [
                 {"title_id": v["title_id"], "seconds": v["seconds"],
                  "at": datetime.fromtimestamp(v["at_ts"]).astimezone().isoformat(timespec="seconds")}
-                for v in recent],
+                for v in stored["recent_views"]],
             "ratings": [{"title_id": r["title_id"], "thumbs": "up" if r["thumbs"] > 0 else "down"}
-                        for r in ratings],
+                        for r in stored["ratings"]],
             "half_life_days": float(self.settings["HALF_LIFE_DAYS"]),
         }
 
@@ -467,15 +442,12 @@ class Service:
         """A logged decision with its outcomes and a plain-language account of the choice."""
         if not is_event_id(event_id):
             raise not_found(f"unknown event {str(event_id)[:64]!r}", "unknown_event")
-        row = self.store.query_one("SELECT * FROM impressions WHERE event_id = ?", (event_id,))
+        row = self.store.decision(event_id)
         if row is None:
             raise not_found(f"unknown event {event_id!r}", "unknown_event")
         candidates, pmf = json.loads(row["candidates"]), json.loads(row["pmf"])
-        marks = ",".join("?" * len(candidates))
-        tags = {r["id"]: json.loads(r["tags"])
-                for r in self.store.query(f"SELECT id, tags FROM artworks WHERE id IN ({marks})", candidates)}
-        outcomes = self.store.query("SELECT kind, seconds, effect, received_ts FROM outcomes WHERE event_id = ?"
-                                    " ORDER BY id", (event_id,))
+        tags = self.store.artwork_tags(candidates)
+        outcomes = row["outcomes"]
         context = json.loads(row["context"])
         iso = lambda ts: datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")  # noqa: E731
         return {
@@ -502,22 +474,15 @@ class Service:
             return f"a {t.get('tone', '?')} {t.get('subject', '?')} selling the {t.get('theme', '?')} side"
 
         def top(features: dict) -> int:
-            probs, _ = self.model.predict(features)
-            return max(range(len(probs)), key=lambda i: (probs[i], -i))
+            return top_index(self.model.predict(features)[0])
 
         shown = candidates[chosen]
         now_top = top(feats)
         affinity = context.get("genre_affinity") or {}
         dominant = F.dominant_genre(affinity)
         neutral = F.neutral_affinity(self.catalog.vocabulary())
-        variants = {
-            "taste": {"shared": {**feats["shared"], "G": {F.vw_token(g): w for g, w in neutral.items()}},
-                      "actions": [{**a, "M": {"match": round(1 / max(1, len(neutral)), 6)}} for a in feats["actions"]]},
-            "time": {"shared": {k: v for k, v in feats["shared"].items() if k != "T"}, "actions": feats["actions"]},
-        }
-        if "D" in feats["shared"]:
-            variants["device"] = {"shared": {k: v for k, v in feats["shared"].items() if k != "D"},
-                                  "actions": feats["actions"]}
+        variants = {factor: variant for factor in F.FACTORS
+                    if (variant := F.without_factor(feats, factor, neutral)) is not None}
         labels = {"taste": f"your taste ({dominant} first)" if dominant else "your taste (no clear favourite yet)",
                   "time": f"the time of day ({context.get('time_bucket')}, {context.get('day_type')})",
                   "device": f"the device ({context.get('device')})"}
@@ -529,11 +494,11 @@ class Service:
                            if changes else f"{labels[factor][0].upper()}{labels[factor][1:]} does not change the pick.")
             factors.append({"factor": factor, "description": description, "changes_choice": changes,
                             "top_without": candidates[alt]})
-        uniform = max(pmf) - min(pmf) < 1e-9
+        uniform = max(pmf) - min(pmf) < TIE
         if uniform:
             summary = (f"The model had no preference yet when this was shown, so every artwork was equally "
                        f"likely; it showed {describe(shown)}.")
-        elif pmf[chosen] < max(pmf):
+        elif pmf[chosen] < max(pmf) - TIE:
             summary = (f"An exploration pick: the model gave {describe(shown)} only {pmf[chosen]:.0%} and showed it "
                        f"to learn whether it works for people like you.")
         else:
@@ -541,7 +506,7 @@ class Service:
         mattered = [f for f in factors if f["changes_choice"]]
         if mattered:
             summary += " What matters now: " + ", ".join(labels[f["factor"]] for f in mattered) + "."
-        if now_top != chosen and not uniform and pmf[chosen] >= max(pmf):
+        if now_top != chosen and not uniform and pmf[chosen] >= max(pmf) - TIE:
             summary += f" Having learned since, the model now prefers {describe(candidates[now_top])}."
         return {"summary": summary, "factors": factors, "current_top": candidates[now_top]}
 
@@ -564,35 +529,26 @@ class Service:
     def learner_lag(self) -> dict:
         """Events final but not yet in the model, and the age in seconds of the oldest."""
         learned = self.model.seq
-        row = self.store.query_one("SELECT count(*) AS n, min(final_ts) AS oldest FROM learn_queue WHERE seq > ?",
-                                   (learned,))
-        return {"events": row["n"], "seconds": round(max(0.0, self.clock() - row["oldest"]), 3) if row["n"] else 0.0}
+        events, oldest = self.store.learn_queue_after(learned)
+        return {"events": events, "seconds": round(max(0.0, self.clock() - oldest), 3) if events else 0.0}
 
     def stats(self) -> dict:
         """Totals and click rates from the log."""
         store = self.store
 
         def rates(column: str) -> list[dict]:
-            rows = store.query(
-                f"SELECT coalesce(i.{column}, 'none') AS key, count(*) AS impressions,"
-                " count(c.event_id) AS clicks FROM impressions i"
-                " LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c"
-                " ON c.event_id = i.event_id GROUP BY key ORDER BY key")
             return [{column: r["key"], "impressions": r["impressions"], "clicks": r["clicks"],
-                     "click_rate": r["clicks"] / r["impressions"]} for r in rows]
+                     "click_rate": r["clicks"] / r["impressions"]} for r in store.click_rates(column)]
 
-        impressions = store.scalar("SELECT count(*) FROM impressions")
-        clicks = store.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'click'")
-        final = store.query_one("SELECT count(*) AS n, avg(reward) AS mean FROM impressions WHERE state = 'final'")
+        totals = store.log_totals()
+        impressions, clicks = totals["impressions"], totals["clicks"]
         return {
             "impressions": impressions,
             "clicks": clicks,
             "click_rate": clicks / impressions if impressions else 0.0,
-            "plays": store.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'play'"),
-            "rewards": {"final": final["n"], "mean_reward": final["mean"],
-                        "pending": store.scalar("SELECT count(*) FROM impressions WHERE state = 'pending'"),
-                        "awaiting_activation": store.scalar(
-                            "SELECT count(*) FROM impressions WHERE state = 'awaiting_activation'"),
+            "plays": totals["plays"],
+            "rewards": {"final": totals["final"], "mean_reward": totals["mean_reward"],
+                        "pending": totals["pending"], "awaiting_activation": totals["awaiting_activation"],
                         "definition": self.settings["REWARD"]},
             "by_artwork": rates("artwork_id"),
             "by_time_bucket": rates("time_bucket"),
@@ -606,11 +562,7 @@ class Service:
     def timeline(self, minutes: int = 30) -> list[dict]:
         """Impressions and clicks per minute (by decision time) over the last ``minutes``."""
         since = self.clock() - 60 * minutes
-        rows = self.store.query(
-            "SELECT CAST(i.created_ts / 60 AS INTEGER) AS minute, count(*) AS impressions,"
-            " count(c.event_id) AS clicks FROM impressions i"
-            " LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c ON c.event_id = i.event_id"
-            " WHERE i.created_ts >= ? GROUP BY minute ORDER BY minute", (since,))
+        rows = self.store.timeline(since)
         return [{"minute": datetime.fromtimestamp(r["minute"] * 60).astimezone().isoformat(timespec="minutes"),
                  "impressions": r["impressions"], "clicks": r["clicks"],
                  "click_rate": r["clicks"] / r["impressions"]} for r in rows]
@@ -631,59 +583,23 @@ class Admin:
         that remains, so nothing learned from this person stays in it."""
         user_id = check_id(user_id, "user id")
         now = self.service.clock()
-        # The log has no index by person (storage.m004): find the decisions without holding the
-        # writer lock, then, under it, keep those still the person's and add any made meanwhile.
-        scanned, last = self.store.scan_person_decisions(user_id)
-        with self.store.write() as conn:
-            views = conn.execute("DELETE FROM views WHERE user_id = ?", (user_id,)).rowcount
-            ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
-            known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
-            top = last[0] if last else 0
-            still = last is None or conn.execute("SELECT 1 FROM impressions WHERE rowid = ? AND event_id = ?",
-                                                 last).fetchone() is not None
-            if still:  # the log's last row outlived the scan, so every row added since comes after it
-                ids = [r[0] for r in conn.execute(
-                    "SELECT i.event_id FROM json_each(?) AS j JOIN impressions AS i ON i.event_id = j.value"
-                    " WHERE i.user_id = ?", (json.dumps(scanned), user_id))]
-                ids += [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE rowid > ? AND user_id = ?",
-                                                   (top, user_id))]
-            else:  # the newest rows were deleted meanwhile and their rowids may be reused: read it all again
-                ids = [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE user_id = ?", (user_id,))]
-            events = json.dumps(ids)
-            unlinked = deleted = 0
-            if forget_decisions:
-                chosen = "SELECT value FROM json_each(?)"
-                conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({chosen})", (events,))
-                conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({chosen})", (events,))
-                deleted = conn.execute(f"DELETE FROM impressions WHERE event_id IN ({chosen})", (events,)).rowcount
-                if deleted:
-                    self.store.new_epoch(conn, 0, self.store_epoch_args(conn), f"forget {deleted} decisions", now)
-            else:
-                unlinked = conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE event_id IN"
-                                        " (SELECT value FROM json_each(?))", (events,)).rowcount
+        counts = self.store.delete_person(user_id, bool(forget_decisions), now)
+        views, ratings, known = counts["views"], counts["ratings"], counts["known"]
+        unlinked, deleted = counts["unlinked"], counts["deleted"]
         if not (views or ratings or known or unlinked or deleted):
             raise not_found(f"unknown user {user_id!r}", "unknown_user")
         self.service.on_final()
         return {"user_id": user_id, "views_deleted": views, "ratings_deleted": ratings,
                 "decisions_unlinked": unlinked, "decisions_deleted": deleted, "model_retrained": deleted > 0}
 
-    @staticmethod
-    def store_epoch_args(conn) -> str | None:
-        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
-
-    def _epoch(self, start_seq_sql: str, vw_args: str | None, reason: str) -> dict:
-        now = self.service.clock()
-        with self.store.write() as conn:
-            start = conn.execute(start_seq_sql).fetchone()[0]
-            args = vw_args if vw_args is not None else self.store_epoch_args(conn)
-            epoch = self.store.new_epoch(conn, start, args, reason, now)
+    def _epoch(self, reason: str, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+        started = self.store.start_epoch(reason, self.service.clock(), relearn_log=relearn_log, vw_args=vw_args)
         self.service.on_final()  # wake the learner
-        return {"epoch": epoch, "start_seq": start, "vw_args": args or self.service.settings["VW_ARGS"],
-                "reason": reason}
+        return {**started, "vw_args": started["vw_args"] or self.service.settings["VW_ARGS"], "reason": reason}
 
     def reset_model(self) -> dict:
         """Start a fresh model that learns only events finalized from now on."""
-        return self._epoch("SELECT coalesce(max(seq), 0) FROM learn_queue", None, "reset")
+        return self._epoch("reset", relearn_log=False)
 
     def retrain_model(self, vw_args: str | None = None) -> dict:
         """Rebuild the model from every event still in the log, with new VW arguments if given."""
@@ -696,7 +612,7 @@ class Admin:
                 Model(vw_args).close()
             except Exception as exc:  # VW's own complaint about the arguments
                 raise bad_request(f"VW refused the arguments: {exc}"[:300]) from None
-        return self._epoch("SELECT 0", vw_args, "retrain")
+        return self._epoch("retrain", relearn_log=True, vw_args=vw_args)
 
     def purge(self, older_than_days: float) -> dict:
         """Delete final decisions (with their outcomes), views and ratings older than the cutoff.
@@ -704,16 +620,10 @@ class Admin:
         if not older_than_days > 0:
             raise ValueError("older_than_days must be positive")
         cutoff = self.service.clock() - older_than_days * 86400
-        with self.store.write() as conn:
-            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
-            conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({old})", (cutoff,))
-            conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({old})", (cutoff,))
-            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
-                                     (cutoff,)).rowcount
-            views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
-            ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
+        deleted = self.store.purge(cutoff)
         return {"cutoff": datetime.fromtimestamp(cutoff).astimezone().isoformat(timespec="seconds"),
-                "decisions_deleted": decisions, "views_deleted": views, "ratings_deleted": ratings}
+                "decisions_deleted": deleted["decisions"], "views_deleted": deleted["views"],
+                "ratings_deleted": deleted["ratings"]}
 
     def import_titles(self, titles: list[dict], images_dir, skip_invalid: bool = False) -> dict:
         """Import titles whose artwork images come base64-encoded in the request: the same checks

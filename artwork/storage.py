@@ -1,21 +1,31 @@
-"""All SQLite access: schema migrations, the one write path, and per-thread readers.
+"""The storage contract and its SQLite implementation: the only module that holds SQL.
 
-Everything the service stores goes through ``Store``; moving the log to a server database is a
-new implementation of this module, not a rewrite of the service (DESIGN.md, "Scale path").
+``Storage`` names every operation the service, the learner and the tools need from the log
+(logging a page of decisions, reading a person's history, recording an outcome under the reward
+join, closing due windows, the next batch to learn, checkpoints, profiles, read-outs, deleting a
+person...) and says what each promises: atomicity, ordering, exactly-once. ``Store`` implements
+it over one SQLite file; a server database (PostgreSQL, for many serving hosts) would be a second
+class with the same methods, not a rewrite of the service (ARCHITECTURE.md, "Scale path").
 
-Writes happen inside ``with store.write() as conn:``: a process-wide lock plus ``BEGIN
-IMMEDIATE``, so a write transaction never fails half-way on a lock upgrade and the learn queue's
-sequence numbers commit in the order they were assigned.
+The reward join's rule, what finalizing an event does (it becomes final with its reward and
+enters the learn queue, in order, at most once), is written once: ``Store._finalize``, used by
+both the outcome path (``reward_join``) and window closing (``close_due_windows``).
+
+In ``Store``, writes happen inside ``with store.write() as conn:``: a process-wide lock plus
+``BEGIN IMMEDIATE``, so a write transaction never fails half-way on a lock upgrade and the learn
+queue's sequence numbers commit in the order they were assigned.
 """
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import json
 import os
 import sqlite3
 import threading
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import sqlite_utils
@@ -190,8 +200,254 @@ def m004_no_index_on_decisions_by_person(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS impressions_user")
 
 
-class Store:
-    """The project's SQLite database: one file, WAL mode, one writer at a time."""
+#: The columns of one logged decision, in the order ``Storage.log_decisions`` takes each row's
+#: values (a tuple, built once per decision on the request path).
+DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
+                    "chosen_index", "artwork_id", "probability", "explored", "model_version", "policy",
+                    "time_bucket", "dominant_genre", "deferred", "state", "deadline_ts")
+#: What read-outs may group click rates by (``Storage.click_rates``).
+RATE_COLUMNS = ("artwork_id", "time_bucket", "dominant_genre")
+
+
+class RewardJoin(abc.ABC):
+    """One outcome's reads and writes under the reward join, all in one write transaction (opened
+    by ``Storage.reward_join``): nothing else writes to the log meanwhile, so what ``event`` shows
+    stays true until the block ends, and either every write below commits or none does.
+
+    The caller (the service's outcome state machine) decides what the outcome means; these are
+    the only reads and writes it needs."""
+
+    #: The decision's reward state, kept current by ``activate`` and ``finalize``: ``state``
+    #: ('awaiting_activation', 'pending' or 'final'), ``deadline_ts``, ``deferred`` (bool),
+    #: ``final_reason`` ('outcome', 'window' or None) and ``reward``; None for an unknown event.
+    event: dict | None
+
+    @abc.abstractmethod
+    def held_outcomes(self) -> list[dict]:
+        """The outcomes (``kind``, ``seconds``) recorded for the event so far, activations left
+        out, in the order they arrived."""
+
+    @abc.abstractmethod
+    def activate(self, now: float, deadline_ts: float) -> None:
+        """A deferred decision was shown: it becomes pending, its wait window closing at
+        ``deadline_ts``."""
+
+    @abc.abstractmethod
+    def finalize(self, reward: float, reason: str, now: float) -> bool:
+        """The reward join's rule for this event (``Storage`` states it): True if the event was
+        pending and is now final with ``reward`` and queued for learning; False, changing
+        nothing, otherwise."""
+
+    @abc.abstractmethod
+    def add_outcome(self, kind: str, seconds: float | None, now: float, effect: str) -> None:
+        """Record the outcome and what it did (``effect``), every outcome, repeated or late too."""
+
+
+class Storage(abc.ABC):
+    """The storage contract: every operation on the log, the catalog, people and the model's
+    checkpoints, and what each promises. ``Store`` is the SQLite implementation; another
+    database is another subclass with these methods (``Store``'s ``write``, ``query`` and
+    ``put_title`` are SQLite's own, for tests and tools, and not part of the contract).
+
+    Promises that hold throughout:
+
+    - A write operation is one transaction: all of it commits, or (on any exception) none.
+    - **The reward join's rule.** Finalizing an event makes it final with its reward and gives
+      it the next place in the learn queue, in the same transaction, only if it was pending:
+      an event enters the learn queue at most once, and the queue's order is the order in which
+      events became final. The model is the epoch's VW arguments plus the queue learned in
+      order, so learning is exactly-once and a restart rebuilds the same model
+      (``reward_join`` and ``close_due_windows`` both finalize by this one rule).
+    - Values go in and come out plain: str, int, float, None, lists and dicts.
+    """
+
+    #: Exceptions that mean the store was busy or unreachable and nothing was written: the
+    #: HTTP layer answers them with 503 and Retry-After.
+    unavailable: tuple[type[BaseException], ...] = ()
+
+    # Lifecycle ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise (one of ``unavailable``) unless the store answers a trivial read."""
+
+    @abc.abstractmethod
+    def close_thread(self) -> None:
+        """Release what this thread holds (its connection) for the next request; cheap."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release everything; committed writes are kept."""
+
+    @abc.abstractmethod
+    def maintain(self) -> None:
+        """Housekeeping between learner rounds, never on a request's path (SQLite: copy the
+        WAL into the database file)."""
+
+    # Catalog --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def has_catalog(self) -> bool:
+        """True once any title is stored."""
+
+    @abc.abstractmethod
+    def catalog_counts(self) -> tuple[int, int]:
+        """(titles, active artwork variants)."""
+
+    @abc.abstractmethod
+    def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
+        """Insert or replace titles, all in one transaction: every title or none.
+
+        Each item is ``(title, images)``, ``images`` mapping artwork id -> size -> {"file",
+        "width", "height", "bytes"}. A new title goes after the others, a replaced one keeps its
+        place; artwork a title no longer lists is retired (kept, inactive: logged decisions
+        refer to it). An artwork id that belongs to another title raises ValueError."""
+
+    @abc.abstractmethod
+    def titles(self) -> list[dict]:
+        """Every title in catalog order with its active artwork in order: {"id", "name",
+        "genres", "year", "synopsis", "artwork": [{"id", "tags"}, ...]}."""
+
+    @abc.abstractmethod
+    def genre_vocabulary(self) -> set[str]:
+        """Every genre some title has."""
+
+    @abc.abstractmethod
+    def image(self, artwork_id: str, size: str) -> dict | None:
+        """One stored image size of an artwork ({"file", "width", "height", "bytes", ...}), or None."""
+
+    @abc.abstractmethod
+    def artwork_tags(self, artwork_ids: Sequence[str]) -> dict[str, dict]:
+        """artwork id -> its tags, for the ids that exist (retired artwork included)."""
+
+    # People ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def history(self, user_id: str) -> dict:
+        """What a decision needs of a person, in one read (one round trip on the request path):
+        {"known": whether the person has a users row, "views": [{"title_id", "seconds",
+        "at_ts"}], "ratings": [{"title_id", "thumbs", "at_ts"}], "onboarding_genres": [...]}."""
+
+    @abc.abstractmethod
+    def add_view(self, user_id: str, title_id: str, seconds: float, at_ts: float, now: float) -> None:
+        """Add a view to a person's history, creating the person (at ``now``) if new; one transaction."""
+
+    @abc.abstractmethod
+    def set_rating(self, user_id: str, title_id: str, thumbs: int, now: float) -> None:
+        """A person's rating of a title (+1 or -1) at ``now``, replacing an earlier one; creates
+        the person if new; one transaction."""
+
+    @abc.abstractmethod
+    def set_onboarding_genres(self, user_id: str, genres: list[str], now: float) -> None:
+        """Replace a person's onboarding genres, creating the person if new; one transaction."""
+
+    @abc.abstractmethod
+    def profile(self, user_id: str, recent: int = 20) -> dict:
+        """A person's stored profile: {"known", "onboarding_genres", "views" (how many),
+        "recent_views": the ``recent`` latest [{"title_id", "seconds", "at_ts"}], newest first,
+        "ratings": [{"title_id", "thumbs"}], latest first}."""
+
+    @abc.abstractmethod
+    def delete_person(self, user_id: str, forget_decisions: bool, now: float) -> dict:
+        """Delete a person's users row, views and ratings, and either unlink their decisions
+        (their user id becomes "deleted"; they stay for learning and evaluation) or, with
+        ``forget_decisions``, delete the decisions, their outcomes and learn-queue entries and,
+        if any were deleted, start a new model epoch that relearns the whole remaining log with
+        the current epoch's VW arguments. The changes are one transaction; every decision that
+        is the person's when it commits is covered, including those made while it waited.
+        Returns the counts: {"views", "ratings", "known" (users rows), "unlinked", "deleted"}."""
+
+    # Decisions and the reward join -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def log_decisions(self, user_id: str, rows: Sequence[tuple], now: float, new_person: bool) -> None:
+        """Log a page of decisions, each row the values of ``DECISION_COLUMNS``, and (with
+        ``new_person``) the person's users row unless it exists: one transaction, committed
+        before this returns, so no decision is answered that the log does not have. The only
+        write on a decision's path."""
+
+    @abc.abstractmethod
+    def reward_join(self, event_id: str) -> AbstractContextManager[RewardJoin]:
+        """``with store.reward_join(event_id) as join:``: one write transaction for recording an
+        outcome, reads and writes alike (see ``RewardJoin``); an exception in the block rolls
+        every write of it back."""
+
+    @abc.abstractmethod
+    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
+        """Finalize, by the reward join's rule and with ``reward`` and reason 'window', every
+        pending event whose window closed by ``now``. ``batch`` events per transaction (so
+        decisions never wait long for the writer), each batch in deadline order (then event id)
+        and whole or not at all. Returns how many were closed."""
+
+    # Learning -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
+        """The next ``limit`` learn-queue entries after ``after_seq``, in queue order: {"seq",
+        "features" (parsed), "chosen_index", "reward", "probability"}."""
+
+    @abc.abstractmethod
+    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
+        """(How many events are queued after ``seq``, the oldest of their final times or None)."""
+
+    @abc.abstractmethod
+    def current_epoch(self) -> dict:
+        """The current model epoch: {"epoch", "start_seq", "vw_args" (None: the VW_ARGS
+        setting), "reason", "created_ts"}."""
+
+    @abc.abstractmethod
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+        """Start a new model epoch, in one transaction: its model learns the whole log
+        (``relearn_log``) or only what is finalized from now on, with ``vw_args`` (None: the
+        current epoch's). Returns {"epoch", "start_seq", "vw_args"}."""
+
+    @abc.abstractmethod
+    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
+        """The checkpoints made with ``vw_args`` in ``epoch``, newest first: {"seq", "file", "sha256"}."""
+
+    @abc.abstractmethod
+    def add_checkpoint(self, seq: int, file: str, sha256: str, vw_args: str, epoch: int, now: float,
+                       keep: int) -> list[str]:
+        """Record a checkpoint and, in the same transaction, forget every one of an earlier epoch
+        and all but the newest ``keep`` of this one. Returns the files of those forgotten (the
+        caller deletes them)."""
+
+    # Read-outs ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def decision(self, event_id: str) -> dict | None:
+        """One logged decision, every column of ``DECISION_COLUMNS`` and the reward state
+        (``context``, ``features``, ``candidates`` and ``pmf`` as the logged JSON text), with
+        "outcomes": [{"kind", "seconds", "effect", "received_ts"}] in arrival order; None if unknown."""
+
+    @abc.abstractmethod
+    def log_totals(self) -> dict:
+        """{"impressions", "clicks" and "plays" (decisions with at least one), "final",
+        "mean_reward" (of final ones, None if none), "pending", "awaiting_activation"}."""
+
+    @abc.abstractmethod
+    def click_rates(self, column: str) -> list[dict]:
+        """Per value of ``column`` (one of ``RATE_COLUMNS``; None reads 'none'), in value order:
+        {"key", "impressions", "clicks"}."""
+
+    @abc.abstractmethod
+    def timeline(self, since: float) -> list[dict]:
+        """Decisions made since ``since``, per minute in order: {"minute" (seconds since the
+        epoch / 60), "impressions", "clicks"}."""
+
+    # Retention ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def purge(self, cutoff: float) -> dict:
+        """Delete final decisions made before ``cutoff`` with their outcomes and learn-queue
+        entries, and views and ratings before it, in one transaction (pending decisions stay).
+        Returns {"decisions", "views", "ratings"} deleted."""
+
+
+class Store(Storage):
+    """The storage contract over the project's SQLite database: one file, WAL mode, one writer at
+    a time. ``write``, ``query``, ``query_one``, ``scalar`` and ``put_title`` are SQLite's own (for
+    tests, benchmarks and the simulator's set-up), not part of the contract."""
 
     def __init__(self, path: str | Path, wal_autocheckpoint: int | None = None, *, durable: bool = True,
                  writes_per_commit: int = 1):
@@ -466,32 +722,280 @@ class Store:
     def genre_vocabulary(self) -> set[str]:
         return {g for (genres,) in self.conn.execute("SELECT genres FROM titles") for g in json.loads(genres)}
 
-    # Model epochs ---------------------------------------------------------------------------
+    # Lifecycle (the contract's) ---------------------------------------------------------------
+
+    unavailable = (sqlite3.OperationalError,)  # a lock held past BUSY_TIMEOUT_MS, a full disk...
+
+    def ping(self) -> None:
+        self.conn.execute("SELECT 1").fetchone()
+
+    def maintain(self) -> None:
+        self.checkpoint_wal()
+
+    # Catalog (the contract's) ---------------------------------------------------------------
+
+    def catalog_counts(self) -> tuple[int, int]:
+        return (self.scalar("SELECT count(*) FROM titles"),
+                self.scalar("SELECT count(*) FROM artworks WHERE active = 1"))
+
+    def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
+        with self.write() as conn:
+            for title, images in titles:
+                self.put_title(conn, title, images, now)
+
+    def image(self, artwork_id: str, size: str) -> dict | None:
+        return self.query_one("SELECT * FROM artwork_images WHERE artwork_id = ? AND size = ?",
+                              (artwork_id, size))
+
+    def artwork_tags(self, artwork_ids: Sequence[str]) -> dict[str, dict]:
+        marks = ",".join("?" * len(artwork_ids))
+        return {r[0]: json.loads(r[1]) for r in self.conn.execute(
+            f"SELECT id, tags FROM artworks WHERE id IN ({marks})", list(artwork_ids))}
+
+    # People (the contract's) ----------------------------------------------------------------
+
+    def history(self, user_id: str) -> dict:
+        rows = self.conn.execute(
+            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
+            " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?1"
+            " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
+        onboarding = [r[1] for r in rows if r[0] == "o"]
+        return {"known": bool(onboarding),
+                "views": [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"],
+                "ratings": [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"],
+                "onboarding_genres": json.loads(onboarding[0]) if onboarding else []}
+
+    _NEW_PERSON = "INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)"
+
+    def add_view(self, user_id: str, title_id: str, seconds: float, at_ts: float, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
+                         (user_id, title_id, seconds, at_ts))
+
+    def set_rating(self, user_id: str, title_id: str, thumbs: int, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("INSERT OR REPLACE INTO ratings (user_id, title_id, thumbs, at_ts) VALUES (?, ?, ?, ?)",
+                         (user_id, title_id, thumbs, now))
+
+    def set_onboarding_genres(self, user_id: str, genres: list[str], now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("UPDATE users SET onboarding_genres = ? WHERE id = ?", (json.dumps(genres), user_id))
+
+    def profile(self, user_id: str, recent: int = 20) -> dict:
+        user = self.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
+        return {
+            "known": user is not None,
+            "onboarding_genres": json.loads(user["onboarding_genres"]) if user else [],
+            "views": self.scalar("SELECT count(*) FROM views WHERE user_id = ?", (user_id,)),
+            "recent_views": self.query("SELECT title_id, seconds, at_ts FROM views WHERE user_id = ?"
+                                       " ORDER BY at_ts DESC, id DESC LIMIT ?", (user_id, recent)),
+            "ratings": self.query("SELECT title_id, thumbs FROM ratings WHERE user_id = ? ORDER BY at_ts DESC",
+                                  (user_id,)),
+        }
+
+    def delete_person(self, user_id: str, forget_decisions: bool, now: float) -> dict:
+        """SQLite: the log has no index by person (m004), so the decisions are found by a scan
+        outside the writer lock (``scan_person_decisions``); then, under it, those still the
+        person's are kept and any made meanwhile added."""
+        scanned, last = self.scan_person_decisions(user_id)
+        with self.write() as conn:
+            views = conn.execute("DELETE FROM views WHERE user_id = ?", (user_id,)).rowcount
+            ratings = conn.execute("DELETE FROM ratings WHERE user_id = ?", (user_id,)).rowcount
+            known = conn.execute("DELETE FROM users WHERE id = ?", (user_id,)).rowcount
+            top = last[0] if last else 0
+            still = last is None or conn.execute("SELECT 1 FROM impressions WHERE rowid = ? AND event_id = ?",
+                                                 last).fetchone() is not None
+            if still:  # the log's last row outlived the scan, so every row added since comes after it
+                ids = [r[0] for r in conn.execute(
+                    "SELECT i.event_id FROM json_each(?) AS j JOIN impressions AS i ON i.event_id = j.value"
+                    " WHERE i.user_id = ?", (json.dumps(scanned), user_id))]
+                ids += [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE rowid > ? AND user_id = ?",
+                                                   (top, user_id))]
+            else:  # the newest rows were deleted meanwhile and their rowids may be reused: read it all again
+                ids = [r[0] for r in conn.execute("SELECT event_id FROM impressions WHERE user_id = ?", (user_id,))]
+            events = json.dumps(ids)
+            unlinked = deleted = 0
+            if forget_decisions:
+                chosen = "SELECT value FROM json_each(?)"
+                conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({chosen})", (events,))
+                conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({chosen})", (events,))
+                deleted = conn.execute(f"DELETE FROM impressions WHERE event_id IN ({chosen})", (events,)).rowcount
+                if deleted:
+                    self._new_epoch(conn, 0, self._epoch_args(conn), f"forget {deleted} decisions", now)
+            else:
+                unlinked = conn.execute("UPDATE impressions SET user_id = 'deleted' WHERE event_id IN"
+                                        " (SELECT value FROM json_each(?))", (events,)).rowcount
+        return {"views": views, "ratings": ratings, "known": known, "unlinked": unlinked, "deleted": deleted}
+
+    # Decisions and the reward join (the contract's) ------------------------------------------
+
+    _LOG_DECISION = (f"INSERT INTO impressions ({', '.join(DECISION_COLUMNS)})"
+                     f" VALUES ({', '.join('?' * len(DECISION_COLUMNS))})")
+
+    def log_decisions(self, user_id: str, rows: Sequence[tuple], now: float, new_person: bool) -> None:
+        with self.write() as conn:
+            if new_person:
+                conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.executemany(self._LOG_DECISION, rows)
+
+    @staticmethod
+    def _finalize(conn: sqlite3.Connection, event_ids: Sequence[str], reward: float, reason: str,
+                  now: float) -> list[str]:
+        """The reward join's rule, the one place it is written (``Storage`` states it), inside the
+        caller's write transaction: of ``event_ids``, each still pending becomes final with
+        ``reward`` and takes the next learn-queue place, in the order given. Returns those; the
+        others are left as they were. The UNIQUE constraint on learn_queue backs up "at most once"."""
+        done = [event_id for event_id in event_ids if conn.execute(
+            "UPDATE impressions SET state = 'final', reward = ?, final_reason = ?, final_ts = ?"
+            " WHERE event_id = ? AND state = 'pending'", (reward, reason, now, event_id)).rowcount]
+        conn.executemany("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)",
+                         [(event_id, now) for event_id in done])
+        return done
+
+    @contextmanager
+    def reward_join(self, event_id: str) -> Iterator[RewardJoin]:
+        with self.write() as conn:
+            yield _SQLiteRewardJoin(conn, event_id)
+
+    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
+        closed = 0
+        while True:
+            with self.write() as conn:
+                due = [r[0] for r in conn.execute(
+                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
+                    " ORDER BY deadline_ts, event_id LIMIT ?", (now, batch))]
+                done = self._finalize(conn, due, reward, "window", now)
+                if len(done) != len(due):  # cannot happen under the writer lock; never half-close
+                    raise RuntimeError(f"closing windows: {len(due)} due, {len(done)} finalized")
+            closed += len(due)
+            if len(due) < batch:
+                return closed
+
+    # Learning (the contract's) ----------------------------------------------------------------
+
+    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
+        return [{"seq": r[0], "features": json.loads(r[1]), "chosen_index": r[2], "reward": r[3],
+                 "probability": r[4]} for r in self.conn.execute(
+            "SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
+            " JOIN impressions i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
+            (after_seq, limit))]
+
+    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
+        count, oldest = self.conn.execute("SELECT count(*), min(final_ts) FROM learn_queue WHERE seq > ?",
+                                          (seq,)).fetchone()
+        return count, oldest
 
     def current_epoch(self) -> dict:
         return self.query_one("SELECT * FROM model_epochs ORDER BY epoch DESC LIMIT 1")
 
     @staticmethod
-    def new_epoch(conn: sqlite3.Connection, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
-        """Start a new model epoch inside the caller's write transaction; returns its number."""
+    def _epoch_args(conn: sqlite3.Connection) -> str | None:
+        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
+
+    @staticmethod
+    def _new_epoch(conn: sqlite3.Connection, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
         conn.execute("INSERT INTO model_epochs (start_seq, vw_args, reason, created_ts) VALUES (?, ?, ?, ?)",
                      (start_seq, vw_args, reason, now))
         return conn.execute("SELECT max(epoch) FROM model_epochs").fetchone()[0]
 
-    # Reward join ------------------------------------------------------------------------------
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+        with self.write() as conn:
+            start = 0 if relearn_log else conn.execute("SELECT coalesce(max(seq), 0) FROM learn_queue").fetchone()[0]
+            args = vw_args if vw_args is not None else self._epoch_args(conn)
+            epoch = self._new_epoch(conn, start, args, reason, now)
+        return {"epoch": epoch, "start_seq": start, "vw_args": args}
 
-    @staticmethod
-    def finalize(conn: sqlite3.Connection, event_id: str, reward: float, reason: str, now: float) -> bool:
-        """Make an event's reward final and queue it for learning, inside the caller's write
-        transaction. Returns False (and changes nothing) if it was not pending: an event enters
-        the learn queue at most once, which the UNIQUE constraint on learn_queue backs up."""
-        changed = conn.execute(
-            "UPDATE impressions SET state = 'final', reward = ?, final_reason = ?, final_ts = ?"
-            " WHERE event_id = ? AND state = 'pending'", (reward, reason, now, event_id)).rowcount
-        if changed:
-            conn.execute("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)", (event_id, now))
-        return bool(changed)
+    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
+        return self.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
+                          " ORDER BY seq DESC, id DESC", (vw_args, epoch))
 
-    def image(self, artwork_id: str, size: str) -> dict | None:
-        return self.query_one("SELECT * FROM artwork_images WHERE artwork_id = ? AND size = ?",
-                              (artwork_id, size))
+    def add_checkpoint(self, seq: int, file: str, sha256: str, vw_args: str, epoch: int, now: float,
+                       keep: int) -> list[str]:
+        with self.write() as conn:
+            conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", (seq, file, sha256, vw_args, now, epoch))
+            old = conn.execute(
+                "SELECT id, file FROM checkpoints WHERE epoch < ?1 OR id IN (SELECT id FROM checkpoints"
+                " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)", (epoch, keep)).fetchall()
+            conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r[0],) for r in old])
+        return [r[1] for r in old]
+
+    # Read-outs (the contract's) -------------------------------------------------------------
+
+    def decision(self, event_id: str) -> dict | None:
+        row = self.query_one("SELECT * FROM impressions WHERE event_id = ?", (event_id,))
+        if row is not None:
+            row["outcomes"] = self.query("SELECT kind, seconds, effect, received_ts FROM outcomes"
+                                         " WHERE event_id = ? ORDER BY id", (event_id,))
+        return row
+
+    def log_totals(self) -> dict:
+        final = self.query_one("SELECT count(*) AS n, avg(reward) AS mean FROM impressions WHERE state = 'final'")
+        return {
+            "impressions": self.scalar("SELECT count(*) FROM impressions"),
+            "clicks": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'click'"),
+            "plays": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'play'"),
+            "final": final["n"], "mean_reward": final["mean"],
+            "pending": self.scalar("SELECT count(*) FROM impressions WHERE state = 'pending'"),
+            "awaiting_activation": self.scalar("SELECT count(*) FROM impressions WHERE state = 'awaiting_activation'"),
+        }
+
+    _CLICKED = "LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c ON c.event_id = i.event_id"
+
+    def click_rates(self, column: str) -> list[dict]:
+        if column not in RATE_COLUMNS:
+            raise ValueError(f"click rates by {column!r}: not one of {RATE_COLUMNS}")
+        return self.query(f"SELECT coalesce(i.{column}, 'none') AS key, count(*) AS impressions,"
+                          f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED} GROUP BY key ORDER BY key")
+
+    def timeline(self, since: float) -> list[dict]:
+        return self.query("SELECT CAST(i.created_ts / 60 AS INTEGER) AS minute, count(*) AS impressions,"
+                          f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED}"
+                          " WHERE i.created_ts >= ? GROUP BY minute ORDER BY minute", (since,))
+
+    # Retention (the contract's) -------------------------------------------------------------
+
+    def purge(self, cutoff: float) -> dict:
+        with self.write() as conn:
+            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
+            conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({old})", (cutoff,))
+            conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({old})", (cutoff,))
+            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
+                                     (cutoff,)).rowcount
+            views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
+            ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
+        return {"decisions": decisions, "views": views, "ratings": ratings}
+
+
+class _SQLiteRewardJoin(RewardJoin):
+    """``RewardJoin`` inside a ``Store.write`` transaction (the writer lock is held throughout)."""
+
+    def __init__(self, conn: sqlite3.Connection, event_id: str):
+        self._conn = conn
+        self._event_id = event_id
+        row = conn.execute("SELECT state, deadline_ts, deferred, final_reason, reward FROM impressions"
+                           " WHERE event_id = ?", (event_id,)).fetchone()
+        self.event = None if row is None else {**dict(row), "deferred": bool(row["deferred"])}
+
+    def held_outcomes(self) -> list[dict]:
+        return [{"kind": r[0], "seconds": r[1]} for r in self._conn.execute(
+            "SELECT kind, seconds FROM outcomes WHERE event_id = ? AND kind != 'activate' ORDER BY id",
+            (self._event_id,))]
+
+    def activate(self, now: float, deadline_ts: float) -> None:
+        self._conn.execute("UPDATE impressions SET state = 'pending', activated_ts = ?, deadline_ts = ?"
+                           " WHERE event_id = ?", (now, deadline_ts, self._event_id))
+        self.event.update(state="pending", deadline_ts=deadline_ts)
+
+    def finalize(self, reward: float, reason: str, now: float) -> bool:
+        if not Store._finalize(self._conn, [self._event_id], reward, reason, now):
+            return False
+        self.event.update(state="final", reward=reward, final_reason=reason)
+        return True
+
+    def add_outcome(self, kind: str, seconds: float | None, now: float, effect: str) -> None:
+        self._conn.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect) VALUES (?, ?, ?, ?, ?)",
+                           (self._event_id, kind, seconds, now, effect))

@@ -68,19 +68,24 @@ def simulation_rows(n: int) -> list[tuple[str, float, float]]:
                                r.context["device"], titles[r.title_id]["artwork"]) for r in requests]
 
     def bare():
-        ws = vowpalwabbit.Workspace(POLICIES["epsilon-greedy"].vw_args + " --quiet")
+        ws = vowpalwabbit.Workspace(POLICIES["default"].vw_args + " --quiet")
         for feats in prepared:
             pmf = ws.predict(to_vw(feats))
             ws.learn(to_vw(feats, label=(int(np.argmax(pmf)), -float(rng.random() < 0.1), float(max(pmf)))))
         ws.finish()
 
     t_bare = timed(bare, repeat=1)
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        run_policy(world, POLICIES["epsilon-greedy"], n, seed=1, out_dir=Path(tmp))
-        t_service = time.perf_counter() - start
-    return [("bare VW predict+learn (baseline)", n / t_bare, 1.0),
-            ("simulated impressions through the service", n / t_service, t_bare / t_service)]
+    seconds = {}
+    for batched in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            run_policy(world, POLICIES["default"], n, seed=1, out_dir=Path(tmp), batched=batched)
+            seconds[batched] = time.perf_counter() - start
+    return [("bare VW predict+learn, the default policy (baseline)", n / t_bare, 1.0),
+            ("simulated impressions through the service, durable store (a commit per write)",
+             n / seconds[False], t_bare / seconds[False]),
+            ("simulated impressions through the service, simulation store (no fsync, batched commits)",
+             n / seconds[True], t_bare / seconds[True])]
 
 
 def main() -> None:

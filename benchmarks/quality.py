@@ -3,7 +3,7 @@
 For every world of ``simulations.world.VARIANTS`` (or those named) and every seed, each policy
 runs online for ``--impressions``: the service's own policies through the service's decision,
 logging, reward-join and learning code (``simulations.simulate.run_policy``), the peers
-(``simulations.peers``) on the same features with the same learning delay. Reported per policy
+(``benchmarks/peers.py``) on the same features with the same learning delay. Reported per policy
 and world, averaged over seeds:
 
 - the share of the oracle's lift over uniform in the last 20% of impressions and over the whole
@@ -12,8 +12,8 @@ and world, averaged over seeds:
 - the smallest probability logged with a shown artwork (peers decide deterministically: 1);
 - wall-clock milliseconds per 1,000 impressions.
 
-    .venv/bin/python benchmarks/quality.py                       # every world, 3 seeds, 30,000
-    .venv/bin/python benchmarks/quality.py --worlds default,quirks --seeds 1 --impressions 5000
+    .venv/bin/python -m benchmarks.quality                       # every world, 3 seeds, 30,000
+    .venv/bin/python -m benchmarks.quality --worlds default,quirks --seeds 1 --impressions 5000
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from artwork.config import DEFAULTS
 from artwork.demo_catalog import demo_titles
-from simulations.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
+from benchmarks.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
 from simulations.simulate import POLICIES, lift_share, run_policy
 from simulations.world import VARIANTS, World
 
@@ -55,7 +56,13 @@ DESCRIPTIONS = {
 
 
 def run_one(job: tuple[str, str, int, int]) -> dict:
-    world_name, policy, seed, impressions = job
+    # One BLAS thread per run: runs go side by side on the cores, and a run whose matrix products
+    # spread over threads that the other run needs measures the contention, not itself.
+    with threadpool_limits(limits=1):
+        return _run_one(*job)
+
+
+def _run_one(world_name: str, policy: str, seed: int, impressions: int) -> dict:
     world = World(demo_titles(), VARIANTS[world_name], seed=seed)
     if dict(POLICY_ROWS)[policy] == "service":
         out = Path(tempfile.mkdtemp(prefix="quality-"))
@@ -111,6 +118,13 @@ def markdown(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_csv(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--worlds", default=",".join(VARIANTS), help="comma-separated names of VARIANTS")
@@ -133,13 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     with multiprocessing.get_context("spawn").Pool(args.jobs) if args.jobs > 1 else nullcontext() as pool:
         for row in (pool.imap(run_one, jobs) if pool is not None else map(run_one, jobs)):
             rows.append(row)
+            if args.csv:  # every run as it ends: a long run interrupted keeps what it measured
+                write_csv(rows, args.csv)
             print(f"{row['world']:>15} {row['policy']:>16} seed {row['seed']}: last 20% {row['share_last20']:.3f}, "
                   f"all {row['share_all']:.3f}, min p {row['min_propensity']:.4f}", file=sys.stderr, flush=True)
-    if args.csv:
-        with open(args.csv, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
     order = {p: i for i, p in enumerate(policies)}
     summary = sorted(summarize(rows), key=lambda r: (worlds.index(r["world"]), order[r["policy"]]))
     print(markdown(summary))

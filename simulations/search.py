@@ -33,7 +33,7 @@ INTERACTIONS = {
     "previous default": "-q GH -q GO -q GS -q GA -q TO -q TH -q DS",
     "default": "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS",
 }
-LEARNING_RATES = (0.05, 0.5, 2.0)
+LEARNING_RATES = (0.1, 0.5, 2.0)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from artwork.demo_catalog import demo_titles
-from simulations.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
+from benchmarks.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
 from simulations.simulate import POLICIES, lift_share, run_policy
 from simulations.world import VARIANTS, World
 

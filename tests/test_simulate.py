@@ -81,4 +81,4 @@ def test_offline_benchmark_smoke():
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "offline.py"
     out = subprocess.run([sys.executable, str(script), "--rounds", "2000", "--impressions", "30"],
                          capture_output=True, text=True, timeout=300, check=True).stdout
-    assert "| IPS (analytic CI) |" in out and "| simulated impressions through the service |" in out
+    assert "| IPS (analytic CI) |" in out and "| simulated impressions through the service, simulation store" in out

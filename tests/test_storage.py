@@ -36,9 +36,11 @@ def test_a_failed_write_rolls_back_everything(tmp_path):
 def test_an_event_enters_the_learn_queue_once(tmp_path, service, client):
     ev = client.post("/api/v1/select-artwork", json={"user_id": "u", "title_id": "t01"}).get_json()
     event_id = ev["decisions"][0]["event_id"]
-    with service.store.write() as conn:
-        assert service.store.finalize(conn, event_id, 1.0, "outcome", 0.0) is True
-        assert service.store.finalize(conn, event_id, 0.0, "window", 0.0) is False
+    with service.store.reward_join(event_id) as join:
+        assert join.finalize(1.0, "outcome", 0.0) is True
+        assert join.finalize(0.0, "window", 0.0) is False
+        assert (join.event["state"], join.event["reward"]) == ("final", 1.0)
+    assert service.store.close_due_windows(float("inf"), 0.0, batch=10) == 0
     assert service.store.query("SELECT seq, event_id FROM learn_queue") == [{"seq": 1, "event_id": event_id}]
 
 
@@ -149,3 +151,19 @@ def test_a_long_reader_does_not_make_the_wal_restart_block_writers(tmp_path):
     assert store.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
     reader.close()
     store.close()
+
+
+def test_only_the_storage_module_holds_sql():
+    """The storage contract is the one seam: no other module of the package imports sqlite3 or
+    runs a statement, and the SQLite store implements every operation of the contract."""
+    import inspect
+    from pathlib import Path
+
+    import artwork
+    from artwork.storage import Storage
+
+    package = Path(artwork.__file__).parent
+    offenders = [p.name for p in package.rglob("*.py")
+                 if p.name != "storage.py" and ("sqlite3" in p.read_text() or ".execute(" in p.read_text())]
+    assert offenders == []
+    assert not inspect.isabstract(Store) and issubclass(Store, Storage)

@@ -25,8 +25,7 @@ import numpy as np
 from artwork import vocab
 from artwork.features import build_features, parse_time, time_context, vw_token
 from artwork.policy import floor_pmf, sample_index
-
-from .world import World
+from simulations.world import World
 
 #: Artwork namespaces crossed with every context feature in the ridge model; ``A`` (id) and ``C``
 #: (cast) enter on their own.
@@ -39,54 +38,89 @@ class RidgeLinUCB:
 
     def __init__(self, alpha: float = 0.5, l2: float = 1.0):
         self.alpha, self.l2 = alpha, l2
-        self._index: dict[str, int] = {}
+        self._dim = 0
         self._a_inv = np.eye(64) / l2
         self._b = np.zeros(64)
         self._theta: np.ndarray | None = None
+        self._context_ids: dict[tuple[str, str], int] = {("", "1"): 0}
+        self._artwork_ids: dict[tuple[str, str], int] = {("", "1"): 0}
+        self._own: dict[tuple[str, str], int] = {}  # an artwork's id and cast: columns of their own
+        self._product = np.full((8, 8), -1)  # (context feature, artwork feature) -> column
 
-    def _column(self, name: str) -> int:
-        i = self._index.get(name)
-        if i is None:
-            i = self._index[name] = len(self._index)
-            size = self._a_inv.shape[0]
-            if i >= size:  # a new feature's row and column start as the prior's, independent
-                grown = np.eye(2 * size) / self.l2
-                grown[:size, :size] = self._a_inv
-                self._a_inv = grown
-                self._b = np.concatenate([self._b, np.zeros(size)])
+    def _new_column(self) -> int:
+        i, self._dim = self._dim, self._dim + 1
+        size = self._a_inv.shape[0]
+        if i >= size:  # a new feature's row and column start as the prior's, independent
+            grown = np.eye(2 * size) / self.l2
+            grown[:size, :size] = self._a_inv
+            self._a_inv = grown
+            self._b = np.concatenate([self._b, np.zeros(size)])
         return i
 
+    @staticmethod
+    def _ids(table: dict, features) -> tuple[list[int], list[float]]:
+        ids, values = [0], [1.0]
+        for key, value in features:
+            ids.append(table.setdefault(key, len(table)))
+            values.append(float(value))
+        return ids, values
+
     def _vector(self, shared: dict, action: dict) -> tuple[np.ndarray, np.ndarray]:
-        context = [("1", 1.0)] + [(f"{ns}:{k}", float(v)) for ns in sorted(shared) for k, v in shared[ns].items()]
-        art = [("1", 1.0)] + [(f"{ns}:{k}", float(v)) for ns in _CROSSED for k, v in action.get(ns, {}).items()]
-        index, value = [], []
-        for cn, cv in context:
-            for an, av in art:
-                index.append(self._column(f"{cn}*{an}"))
-                value.append(cv * av)
+        c_ids, c_values = self._ids(self._context_ids, [((ns, k), v) for ns in shared for k, v in shared[ns].items()])
+        a_ids, a_values = self._ids(self._artwork_ids,
+                                    [((ns, k), v) for ns in _CROSSED for k, v in action.get(ns, {}).items()])
+        rows, cols = len(self._context_ids), len(self._artwork_ids)
+        if rows > self._product.shape[0] or cols > self._product.shape[1]:
+            grown = np.full((max(rows, 2 * self._product.shape[0]), max(cols, 2 * self._product.shape[1])), -1)
+            grown[:self._product.shape[0], :self._product.shape[1]] = self._product
+            self._product = grown
+        block = self._product[np.ix_(c_ids, a_ids)]
+        if (block < 0).any():
+            for r, c in zip(*np.nonzero(block < 0), strict=True):
+                self._product[c_ids[r], a_ids[c]] = self._new_column()
+            block = self._product[np.ix_(c_ids, a_ids)]
+        index = list(block.ravel())
+        value = list(np.outer(c_values, a_values).ravel())
         for ns in ("A", "C"):
             for k, v in action.get(ns, {}).items():
-                index.append(self._column(f"{ns}:{k}"))
+                column = self._own.get((ns, k))
+                if column is None:
+                    column = self._own[(ns, k)] = self._new_column()
+                index.append(column)
                 value.append(float(v))
         return np.array(index), np.array(value)
 
     def choose(self, features: dict) -> int:
         vectors = [self._vector(features["shared"], action) for action in features["actions"]]
-        if self._theta is None or len(self._theta) != len(self._b):
-            self._theta = self._a_inv @ self._b  # the ridge solution, once per batch of updates
+        d = self._dim
+        if self._theta is None or len(self._theta) < d:
+            self._theta = self._a_inv[:d, :d] @ self._b[:d]  # the ridge solution, once per batch of updates
         scores = []
         for i, x in vectors:
             width = float(x @ self._a_inv[np.ix_(i, i)] @ x)
             scores.append(float(x @ self._theta[i]) + self.alpha * np.sqrt(max(width, 0.0)))
         return int(np.argmax(scores))
 
-    def learn(self, features: dict, chosen: int, reward: float) -> None:
-        """One Sherman-Morrison update of the inverse covariance (exact, in place)."""
-        i, x = self._vector(features["shared"], features["actions"][chosen])
-        a_inv_x = self._a_inv[:, i] @ x
-        self._a_inv -= np.outer(a_inv_x, a_inv_x) / (1.0 + x @ a_inv_x[i])
-        self._b[i] += reward * x
+    def learn_many(self, events: list[tuple[dict, int, float]]) -> None:
+        """Learn ``(features, chosen, reward)`` events: the same inverse as one Sherman-Morrison
+        update per event, in one Woodbury update (exact, and a matrix product instead of one
+        pass over the whole matrix per event)."""
+        if not events:
+            return
+        vectors = [self._vector(f["shared"], f["actions"][chosen]) for f, chosen, _ in events]
+        d = self._dim
+        x = np.zeros((len(events), d))
+        for row, (i, v) in enumerate(vectors):
+            np.add.at(x[row], i, v)
+        a_inv = self._a_inv[:d, :d]
+        u = a_inv @ x.T                                           # d x k
+        inner = np.eye(len(events)) + x @ u                       # k x k
+        a_inv -= u @ np.linalg.solve(inner, u.T)
+        self._b[:d] += x.T @ np.array([reward for _, _, reward in events])
         self._theta = None
+
+    def learn(self, features: dict, chosen: int, reward: float) -> None:
+        self.learn_many([(features, chosen, reward)])
 
 
 class MabwiserLinUCB:
@@ -180,6 +214,10 @@ def run_peer(world: World, name: str, learner, n_impressions: int, seed: int, *,
         if (i + 1) % learn_every == 0:
             due = sorted(p for p in pending if p[0] <= i)
             pending = [p for p in pending if p[0] > i]
-            for _, _, feats, index, value in due:
-                learner.learn(feats, index, value)
+            events = [(feats, index, value) for _, _, feats, index, value in due]
+            if hasattr(learner, "learn_many"):
+                learner.learn_many(events)
+            else:
+                for event in events:
+                    learner.learn(*event)
     return PeerRun(name, seed, expected, oracle, uniform, time.perf_counter() - started)
