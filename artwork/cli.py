@@ -185,21 +185,24 @@ def _catalog(data_dir: Path | None) -> list[dict]:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the report and the logs (created; must not hold earlier runs).")
 @click.option("--policy", "policies", multiple=True,
-              help="A policy name (uniform, context-free, epsilon-greedy, softmax, squarecb, bag, cover) or VW "
-                   "arguments; repeat for several. Default: uniform, context-free, epsilon-greedy, squarecb, bag.")
+              help="A policy name (uniform, context-free, default, epsilon-greedy, softmax, squarecb, bag, cover) "
+                   "or VW arguments; repeat for several. Default: uniform, context-free, epsilon-greedy, default.")
 @click.option("--impressions", default=10_000, show_default=True, type=click.IntRange(min=10),
               help="Impressions per policy and seed.")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Runs per policy.")
 @click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True)
 @click.option("--world-seed", default=0, show_default=True, type=int, help="Seed of the synthetic world.")
-def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str, world_seed: int):
+@click.option("--world", "world_name", default="default", show_default=True,
+              help="Which world: a name of simulations.world.VARIANTS (default, smooth-time, quirks, noisy-affinity, "
+                   "popular-titles, new-titles, drift, everything).")
+def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str, world_seed: int, world_name: str):
     """Run policies online in the synthetic world and write learning curves, regret and a summary.
 
     Every impression goes through the service's own decision, logging and learning code; each
     run's log is a service database under OUT, ready for `artwork evaluate --db`.
     """
     from simulations.simulate import DEFAULT_POLICIES, policy_spec, run_simulation
-    from simulations.world import World
+    from simulations.world import VARIANTS, World
 
     from .demo_catalog import demo_titles
 
@@ -207,7 +210,9 @@ def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str,
         specs = [policy_spec(p) for p in (policies or DEFAULT_POLICIES)]
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--policy") from None
-    world = World(demo_titles(), seed=world_seed)
+    if world_name not in VARIANTS:
+        raise click.BadParameter(f"unknown world {world_name!r}: one of {', '.join(VARIANTS)}", param_hint="--world")
+    world = World(demo_titles(), VARIANTS[world_name], seed=world_seed)
     try:
         run_simulation(world, specs, impressions, list(range(1, seeds + 1)), out_dir, reward=reward)
     except FileExistsError as exc:

@@ -81,3 +81,15 @@ def test_the_quality_benchmark_runs_and_reports_every_policy(capsys):
     table = capsys.readouterr().out
     for name, _ in POLICY_ROWS:
         assert f"| default | {name} |" in table
+
+
+def test_artwork_simulate_runs_a_named_world_variant_and_refuses_an_unknown_one(tmp_path, runner):
+    from artwork.cli import cli
+
+    result = runner.invoke(cli, ["simulate", "--out", str(tmp_path / "r"), "--world", "quirks", "--impressions", "50",
+                                 "--seeds", "1", "--policy", "uniform"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "r" / "uniform-seed1" / "simulation.json").read_text())
+    assert meta["world_params"]["quirk_fraction"] == VARIANTS["quirks"].quirk_fraction > 0
+    result = runner.invoke(cli, ["simulate", "--out", str(tmp_path / "s"), "--world", "mars"])
+    assert result.exit_code != 0 and "unknown world 'mars'" in result.output
