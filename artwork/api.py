@@ -1,4 +1,6 @@
-"""HTTP views: translate JSON to ``Service`` calls and back. Every route is listed here.
+"""HTTP views: translate JSON to ``Service`` calls and back. Every route of the service is listed
+here; the demo's simulated-visitor routes are a blueprint of their own (``simulations/demo_routes.py``,
+installed as ``artwork.simulations.demo_routes``), so the core imports nothing from the simulator.
 
 Each view declares its contract with ``@operation`` (``openapi.py``): the request body and path
 parameters are validated against ``schemas.py`` before the view runs, and the same declarations
@@ -12,7 +14,7 @@ import os
 from flask import Blueprint, current_app, jsonify, send_file, send_from_directory
 
 from . import schemas as S
-from .errors import ServiceError, not_found
+from .errors import not_found
 from .openapi import openapi_document, operation
 from .service import Service
 
@@ -30,12 +32,6 @@ def service() -> Service:
 
 def _select_request(settings) -> dict:
     return S.select_request(int(settings["MAX_TITLES_PER_REQUEST"]))
-
-
-def _simulate_request(settings) -> dict:
-    from simulations.visitors import MAX_VISITORS
-
-    return S.simulate_request(MAX_VISITORS)
 
 
 @bp.get("/")
@@ -198,47 +194,6 @@ def image(artwork_id, size):
                          conditional=True, max_age=3600)
     response.cache_control.public = True
     return response
-
-
-def visitor_jobs():
-    from simulations.visitors import VisitorJobs
-
-    jobs = current_app.extensions.get("artwork.visitors")
-    if jobs is None:
-        jobs = current_app.extensions["artwork.visitors"] = VisitorJobs(service())
-    return jobs
-
-
-@bp.post("/api/v1/simulate")
-@operation("Start a burst of simulated visitors", tags=("demo",), body=_simulate_request, body_required=False,
-           description="People from the synthetic world make requests through the same decision and outcome "
-                       "code as the API, in a background thread; one burst at a time.",
-           responses={202: ("The burst started.", S.JOB_RESPONSE)},
-           errors={400: ["bad_request"], 409: ["simulation_running"], **TOO_LARGE})
-def start_simulation(body):
-    try:
-        job = visitor_jobs().start(body.get("visitors", 500), body.get("seed"))
-    except RuntimeError as exc:
-        raise ServiceError(409, "simulation_running", str(exc)) from None
-    return jsonify({"job": job.to_dict()}), 202
-
-
-@bp.get("/api/v1/simulate")
-@operation("The latest burst's progress", tags=("demo",),
-           responses={200: ("The latest burst, or null if none ran.", S.LATEST_JOB_RESPONSE)})
-def latest_simulation():
-    job = visitor_jobs().latest()
-    return jsonify({"job": job.to_dict() if job else None})
-
-
-@bp.get("/api/v1/simulate/<job_id>")
-@operation("One burst's progress", tags=("demo",), responses={200: ("The burst.", S.JOB_RESPONSE)},
-           errors={404: ["unknown_simulation", "not_found"]})
-def get_simulation(job_id):
-    job = visitor_jobs().get(job_id)
-    if job is None:
-        raise not_found(f"unknown simulation {job_id!r}", "unknown_simulation")
-    return jsonify({"job": job.to_dict()})
 
 
 # Admin: only with the admin token (see security.require_admin) ----------------------------------

@@ -92,8 +92,10 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     app.extensions["artwork.paths"] = paths
 
     from .api import bp
+    from .simulations.demo_routes import bp as demo_bp  # the simulator, imported only here
 
     app.register_blueprint(bp)
+    app.register_blueprint(demo_bp)
     from . import security
     security.init_app(app)
 

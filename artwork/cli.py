@@ -193,16 +193,16 @@ def _catalog(data_dir: Path | None) -> list[dict]:
 @click.option("--reward", type=click.Choice(["click", "quality_play"]), default="click", show_default=True)
 @click.option("--world-seed", default=0, show_default=True, type=int, help="Seed of the synthetic world.")
 @click.option("--world", "world_name", default="default", show_default=True,
-              help="Which world: a name of simulations.world.VARIANTS (default, smooth-time, quirks, noisy-affinity, "
-                   "popular-titles, new-titles, drift, everything).")
+              help="Which world: a name of artwork.simulations.world.VARIANTS (default, smooth-time, quirks, "
+                   "noisy-affinity, popular-titles, new-titles, drift, everything).")
 def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str, world_seed: int, world_name: str):
     """Run policies online in the synthetic world and write learning curves, regret and a summary.
 
     Every impression goes through the service's own decision, logging and learning code; each
     run's log is a service database under OUT, ready for `artwork evaluate --db`.
     """
-    from simulations.simulate import DEFAULT_POLICIES, policy_spec, run_simulation
-    from simulations.world import VARIANTS, World
+    from artwork.simulations.simulate import DEFAULT_POLICIES, policy_spec, run_simulation
+    from artwork.simulations.world import VARIANTS, World
 
     from .demo_catalog import demo_titles
 
@@ -222,7 +222,7 @@ def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str,
 
 
 def _load_log(db, csv_path, dsjson, data_dir):
-    from simulations import logs
+    from artwork.simulations import logs
 
     sources = [s for s in (db, csv_path, dsjson) if s is not None]
     if len(sources) != 1:
@@ -259,8 +259,8 @@ def with_log_options(fn):
 
 def _world_for(db: Path | None, world_seed: int | None):
     """The synthetic world behind a log: named by --world-seed, or found beside a simulated db."""
-    from simulations.simulate import world_from_log_dir
-    from simulations.world import World
+    from artwork.simulations.simulate import world_from_log_dir
+    from artwork.simulations.world import World
 
     from .demo_catalog import demo_titles
 
@@ -288,8 +288,8 @@ def _world_for(db: Path | None, world_seed: int | None):
 def evaluate(db, csv_path, dsjson, data_dir, out_dir, policies, world_seed, reward):
     """Estimate what candidate policies would have earned on a log (replay, IPS, SNIPS, DM, DR,
     Switch-DR, with 95% intervals and diagnostics), beside the truth when it is known."""
-    from simulations.evaluate import run_evaluation
-    from simulations.simulate import policy_spec
+    from artwork.simulations.evaluate import run_evaluation
+    from artwork.simulations.simulate import policy_spec
 
     log = _load_log(db, csv_path, dsjson, data_dir)
     world, sim_reward = _world_for(db, world_seed)
@@ -312,8 +312,8 @@ def search_policies(db, csv_path, dsjson, data_dir, out_dir, estimator, quick, w
     lower bound of their 95% interval: the rule for promoting a policy."""
     from tqdm import tqdm
 
-    from simulations.evaluate import reward_model, true_reward_matrix
-    from simulations.search import grid, search, write_search_report
+    from artwork.simulations.evaluate import reward_model, true_reward_matrix
+    from artwork.simulations.search import grid, search, write_search_report
 
     log = _load_log(db, csv_path, dsjson, data_dir)
     if log.n_rounds == 0:
@@ -333,7 +333,7 @@ def search_policies(db, csv_path, dsjson, data_dir, out_dir, estimator, quick, w
 def export_log(data_dir: Path, out_file: Path):
     """Export the service's decisions with final rewards as DSJSON lines, learnable by
     `vw --dsjson --cb_explore_adf` and readable by `artwork evaluate --dsjson`."""
-    from simulations import logs
+    from artwork.simulations import logs
 
     db = data_paths(data_dir)["db"]
     if not db.exists():

@@ -39,11 +39,14 @@ each of its rows and must agree. Columns may come in any order; unknown columns 
 Rules
 -----
 
+The limits are those of ``rules.py``, which the upload's JSON schema (``schemas.CATALOG_UPLOAD``)
+reads too:
+
 - Title and artwork ids: 1-64 characters from ``A-Z a-z 0-9 _ . -``, starting with a letter
   or digit. Title ids are unique, and artwork ids are unique across the whole manifest.
 - ``name``: not empty, at most 200 characters. ``synopsis``: at most 1000 characters.
   ``year``: a whole number from 1870 to 2100.
-- ``genres``: at least one; each a lowercase token of letters, digits and ``-`` starting with
+- ``genres``: 1 to 10; each a lowercase token of letters, digits and ``-`` starting with
   a letter, at most 32 characters (``sci-fi``). Genres beyond the built-in ten are welcome and
   join the vocabulary.
 - ``theme``: a built-in genre or any genre a title of the manifest uses. ``tone``: one of
@@ -57,23 +60,18 @@ Rules
 
 import csv
 import json
-import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from . import vocab
+from . import rules, vocab
 from .images import ImageRejected, encode_sizes, load_image_file
+from .rules import MAX_ARTWORKS, MAX_CAST, MAX_CAST_NAME, MAX_GENRES_PER_TITLE, MAX_NAME, MAX_SYNOPSIS
 
-ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-GENRE_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
-MAX_NAME = 200
-MAX_SYNOPSIS = 1000
-YEARS = range(1870, 2101)
-MAX_ARTWORKS = 20
-MAX_CAST = 10
-MAX_CAST_NAME = 100
+ID_PATTERN = rules.pattern(rules.CATALOG_ID_REGEX)
+GENRE_PATTERN = rules.pattern(rules.GENRE_REGEX)
+YEARS = range(rules.YEARS[0], rules.YEARS[1] + 1)
 
 CSV_REQUIRED = ("title_id", "title_name", "genres", "artwork_id", "file", "theme", "tone",
                 "subject", "cast")
@@ -323,7 +321,7 @@ def _list(value) -> list:
 def _bad_id(value) -> str | None:
     if isinstance(value, str) and ID_PATTERN.fullmatch(value):
         return None
-    return f"id {value!r} must be 1-64 characters of A-Z a-z 0-9 _ . - starting with a letter or digit"
+    return f"id {value!r} must be {rules.CATALOG_ID_INVALID}"
 
 
 def _check_title(t: dict, title_ids: Counter) -> list[str]:
@@ -334,14 +332,16 @@ def _check_title(t: dict, title_ids: Counter) -> list[str]:
     name = t.get("name")
     if not isinstance(name, str) or not name.strip():
         problems.append("name is empty")
-    elif len(name.strip()) > MAX_NAME:
-        problems.append(f"name is {len(name.strip())} characters long (at most {MAX_NAME})")
+    elif len(name) > MAX_NAME:
+        problems.append(f"name is {len(name)} characters long (at most {MAX_NAME})")
     genres = t.get("genres")
     if not isinstance(genres, list) or not genres:
         problems.append("genres: at least one genre is needed")
+    elif len(genres) > MAX_GENRES_PER_TITLE:
+        problems.append(f"has {len(genres)} genres; a title takes 1 to {MAX_GENRES_PER_TITLE}")
     else:
         problems += [f"genre {g!r} must be lowercase letters, digits and '-', starting with a "
-                     "letter, at most 32 characters (like 'sci-fi')"
+                     f"letter, at most {rules.GENRE_MAX_LENGTH} characters (like 'sci-fi')"
                      for g in genres if not isinstance(g, str) or not GENRE_PATTERN.fullmatch(g)]
     year = t.get("year")
     if year is not None and (isinstance(year, bool) or not isinstance(year, int) or year not in YEARS):
@@ -378,7 +378,7 @@ def _check_artwork(art: dict, themes: set[str], owners: dict, title_id) -> list[
     cast = tags.get("cast") or []
     if not isinstance(cast, list) or not all(isinstance(n, str) and n.strip() for n in cast):
         problems.append(f"cast must be a list of names, not {cast!r}")
-    elif len(cast) > MAX_CAST or any(len(n.strip()) > MAX_CAST_NAME for n in cast):
+    elif len(cast) > MAX_CAST or any(len(n) > MAX_CAST_NAME for n in cast):
         problems.append(f"cast allows up to {MAX_CAST} names of at most {MAX_CAST_NAME} characters")
     return problems
 

@@ -25,17 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import vocab
+from . import rules, vocab
 
-#: Ids of people, titles and artwork (the service's ``ID_PATTERN``). ECMA-262 semantics: ``$``
-#: is the end of the string (no trailing newline), and the validator enforces exactly that.
-ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$"
-#: A decision's id: the decision time in milliseconds (12 hex digits) and 128 random bits (32 hex
-#: digits). Ids issued before the time was added are the 32 random digits alone, still accepted.
-EVENT_ID_REGEX = r"^(?:[0-9a-f]{12})?[0-9a-f]{32}$"
+#: Ids of people, titles and artwork (``rules.py``, as the service's ``ID_PATTERN``). ECMA-262
+#: semantics: ``$`` is the end of the string (no trailing newline), and the validator enforces
+#: exactly that.
+ID_REGEX = rules.ID_REGEX
+EVENT_ID_REGEX = rules.EVENT_ID_REGEX
 JOB_ID_REGEX = r"^[0-9a-f]{16}$"
 IMAGE_SIZES = ("poster", "thumb")
-OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
+OUTCOME_KINDS = rules.OUTCOME_KINDS
 EFFECTS = ("rewarded", "recorded", "duplicate", "late", "held", "activated", "dismissed")
 EVENT_STATES = ("pending", "awaiting_activation", "final")
 
@@ -54,13 +53,14 @@ EXAMPLE_EVENT_ID = "019ab7c3e2f00123456789abcdef0123456789abcdef"
 EXAMPLE_JOB_ID = "0123456789abcdef"
 EXAMPLE_TIME = "2026-11-23T21:30:00+01:00"
 
-ID_INVALID = "a string of 1-128 letters, digits or _.:@- (starting with a letter or digit)"
+ID_INVALID = rules.ID_INVALID
 TIME_INVALID = "an ISO-8601 date and time with a UTC offset (RFC 3339, e.g. 2026-11-23T21:30:00+01:00)"
 
 
 def id_schema(what: str, examples: list[str]) -> dict:
-    return {"type": "string", "minLength": 1, "maxLength": 128, "pattern": ID_REGEX,
-            "description": f"{what}: 1-128 letters, digits or _.:@-, starting with a letter or digit.",
+    return {"type": "string", "minLength": 1, "maxLength": rules.ID_MAX_LENGTH, "pattern": ID_REGEX,
+            "description": f"{what}: 1-{rules.ID_MAX_LENGTH} letters, digits or _.:@-, starting with a letter "
+                           "or digit.",
             "x-invalid": ID_INVALID, "examples": examples}
 
 
@@ -410,24 +410,36 @@ EXAMPLE_PNG_BASE64 = (
     "iVBORw0KGgoAAAANSUhEUgAAAIAAAABICAIAAACx52pFAAAAfklEQVR42u3RMQEAMAjAsDE1iEAY8pHBQSqhiax+2utbAACAAAAQAAACAE"
     "AAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAABACAAAAQAAACAEAAAAgAAAEAIAAAAAgAAAEA"
     "IAAXG/OVAWw5lvswAAAAAElFTkSuQmCC")
-CATALOG_GENRE = {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,31}$", "x-invalid": "a lowercase genre name",
-                 "description": "A genre: lowercase letters, digits and -; new genres join the vocabulary."}
+CATALOG_GENRE = {"type": "string", "pattern": rules.GENRE_REGEX, "x-invalid": "a lowercase genre name",
+                 "description": f"A genre: up to {rules.GENRE_MAX_LENGTH} lowercase letters, digits and -, "
+                                "starting with a letter; new genres join the vocabulary."}
+
+
+def catalog_id_schema(what: str, examples: list[str]) -> dict:
+    """A title's or artwork's id in a catalog upload: the importer's rule (``rules.py``)."""
+    return {"type": "string", "minLength": 1, "maxLength": rules.CATALOG_ID_MAX_LENGTH,
+            "pattern": rules.CATALOG_ID_REGEX, "description": f"{what}: {rules.CATALOG_ID_INVALID}.",
+            "x-invalid": rules.CATALOG_ID_INVALID, "examples": examples}
+
+
+CATALOG_TITLE_ID = catalog_id_schema("A title's id", ["n1", "t01"])
+CATALOG_ARTWORK_ID = catalog_id_schema("An artwork's id", ["n1-a", "t01-a1"])
 
 CATALOG_UPLOAD = closed({
-    "titles": {"type": "array", "minItems": 1, "maxItems": 500, "items": closed({
-        "id": TITLE_ID,
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "genres": {"type": "array", "minItems": 1, "maxItems": 10, "items": CATALOG_GENRE},
-        "year": {"type": ["integer", "null"], "minimum": 1800, "maximum": 2999},
-        "synopsis": {"type": "string", "maxLength": 2000},
-        "artwork": {"type": "array", "minItems": 1, "maxItems": 20, "items": closed({
-            "id": ARTWORK_ID,
+    "titles": {"type": "array", "minItems": 1, "maxItems": rules.MAX_UPLOAD_TITLES, "items": closed({
+        "id": CATALOG_TITLE_ID,
+        "name": {"type": "string", "minLength": 1, "maxLength": rules.MAX_NAME},
+        "genres": {"type": "array", "minItems": 1, "maxItems": rules.MAX_GENRES_PER_TITLE, "items": CATALOG_GENRE},
+        "year": {"type": ["integer", "null"], "minimum": rules.YEARS[0], "maximum": rules.YEARS[1]},
+        "synopsis": {"type": ["string", "null"], "maxLength": rules.MAX_SYNOPSIS},
+        "artwork": {"type": "array", "minItems": 1, "maxItems": rules.MAX_ARTWORKS, "items": closed({
+            "id": CATALOG_ARTWORK_ID,
             "tags": closed({
                 "theme": CATALOG_GENRE,
                 "tone": {"type": "string", "enum": list(vocab.TONES)},
                 "subject": {"type": "string", "enum": list(vocab.SUBJECTS)},
-                "cast": {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1,
-                                                                    "maxLength": 100}},
+                "cast": {"type": ["array", "null"], "maxItems": rules.MAX_CAST,
+                         "items": {"type": "string", "minLength": 1, "maxLength": rules.MAX_CAST_NAME}},
             }, required=("theme", "tone", "subject")),
             "image_base64": {"type": "string", "minLength": 1, "contentEncoding": "base64",
                              "description": "The image file (JPEG, PNG, WebP or GIF), base64-encoded."},

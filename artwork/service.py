@@ -17,17 +17,18 @@ import time
 from datetime import datetime
 
 from . import features as F
+from . import rules
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
 from .policy import TIE, Model, floor_pmf, sample_index, top_index
 from .schemas import EVENT_ID_REGEX
 from .storage import Storage
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+ID_PATTERN = rules.pattern(rules.ID_REGEX)
 CONTEXT_KEYS = ("time", "device", "genre_affinity")
 #: Accepted range of reported times (seconds since the epoch): 1970 to the end of 2999.
 MIN_TS, MAX_TS = 0.0, 32503680000.0
-OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
+OUTCOME_KINDS = rules.OUTCOME_KINDS
 
 
 def check_id(value, what: str) -> str:

@@ -30,7 +30,7 @@ def timed(fn, repeat=3):
 
 
 def estimator_rows(n_rounds: int) -> list[tuple[str, float, float]]:
-    from simulations import estimators as E
+    from artwork.simulations import estimators as E
 
     rng = np.random.default_rng(0)
     k = 6
@@ -57,8 +57,8 @@ def simulation_rows(n: int) -> list[tuple[str, float, float]]:
 
     from artwork.demo_catalog import demo_titles
     from artwork.features import build_features, parse_time, time_context, to_vw
-    from simulations.simulate import POLICIES, run_policy
-    from simulations.world import World
+    from artwork.simulations.simulate import POLICIES, run_policy
+    from artwork.simulations.world import World
 
     world = World(demo_titles(), seed=0)
     rng = np.random.default_rng(1)

@@ -25,7 +25,7 @@ import numpy as np
 from artwork import vocab
 from artwork.features import build_features, parse_time, time_context, vw_token
 from artwork.policy import floor_pmf, sample_index
-from simulations.world import World
+from artwork.simulations.world import World
 
 #: Artwork namespaces crossed with every context feature in the ridge model; ``A`` (id) and ``C``
 #: (cast) enter on their own.

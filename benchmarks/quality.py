@@ -1,8 +1,8 @@
 """Decision quality: how much of the best possible lift each policy captures, on several worlds.
 
-For every world of ``simulations.world.VARIANTS`` (or those named) and every seed, each policy
+For every world of ``artwork.simulations.world.VARIANTS`` (or those named) and every seed, each policy
 runs online for ``--impressions``: the service's own policies through the service's decision,
-logging, reward-join and learning code (``simulations.simulate.run_policy``), the peers
+logging, reward-join and learning code (``artwork.simulations.simulate.run_policy``), the peers
 (``benchmarks/peers.py``) on the same features with the same learning delay. Reported per policy
 and world, averaged over seeds:
 
@@ -32,11 +32,11 @@ from threadpoolctl import threadpool_limits
 
 from artwork.config import DEFAULTS
 from artwork.demo_catalog import demo_titles
+from artwork.simulations.simulate import POLICIES, lift_share, run_policy
+from artwork.simulations.world import VARIANTS, World
 from benchmarks.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
-from simulations.simulate import POLICIES, lift_share, run_policy
-from simulations.world import VARIANTS, World
 
-#: (name, how it runs): a service policy by its name in simulations.simulate.POLICIES, or a peer.
+#: (name, how it runs): a service policy by its name in artwork.simulations.simulate.POLICIES, or a peer.
 POLICY_ROWS = (
     ("default", "service"),
     ("epsilon-greedy", "service"),

@@ -61,7 +61,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
-DEVICES = ("tv", "mobile", "web", "tablet")
 USER_PREFIX = "lf-"
 
 
@@ -195,6 +194,8 @@ class Client(threading.Thread):
         return status, parsed
 
     def run(self) -> None:
+        from artwork.vocab import DEVICES
+
         rng, stop = self.rng, self.shared.stop
         while not stop.is_set():
             page = rng.sample(self.titles, rng.randint(5, min(20, len(self.titles))))

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from artwork.api import bp
 from artwork.config import DEFAULTS
+from artwork.simulations.demo_routes import bp as demo_bp
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -15,7 +16,10 @@ def test_every_setting_is_documented():
 
 
 def test_every_api_route_is_documented(app):
-    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(bp.name + ".")}
+    # The service's routes and the demo's simulated-visitor routes (a blueprint of their own).
+    routes = {rule.rule for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith((bp.name + ".", demo_bp.name + "."))}
+    assert "/api/v1/simulate" in routes
     for route in routes - {"/"}:
         shown = re.sub(r"<(\w+)>", lambda m: {"size": "poster"}.get(m.group(1), f"<{m.group(1)}>"), route)
         if route.startswith("/images/"):

@@ -20,9 +20,8 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from artwork.vocab import GENRES, SUBJECTS, TONES
-from simulations import estimators as estimators_module
-from simulations.estimators import (
+from artwork.simulations import estimators as estimators_module
+from artwork.simulations.estimators import (
     DM,
     DR,
     ESTIMATORS,
@@ -34,7 +33,8 @@ from simulations.estimators import (
     estimate_all,
     make_estimator,
 )
-from simulations.world import World
+from artwork.simulations.world import World
+from artwork.vocab import GENRES, SUBJECTS, TONES
 
 Z = NormalDist().inv_cdf(0.975)  # 1.959964: 95% normal intervals
 

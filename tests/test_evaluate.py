@@ -7,8 +7,8 @@ import pytest
 
 from artwork.cli import cli
 from artwork.demo_catalog import demo_titles
-from simulations import logs
-from simulations.evaluate import (
+from artwork.simulations import logs
+from artwork.simulations.evaluate import (
     candidate_policies,
     context_free_best_dist,
     evaluate,
@@ -16,8 +16,8 @@ from simulations.evaluate import (
     true_reward_matrix,
     vw_progressive_dist,
 )
-from simulations.simulate import POLICIES, run_policy
-from simulations.world import World
+from artwork.simulations.simulate import POLICIES, run_policy
+from artwork.simulations.world import World
 
 
 @pytest.fixture(scope="module")

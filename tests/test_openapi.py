@@ -63,9 +63,10 @@ def test_the_document_is_valid_openapi_3_1(doc):
             assert any(s.startswith("2") for s in op["responses"]), (method, path)
 
 
-def test_every_route_of_the_blueprint_is_documented(app, doc):
+def test_every_route_of_the_blueprints_is_documented(app, doc):
+    # The service's blueprint and the demo's simulated-visitor one (artwork.simulations.demo_routes).
     routes = {(method.lower(), openapi.openapi_path(rule.rule))
-              for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+              for rule in app.url_map.iter_rules() if rule.endpoint.startswith(("api.", "simulate."))
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(method, path) for path, methods in doc["paths"].items() for method in methods}
     assert routes == documented

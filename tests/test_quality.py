@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from artwork.demo_catalog import demo_titles
+from artwork.simulations.simulate import POLICIES, lift_share, run_policy
+from artwork.simulations.world import VARIANTS, World
 from benchmarks.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
-from simulations.simulate import POLICIES, lift_share, run_policy
-from simulations.world import VARIANTS, World
 
 
 def _log(db):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import vowpalwabbit
 
-from simulations import logs
+from artwork.simulations import logs
 
 FANS = ({"romance": 1.0}, {"thriller": 1.0})
 

@@ -6,10 +6,10 @@ import pytest
 
 from artwork.cli import cli
 from artwork.demo_catalog import demo_titles
+from artwork.simulations import logs
+from artwork.simulations.simulate import POLICIES, policy_spec, run_policy, run_simulation
+from artwork.simulations.world import World
 from artwork.storage import Store
-from simulations import logs
-from simulations.simulate import POLICIES, policy_spec, run_policy, run_simulation
-from simulations.world import World
 
 
 @pytest.fixture(scope="module")

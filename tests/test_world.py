@@ -10,8 +10,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from artwork.vocab import DAY_TYPES, DEVICES, GENRES, SUBJECTS, TIME_BUCKETS, TONES
-from simulations.world import (
+from artwork.simulations.world import (
     DEVICE_SUBJECT,
     QUALITY_PLAY_SECONDS,
     TIME_TONE,
@@ -21,6 +20,7 @@ from simulations.world import (
     World,
     WorldParams,
 )
+from artwork.vocab import DAY_TYPES, DEVICES, GENRES, SUBJECTS, TIME_BUCKETS, TONES
 
 CAST = ("Ana Ruiz", "Ben Okafor", "Chen Wei", "Dara Quinn", "Eli Novak", "Fay Laurent")
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 from test_world import CLEAN, art, logit, make_catalog
 
-from artwork.vocab import DEVICES, GENRES, SUBJECTS, TIME_BUCKETS, TONES
-from simulations.world import (
+from artwork.simulations.world import (
     BUCKET_HOURS,
     TIME_TONE,
     TIME_TONE_PEAK_HOUR,
@@ -22,6 +21,7 @@ from simulations.world import (
     WorldParams,
     smooth_time_tone,
 )
+from artwork.vocab import DEVICES, GENRES, SUBJECTS, TIME_BUCKETS, TONES
 
 #: Every variant field at its default, spelled out.
 EXPLICIT_DEFAULTS = dict(time_effect="buckets", quirk_fraction=0.0, quirk_strength=0.5,
@@ -488,7 +488,7 @@ def test_variants_are_named_worlds(catalog):
 
 
 def test_every_variant_field_is_documented():
-    import simulations.world as module
+    import artwork.simulations.world as module
 
     fields = {f.name for f in dataclasses.fields(WorldParams)}
     for name in EXPLICIT_DEFAULTS:

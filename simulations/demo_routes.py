@@ -1,0 +1,61 @@
+"""The demo's simulated-visitor routes (``POST/GET /api/v1/simulate...``): a blueprint of their
+own, registered by the app factory (``artwork.app.create_app``), so the core service and its API
+import nothing from the simulator. People from the synthetic world (``visitors.py``) make
+requests through the same decision and outcome code as the API.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from artwork import schemas as S
+from artwork.api import TOO_LARGE, service
+from artwork.errors import ServiceError, not_found
+from artwork.openapi import operation
+
+from .visitors import MAX_VISITORS, VisitorJobs
+
+bp = Blueprint("simulate", __name__)
+
+
+def _simulate_request(settings) -> dict:
+    return S.simulate_request(MAX_VISITORS)
+
+
+def visitor_jobs() -> VisitorJobs:
+    jobs = current_app.extensions.get("artwork.visitors")
+    if jobs is None:
+        jobs = current_app.extensions["artwork.visitors"] = VisitorJobs(service())
+    return jobs
+
+
+@bp.post("/api/v1/simulate")
+@operation("Start a burst of simulated visitors", tags=("demo",), body=_simulate_request, body_required=False,
+           description="People from the synthetic world make requests through the same decision and outcome "
+                       "code as the API, in a background thread; one burst at a time.",
+           responses={202: ("The burst started.", S.JOB_RESPONSE)},
+           errors={400: ["bad_request"], 409: ["simulation_running"], **TOO_LARGE})
+def start_simulation(body):
+    try:
+        job = visitor_jobs().start(body.get("visitors", 500), body.get("seed"))
+    except RuntimeError as exc:
+        raise ServiceError(409, "simulation_running", str(exc)) from None
+    return jsonify({"job": job.to_dict()}), 202
+
+
+@bp.get("/api/v1/simulate")
+@operation("The latest burst's progress", tags=("demo",),
+           responses={200: ("The latest burst, or null if none ran.", S.LATEST_JOB_RESPONSE)})
+def latest_simulation():
+    job = visitor_jobs().latest()
+    return jsonify({"job": job.to_dict() if job else None})
+
+
+@bp.get("/api/v1/simulate/<job_id>")
+@operation("One burst's progress", tags=("demo",), responses={200: ("The burst.", S.JOB_RESPONSE)},
+           errors={404: ["unknown_simulation", "not_found"]})
+def get_simulation(job_id):
+    job = visitor_jobs().get(job_id)
+    if job is None:
+        raise not_found(f"unknown simulation {job_id!r}", "unknown_simulation")
+    return jsonify({"job": job.to_dict()})
