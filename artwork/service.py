@@ -17,6 +17,7 @@ import time
 from datetime import datetime
 
 from . import features as F
+from .config import Settings
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
 from .policy import TIE, Model, floor_pmf, sample_index, top_index
@@ -128,13 +129,13 @@ class Catalog:
 class Service:
     """Decisions, reward join and read-outs over one ``Storage`` and one ``Model``."""
 
-    def __init__(self, settings: dict, store: Storage, model: Model, clock=time.time):
+    def __init__(self, settings: Settings, store: Storage, model: Model, clock=time.time):
         self.settings = settings
         self.store = store
         self.model = model
         self.clock = clock
-        self.catalog = Catalog(store, float(settings["CATALOG_CACHE_SECONDS"]))
-        seed = settings["SEED"]
+        self.catalog = Catalog(store, settings.catalog_cache_seconds)
+        seed = settings.seed
         self._rng = random.Random(seed if seed is not None else secrets.randbits(64))
         self._rng_lock = threading.Lock()
         self._time_context = (None, {})  # (second, its time context)
@@ -169,8 +170,8 @@ class Service:
                         if (title := self.catalog.get(tid)) is not None}
         affinity = F.affinity_from_history(
             views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
-            vocabulary=vocabulary, now_ts=now, half_life_days=float(self.settings["HALF_LIFE_DAYS"]),
-            full_view_seconds=float(self.settings["FULL_VIEW_SECONDS"]))
+            vocabulary=vocabulary, now_ts=now, half_life_days=self.settings.half_life_days,
+            full_view_seconds=self.settings.full_view_seconds)
         return affinity, "history", known
 
     def _override_affinity(self, raw) -> dict:
@@ -228,7 +229,7 @@ class Service:
         user_id = check_id(user_id, "user_id")
         if not isinstance(title_ids, list) or not title_ids:
             raise bad_request("title_ids must be a non-empty list of title ids")
-        limit = int(self.settings["MAX_TITLES_PER_REQUEST"])
+        limit = self.settings.max_titles_per_request
         if len(title_ids) > limit:
             raise bad_request(f"at most {limit} titles per request, got {len(title_ids)}", "too_many_titles")
         for tid in title_ids:
@@ -246,12 +247,12 @@ class Service:
         shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
                                   F.day_quarter(resolved["time"]))
         dominant = shared.dominant_genre
-        deadline = None if defer_activation else now + float(self.settings["REWARD_WAIT_SECONDS"])
+        deadline = None if defer_activation else now + self.settings.reward_wait_seconds
         state = "awaiting_activation" if defer_activation else "pending"
         # log_json({**resolved, "genre_affinity": affinity}), with the affinity's JSON made once
         context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
         model = self.model  # one model for the whole page, even if a new snapshot arrives meanwhile
-        floor = float(self.settings["PROPENSITY_FLOOR"])
+        floor = self.settings.propensity_floor
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
@@ -269,7 +270,7 @@ class Service:
             event_id = new_event_id(now)
             rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
                          log_json(pmf), index, candidates[index], probability, int(explored), version,
-                         self.settings["POLICY_NAME"], resolved["time_bucket"], dominant, int(defer_activation),
+                         self.settings.policy_name, resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))
             ranking = sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])
             decisions.append({
@@ -292,9 +293,9 @@ class Service:
     # Outcomes -------------------------------------------------------------------------------
 
     def _qualifies(self, kind: str, seconds: float | None) -> bool:
-        if self.settings["REWARD"] == "click":
+        if self.settings.reward == "click":
             return kind in ("click", "play")
-        return kind == "play" and seconds is not None and seconds >= float(self.settings["QUALITY_PLAY_SECONDS"])
+        return kind == "play" and seconds is not None and seconds >= self.settings.quality_play_seconds
 
     def record_outcome(self, event_id, kind: str, seconds=None) -> dict:
         """Record a click, play, activation or dismissal for a logged decision; join it to the reward.
@@ -311,8 +312,8 @@ class Service:
         if kind == "play":
             seconds = check_number(seconds, "seconds")
         now = self.clock()
-        wait = float(self.settings["REWARD_WAIT_SECONDS"])
-        default = float(self.settings["DEFAULT_REWARD"])
+        wait = self.settings.reward_wait_seconds
+        default = self.settings.default_reward
         # The reads and writes below are one write transaction (``Storage.reward_join``); each
         # ``join.finalize`` applies the reward join's one rule (``Storage``).
         with self.store.reward_join(event_id) as join:
@@ -433,7 +434,7 @@ class Service:
                 for v in stored["recent_views"]],
             "ratings": [{"title_id": r["title_id"], "thumbs": "up" if r["thumbs"] > 0 else "down"}
                         for r in stored["ratings"]],
-            "half_life_days": float(self.settings["HALF_LIFE_DAYS"]),
+            "half_life_days": self.settings.half_life_days,
         }
 
     # One decision, explained -------------------------------------------------------------------
@@ -549,12 +550,12 @@ class Service:
             "plays": totals["plays"],
             "rewards": {"final": totals["final"], "mean_reward": totals["mean_reward"],
                         "pending": totals["pending"], "awaiting_activation": totals["awaiting_activation"],
-                        "definition": self.settings["REWARD"]},
+                        "definition": self.settings.reward},
             "by_artwork": rates("artwork_id"),
             "by_time_bucket": rates("time_bucket"),
             "by_dominant_genre": rates("dominant_genre"),
             "model_version": self.model.version,
-            "policy": self.settings["POLICY_NAME"],
+            "policy": self.settings.policy_name,
             "learner_lag": self.learner_lag(),
             "timeline": self.timeline(),
         }
@@ -595,7 +596,7 @@ class Admin:
     def _epoch(self, reason: str, *, relearn_log: bool, vw_args: str | None = None) -> dict:
         started = self.store.start_epoch(reason, self.service.clock(), relearn_log=relearn_log, vw_args=vw_args)
         self.service.on_final()  # wake the learner
-        return {**started, "vw_args": started["vw_args"] or self.service.settings["VW_ARGS"], "reason": reason}
+        return {**started, "vw_args": started["vw_args"] or self.service.settings.vw_args, "reason": reason}
 
     def reset_model(self) -> dict:
         """Start a fresh model that learns only events finalized from now on."""
