@@ -35,7 +35,6 @@ def new_event_id(now: float) -> str:
     return "%012x" % (int(now * 1000) & 0xFFFF_FFFF_FFFF) + secrets.token_hex(16)
 
 
-
 class Decisions:
     """The context of a request and the decisions taken in it."""
 

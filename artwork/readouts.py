@@ -153,4 +153,3 @@ class Readouts:
         return [{"minute": datetime.fromtimestamp(r["minute"] * 60).astimezone().isoformat(timespec="minutes"),
                  "impressions": r["impressions"], "clicks": r["clicks"],
                  "click_rate": r["clicks"] / r["impressions"]} for r in rows]
-

@@ -45,4 +45,3 @@ _EVENT_ID = re.compile(EVENT_ID_REGEX.removeprefix("^").removesuffix("$"))
 
 def is_event_id(value) -> bool:
     return isinstance(value, str) and _EVENT_ID.fullmatch(value) is not None
-
