@@ -31,7 +31,7 @@ def service() -> Service:
 
 
 def _select_request(settings) -> dict:
-    return S.select_request(int(settings["MAX_TITLES_PER_REQUEST"]))
+    return S.select_request(settings.max_titles_per_request)
 
 
 @bp.get("/")
@@ -54,7 +54,7 @@ def healthz():
     svc = service()
     svc.store.ping()
     return jsonify({"status": "ok", "model_version": svc.model.version, "learner_lag": svc.learner_lag(),
-                    "role": current_app.config["ROLE"], "pid": os.getpid()})
+                    "role": svc.settings.role, "pid": os.getpid()})
 
 
 @bp.get("/api/v1/ping")

@@ -62,31 +62,31 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     app = Flask(__name__, static_folder=str(static_dir()), static_url_path="/static")
     app.json = JSONProvider(app)
     app.url_map.merge_slashes = False  # '/static//etc' is a JSON 404, not a redirect
-    app.config.update(settings)
-    app.config["MAX_CONTENT_LENGTH"] = int(settings["MAX_BODY_BYTES"])
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
-    paths = data_paths(settings["DATA_DIR"])
+    paths = data_paths(settings.data_dir)
     # A learner (thread or process) checkpoints the WAL after each round; requests do not.
-    has_learner = settings["ROLE"] == "serve" or settings["LEARNER"] == "thread"
+    has_learner = settings.role == "serve" or settings.learner == "thread"
     store = Store(paths["db"], wal_autocheckpoint=BACKSTOP_WAL_PAGES if has_learner else None)
-    model = load_model(store, settings["VW_ARGS"], paths["models"])
+    model = load_model(store, settings.vw_args, paths["models"])
     service = Service(settings, store, model, clock=clock)
     learner = follower = None
-    if settings["ROLE"] == "all":
+    if settings.role == "all":
         learner = Learner(settings, store, model, paths["models"], clock=clock)
         caught_up = learner.learn_available()
         if caught_up:
             log.info("re-learned %d events logged after the checkpoint", caught_up)
         service.on_final = learner.wake
         learner.on_new_model = lambda new: setattr(service, "model", new)
-        if settings["LEARNER"] == "thread":
+        if settings.learner == "thread":
             learner.start()
     else:
-        follower = SnapshotFollower(service, paths["models"], float(settings["SNAPSHOT_POLL_SECONDS"]))
+        follower = SnapshotFollower(service, paths["models"], settings.snapshot_poll_seconds)
         follower.check()
         follower.start()
     store.close_thread()
     app.extensions["artwork"] = service
+    app.extensions["artwork.settings"] = settings
     app.extensions["artwork.learner"] = learner
     app.extensions["artwork.snapshots"] = follower
     app.extensions["artwork.paths"] = paths

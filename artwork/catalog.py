@@ -3,14 +3,18 @@
 Image files are content-addressed (their name is a hash of their bytes), so they are written
 first and the database rows that point at them are committed afterwards in one transaction:
 a failure at any point leaves at most unreferenced files, never a half-written title.
+
+``Catalog`` is the serving side: the titles with their active artwork, held in memory.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
+from . import features as F
 from . import images as I
 from .storage import Storage
 
@@ -66,3 +70,61 @@ def install_demo(store: Storage, images_dir: Path, progress=None) -> int:
         if progress is not None:
             progress(1)
     return install_titles(store, images_dir, prepared)
+
+
+def image_urls(artwork_id: str) -> dict:
+    return {"image_url": f"/images/{artwork_id}/poster.jpg",
+            "thumbnail_url": f"/images/{artwork_id}/thumb.jpg"}
+
+
+class Catalog:
+    """The titles with their active artwork, held in memory for ``ttl`` seconds.
+
+    Every decision reads the catalog and imports change it rarely, so requests do not go to the
+    database for it; an import (possibly by another process) is seen within ``ttl`` seconds.
+    """
+
+    def __init__(self, store: Storage, ttl: float):
+        self.store = store
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._ordered: list[dict] = []
+        self._by_id: dict[str, dict] = {}
+        self._parts: dict[str, tuple[dict, F.TitleParts]] = {}
+        self._vocabulary: frozenset[str] = frozenset()
+
+    def _fresh(self) -> None:
+        if time.monotonic() - self._loaded_at < self.ttl:
+            return
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self.ttl:
+                return
+            ordered = self.store.titles()
+            self._by_id = {t["id"]: t for t in ordered}
+            self._vocabulary = frozenset(g for t in ordered for g in t["genres"])
+            self._ordered = ordered
+            self._parts = {}
+            self._loaded_at = time.monotonic()
+
+    def invalidate(self) -> None:
+        self._loaded_at = float("-inf")
+
+    def titles(self) -> list[dict]:
+        self._fresh()
+        return self._ordered
+
+    def get(self, title_id: str) -> dict | None:
+        self._fresh()
+        return self._by_id.get(title_id)
+
+    def vocabulary(self) -> frozenset[str]:
+        self._fresh()
+        return self._vocabulary
+
+    def parts(self, title: dict) -> F.TitleParts:
+        """``title``'s candidates in the forms a decision needs, built once per title as loaded."""
+        entry = self._parts.get(title["id"])
+        if entry is None or entry[0] is not title:  # first use, or a title from before a reload
+            entry = self._parts[title["id"]] = (title, F.title_parts(title["artwork"]))
+        return entry[1]

@@ -105,7 +105,7 @@ def purge(data_dir: Path, older_than: float | None):
     from .service import Admin, Service
 
     settings = load_settings({"DATA_DIR": str(data_dir), "LEARNER": "manual"})
-    days = older_than if older_than is not None else float(settings["RETENTION_DAYS"])
+    days = older_than if older_than is not None else settings.retention_days
     if not days > 0:
         raise click.ClickException("no retention period: give --older-than DAYS or set RETENTION_DAYS")
     paths = data_paths(data_dir)

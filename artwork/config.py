@@ -1,13 +1,18 @@
 """Settings: defaults, then ``ARTWORK_*`` environment variables, then explicit overrides.
 
-Every setting is listed in ``DEFAULTS`` with its documentation; the README's settings table is
-checked against this dict by a test, so a new setting cannot go undocumented.
+``Settings`` is one frozen object with a typed field per setting, each with its documentation;
+``load_settings`` builds it once, coerced and validated, and code reads attributes
+(``settings.reward_wait_seconds``). A setting's name, as the environment (``ARTWORK_<NAME>``),
+overrides (``create_app({"REWARD_WAIT_SECONDS": 5})``) and the README spell it, is its field's
+name in upper case. The README's settings table is checked against ``NAMES`` by a test, so a new
+setting cannot go undocumented.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: The VW arguments of the default policy. See README "Why these defaults".
 DEFAULT_VW_ARGS = (
@@ -15,109 +20,178 @@ DEFAULT_VW_ARGS = (
     "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS"
 )
 
-
-@dataclass(frozen=True)
-class Setting:
-    default: object
-    doc: str
-
-
-DEFAULTS: dict[str, Setting] = {
-    "DATA_DIR": Setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints."),
-    "VW_ARGS": Setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf)."),
-    "POLICY_NAME": Setting("vw-squarecb", "Name logged with every decision, to tell policies apart in the log."),
-    "PROPENSITY_FLOOR": Setting(0.01, "Smallest probability any candidate artwork is shown with (0 to 1): the "
-                                "policy's distribution is mixed with uniform just enough, so no importance weight "
-                                "exceeds 1/floor."),
-    "REWARD": Setting("click", "Reward definition: 'click' (a click or any play) or 'quality_play'."),
-    "QUALITY_PLAY_SECONDS": Setting(600.0, "Seconds watched that make a play a quality play."),
-    "REWARD_WAIT_SECONDS": Setting(30.0, "How long after a decision (or its activation) an outcome still counts."),
-    "DEFAULT_REWARD": Setting(0.0, "Reward of an event whose wait window closed with no qualifying outcome."),
-    "HALF_LIFE_DAYS": Setting(30.0, "Half-life, in days, of a view's or rating's weight in the genre affinity."),
-    "FULL_VIEW_SECONDS": Setting(1200.0, "Seconds of viewing that count as one full view for affinity."),
-    "CHECKPOINT_EVERY_EVENTS": Setting(1000, "Write a model checkpoint after this many newly learned events."),
-    "CHECKPOINT_EVERY_SECONDS": Setting(60.0, "...or after this many seconds with anything new learned."),
-    "PUBLISH_EVERY_SECONDS": Setting(0.5, "With serve --workers: how often the learner publishes a snapshot "
-                                          "when it learned something."),
-    "SNAPSHOT_POLL_SECONDS": Setting(0.25, "With serve --workers: how often a serving process looks for a "
-                                           "newer snapshot."),
-    "LEARNER_INTERVAL_SECONDS": Setting(0.25, "How often the learner looks for closed windows when nothing wakes it."),
-    "CATALOG_CACHE_SECONDS": Setting(2.0, "How long a serving process keeps the catalog in memory; imports show "
-                                          "within this."),
-    "MAX_TITLES_PER_REQUEST": Setting(100, "Most titles one select-artwork call may ask for."),
-    "MAX_BODY_BYTES": Setting(1024 * 1024, "Largest request body accepted; larger bodies get 413."),
-    "SEED": Setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS randomness)."),
-    "LEARNER": Setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is called."),
-    "ADMIN_TOKEN": Setting(None, "Bearer token for admin operations (catalog upload, deleting users, model "
-                                 "reset/retrain); unset: they are off."),
-    "RETENTION_DAYS": Setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than this "
-                                   "(0: keep everything)."),
-    "ROLE": Setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's snapshots "
-                           "only."),
-}
-
 REWARDS = ("click", "quality_play")
 ROLES = ("all", "serve")
 LEARNER_MODES = ("thread", "manual")
 
-
-def _coerce(name: str, raw: str, default: object) -> object:
-    if isinstance(default, bool):
-        return raw.strip().lower() in ("1", "true", "yes", "on")
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return float(raw)
-    if default is None and name == "SEED":
-        return int(raw) if raw.strip() else None
-    if default is None:
-        return raw or None
-    return raw
+def setting(default, doc: str, kind: type | None = None, optional: bool = False):
+    """A field of ``Settings``: its default, its documentation and its type (``kind``: what the
+    value is coerced to; ``optional``: None is allowed too)."""
+    kind = kind or type(default)
+    return field(default=default, metadata={"doc": doc, "kind": kind, "optional": optional})
 
 
-def load_settings(overrides: dict | None = None, environ: dict | None = None) -> dict:
-    """Return the effective settings: defaults < ``ARTWORK_<NAME>`` environment < overrides."""
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, typed, coerced and validated when built (an invalid value raises
+    ``ValueError`` naming the setting). Build it with ``load_settings``; change it with
+    ``settings.replace(NAME=value)``."""
+
+    data_dir: str = setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints.")
+    vw_args: str = setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf).")
+    policy_name: str = setting("vw-squarecb", "Name logged with every decision, to tell policies apart in the log.")
+    propensity_floor: float = setting(0.01, "Smallest probability any candidate artwork is shown with (0 to 1): the "
+                                      "policy's distribution is mixed with uniform just enough, so no importance "
+                                      "weight exceeds 1/floor.")
+    reward: str = setting("click", "Reward definition: 'click' (a click or any play) or 'quality_play'.")
+    quality_play_seconds: float = setting(600.0, "Seconds watched that make a play a quality play.")
+    reward_wait_seconds: float = setting(30.0, "How long after a decision (or its activation) an outcome still "
+                                         "counts.")
+    default_reward: float = setting(0.0, "Reward of an event whose wait window closed with no qualifying outcome.")
+    half_life_days: float = setting(30.0, "Half-life, in days, of a view's or rating's weight in the genre affinity.")
+    full_view_seconds: float = setting(1200.0, "Seconds of viewing that count as one full view for affinity.")
+    checkpoint_every_events: int = setting(1000, "Write a model checkpoint after this many newly learned events.")
+    checkpoint_every_seconds: float = setting(60.0, "...or after this many seconds with anything new learned.")
+    publish_every_seconds: float = setting(0.5, "With serve --workers: how often the learner publishes a snapshot "
+                                           "when it learned something.")
+    snapshot_poll_seconds: float = setting(0.25, "With serve --workers: how often a serving process looks for a "
+                                           "newer snapshot.")
+    learner_interval_seconds: float = setting(0.25, "How often the learner looks for closed windows when nothing "
+                                              "wakes it.")
+    catalog_cache_seconds: float = setting(2.0, "How long a serving process keeps the catalog in memory; imports "
+                                           "show within this.")
+    max_titles_per_request: int = setting(100, "Most titles one select-artwork call may ask for.")
+    max_body_bytes: int = setting(1024 * 1024, "Largest request body accepted; larger bodies get 413.")
+    seed: int | None = setting(None, "Seed of the sampling of artwork from the policy's probabilities (unset: OS "
+                               "randomness).", kind=int, optional=True)
+    learner: str = setting("thread", "'thread': learn in a background thread; 'manual': only when run_once() is "
+                           "called.")
+    admin_token: str | None = setting(None, "Bearer token for admin operations (catalog upload, deleting users, "
+                                      "model reset/retrain); unset: they are off.", kind=str, optional=True)
+    retention_days: float = setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than "
+                                    "this (0: keep everything).")
+    role: str = setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's "
+                        "snapshots only.")
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _coerce_value(f, getattr(self, f.name)))
+        _validate(self)
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some settings changed, by name (``REWARD=...``) or field (``reward=...``);
+        validated like any other."""
+        return dataclasses.replace(self, **{_field_name(k): v for k, v in changes.items()})
+
+    def as_overrides(self) -> dict:
+        """Every setting by name: overrides that ``load_settings`` turns back into these settings."""
+        return {f.name.upper(): getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_environ(self) -> dict[str, str]:
+        """Every setting as ``ARTWORK_<NAME>`` environment variables that ``load_settings`` reads
+        back as these settings (unset optional settings are empty), for a child process."""
+        return {f"ARTWORK_{name}": "" if value is None else str(value) for name, value in self.as_overrides().items()}
+
+
+FIELDS: dict[str, dataclasses.Field] = {f.name.upper(): f for f in dataclasses.fields(Settings)}
+#: Every setting's name, in the order documented.
+NAMES: tuple[str, ...] = tuple(FIELDS)
+#: Each setting's documentation, by name.
+DOCS: dict[str, str] = {name: f.metadata["doc"] for name, f in FIELDS.items()}
+
+
+def _field_name(name: str) -> str:
+    if name.upper() not in FIELDS:
+        raise TypeError(f"no setting named {name!r}")
+    return name.lower()
+
+
+def _coerce_value(f: dataclasses.Field, value):
+    """``value`` as the field's type: numbers from numbers or their text, strings from strings
+    (or paths), None only where the setting may be unset."""
+    name, kind, optional = f.name.upper(), f.metadata["kind"], f.metadata["optional"]
+    if value is None:
+        if optional:
+            return None
+        raise ValueError(f"{name} must be set")
+    try:
+        if kind is str:
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if isinstance(value, bool):
+            raise TypeError
+        if kind is int:
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, (int, str)):
+                return int(value)
+            raise TypeError
+        if kind is float:
+            if isinstance(value, (int, float, str)):
+                return float(value)
+            raise TypeError
+    except (TypeError, ValueError, OverflowError):
+        what = {str: "a string", int: "an integer", float: "a number"}[kind]
+        raise ValueError(f"{name} must be {what}, not {value!r}"[:300]) from None
+    raise AssertionError(f"setting {name} has an unknown kind {kind!r}")
+
+
+def _from_environment(name: str, raw: str):
+    """The value of ``ARTWORK_<name>=raw``: text, coerced by ``Settings`` like any value, except
+    that an empty optional setting is unset."""
+    f = FIELDS[name]
+    if f.metadata["optional"] and not (raw if f.metadata["kind"] is str else raw.strip()):
+        return None
+    if f.metadata["kind"] is str:
+        return raw
+    try:
+        return _coerce_value(f, raw.strip())
+    except ValueError:
+        raise ValueError(f"ARTWORK_{name}={raw!r} is not a valid value") from None
+
+
+def load_settings(overrides: dict | None = None, environ: dict | None = None) -> Settings:
+    """The effective settings: defaults < ``ARTWORK_<NAME>`` environment < overrides (by name;
+    names that are not settings are ignored)."""
     environ = os.environ if environ is None else environ
-    settings = {name: s.default for name, s in DEFAULTS.items()}
-    for name, s in DEFAULTS.items():
+    values = {}
+    for name in NAMES:
         raw = environ.get(f"ARTWORK_{name}")
         if raw is not None:
-            try:
-                settings[name] = _coerce(name, raw, s.default)
-            except ValueError:
-                raise ValueError(f"ARTWORK_{name}={raw!r} is not a valid value") from None
+            values[name.lower()] = _from_environment(name, raw)
     for name, value in (overrides or {}).items():
-        if name in DEFAULTS:
-            settings[name] = value
-    validate(settings)
-    return settings
+        if name in FIELDS:
+            values[name.lower()] = value
+    return Settings(**values)
 
 
-def validate(settings: dict) -> None:
+def _validate(s: Settings) -> None:
     """Refuse settings that would make the service misbehave, with the setting named."""
-    if settings["REWARD"] not in REWARDS:
-        raise ValueError(f"REWARD must be one of {', '.join(REWARDS)}, not {settings['REWARD']!r}")
-    if settings["LEARNER"] not in LEARNER_MODES:
-        raise ValueError(f"LEARNER must be one of {', '.join(LEARNER_MODES)}, not {settings['LEARNER']!r}")
-    if settings["ROLE"] not in ROLES:
-        raise ValueError(f"ROLE must be one of {', '.join(ROLES)}, not {settings['ROLE']!r}")
-    if "--cb_explore_adf" not in str(settings["VW_ARGS"]).split():
+    if s.reward not in REWARDS:
+        raise ValueError(f"REWARD must be one of {', '.join(REWARDS)}, not {s.reward!r}")
+    if s.learner not in LEARNER_MODES:
+        raise ValueError(f"LEARNER must be one of {', '.join(LEARNER_MODES)}, not {s.learner!r}")
+    if s.role not in ROLES:
+        raise ValueError(f"ROLE must be one of {', '.join(ROLES)}, not {s.role!r}")
+    if "--cb_explore_adf" not in s.vw_args.split():
         raise ValueError("VW_ARGS must include --cb_explore_adf: the service needs a probability per artwork")
-    if float(settings["CATALOG_CACHE_SECONDS"]) < 0:
+    if s.catalog_cache_seconds < 0:
         raise ValueError("CATALOG_CACHE_SECONDS must not be negative")
-    for name in ("REWARD_WAIT_SECONDS", "HALF_LIFE_DAYS", "FULL_VIEW_SECONDS", "LEARNER_INTERVAL_SECONDS",
-                 "CHECKPOINT_EVERY_SECONDS", "PUBLISH_EVERY_SECONDS", "SNAPSHOT_POLL_SECONDS"):
-        if not float(settings[name]) > 0:
-            raise ValueError(f"{name} must be a positive number of seconds/days, not {settings[name]!r}")
-    for name in ("CHECKPOINT_EVERY_EVENTS", "MAX_TITLES_PER_REQUEST", "MAX_BODY_BYTES"):
-        if int(settings[name]) < 1:
-            raise ValueError(f"{name} must be at least 1, not {settings[name]!r}")
-    token = settings["ADMIN_TOKEN"]
-    if token is not None and (not isinstance(token, str) or len(token) < 16):
+    for name in ("reward_wait_seconds", "half_life_days", "full_view_seconds", "learner_interval_seconds",
+                 "checkpoint_every_seconds", "publish_every_seconds", "snapshot_poll_seconds"):
+        if not getattr(s, name) > 0:
+            raise ValueError(f"{name.upper()} must be a positive number of seconds/days, not {getattr(s, name)!r}")
+    for name in ("checkpoint_every_events", "max_titles_per_request", "max_body_bytes"):
+        if getattr(s, name) < 1:
+            raise ValueError(f"{name.upper()} must be at least 1, not {getattr(s, name)!r}")
+    if s.admin_token is not None and len(s.admin_token) < 16:
         raise ValueError("ADMIN_TOKEN must be at least 16 characters (or unset, which turns admin operations off)")
-    if float(settings["RETENTION_DAYS"]) < 0:
+    if s.retention_days < 0:
         raise ValueError("RETENTION_DAYS must not be negative (0 keeps everything)")
-    if not 0 <= float(settings["PROPENSITY_FLOOR"]) < 1:
-        raise ValueError(f"PROPENSITY_FLOOR must be at least 0 and below 1, not {settings['PROPENSITY_FLOOR']!r}")
-    if float(settings["QUALITY_PLAY_SECONDS"]) < 0:
+    if not 0 <= s.propensity_floor < 1:
+        raise ValueError(f"PROPENSITY_FLOOR must be at least 0 and below 1, not {s.propensity_floor!r}")
+    if s.quality_play_seconds < 0:
         raise ValueError("QUALITY_PLAY_SECONDS must not be negative")

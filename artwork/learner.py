@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from .config import Settings
 from .policy import Model
 from .storage import BACKSTOP_WAL_PAGES, Storage, Store
 
@@ -131,10 +132,10 @@ class SnapshotFollower:
 class Learner:
     """Turns final events into model updates, in learn-queue order, each exactly once."""
 
-    def __init__(self, settings: dict, store: Storage, model: Model, models_dir: Path, clock=time.time,
+    def __init__(self, settings: Settings, store: Storage, model: Model, models_dir: Path, clock=time.time,
                  checkpoint_seconds: float | None = None):
         self.settings = settings
-        self.checkpoint_seconds = float(settings["CHECKPOINT_EVERY_SECONDS"] if checkpoint_seconds is None
+        self.checkpoint_seconds = float(settings.checkpoint_every_seconds if checkpoint_seconds is None
                                         else checkpoint_seconds)
         self.store = store
         self.model = model
@@ -161,7 +162,7 @@ class Learner:
         nothing changes.
         """
         now = self.clock() if now is None else now
-        return self.store.close_due_windows(now, float(self.settings["DEFAULT_REWARD"]), batch)
+        return self.store.close_due_windows(now, self.settings.default_reward, batch)
 
     def learn_available(self, batch: int = 2000) -> int:
         """Learn every queued event the model does not have yet; returns how many."""
@@ -203,7 +204,7 @@ class Learner:
         if epoch["epoch"] == self.model.epoch:
             return False
         with self._run_lock:
-            self.model = Model(epoch_args(epoch, self.settings["VW_ARGS"]), seq=epoch["start_seq"],
+            self.model = Model(epoch_args(epoch, self.settings.vw_args), seq=epoch["start_seq"],
                                epoch=epoch["epoch"])
             log.info("model epoch %d (%s): learning from event %d on", epoch["epoch"], epoch["reason"],
                      epoch["start_seq"] + 1)
@@ -218,7 +219,7 @@ class Learner:
             self.follow_epoch()
             learned = self.learn_available()
             due_events = (self.model.epoch != self._checkpointed[0]
-                          or self.model.seq - self._checkpointed[1] >= int(self.settings["CHECKPOINT_EVERY_EVENTS"]))
+                          or self.model.seq - self._checkpointed[1] >= self.settings.checkpoint_every_events)
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
@@ -239,7 +240,7 @@ class Learner:
         self._thread.start()
 
     def _loop(self) -> None:
-        interval = float(self.settings["LEARNER_INTERVAL_SECONDS"])
+        interval = self.settings.learner_interval_seconds
         while not self._stop.is_set():
             try:
                 self.run_once()
@@ -266,24 +267,24 @@ def learner_store(db: Path) -> Store:
     return Store(db, wal_autocheckpoint=BACKSTOP_WAL_PAGES)
 
 
-def run_learner_process(settings: dict, parent_pid: int | None = None) -> None:
+def run_learner_process(settings: Settings, parent_pid: int | None = None) -> None:
     """The learner as its own process (``artwork learn``): catch up with the log, then learn
     and publish snapshots until SIGTERM or SIGINT (or, with ``parent_pid``, until that process
     is gone: a server killed outright leaves no learner behind), and write a last checkpoint."""
     from .catalog import data_paths
 
-    paths = data_paths(settings["DATA_DIR"])
+    paths = data_paths(settings.data_dir)
     store = learner_store(paths["db"])
-    model = load_model(store, settings["VW_ARGS"], paths["models"])
+    model = load_model(store, settings.vw_args, paths["models"])
     learner = Learner(settings, store, model, paths["models"],
-                      checkpoint_seconds=float(settings["PUBLISH_EVERY_SECONDS"]))
+                      checkpoint_seconds=settings.publish_every_seconds)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     learned = learner.learn_available()
     learner.checkpoint()
     log.info("learner ready at event %d (%d re-learned from the log)", model.seq, learned)
-    interval = float(settings["LEARNER_INTERVAL_SECONDS"])
+    interval = settings.learner_interval_seconds
     while not stopping.is_set():
         try:
             learner.run_once()

@@ -29,10 +29,16 @@ from jsonschema.exceptions import ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
 from . import schemas as S
+from .config import Settings
 from .errors import ServiceError, bad_request
 from .security import require_admin
 
-SchemaSpec = dict | Callable[[Mapping], dict]  # a schema, or a function of the app's settings
+SchemaSpec = dict | Callable[[Settings], dict]  # a schema, or a function of the app's settings
+
+
+def app_settings(app) -> Settings:
+    """The app's ``Settings`` (``create_app`` keeps them beside the service)."""
+    return app.extensions["artwork.settings"]
 JSON = "application/json"
 
 # Validation --------------------------------------------------------------------------------------
@@ -284,11 +290,11 @@ class Operation:
     max_body_bytes: int | None = None
     admin: bool = False
 
-    def body_schema(self, settings: Mapping) -> dict | None:
+    def body_schema(self, settings: Settings) -> dict | None:
         return resolve(self.body, settings)
 
 
-def resolve(spec: SchemaSpec | None, settings: Mapping) -> dict | None:
+def resolve(spec: SchemaSpec | None, settings: Settings) -> dict | None:
     return spec(settings) if callable(spec) else spec
 
 
@@ -340,7 +346,7 @@ def read_body(op: Operation, key) -> dict:
             raise bad_request("request body must be a JSON object")
         return {}
     body = parse_json(data)
-    validator = _validator(("body", key), lambda: op.body_schema(current_app.config))
+    validator = _validator(("body", key), lambda: op.body_schema(app_settings(current_app)))
     if validator.accepts(body):
         return body
     problem = refusal(validator.errors(body))
@@ -366,7 +372,7 @@ def operation(summary: str, *, description: str = "", tags: tuple[str, ...] = ()
         @functools.wraps(view)
         def wrapper(**kwargs):
             if op.admin:  # before anything of the request is read
-                require_admin(current_app.config)
+                require_admin(app_settings(current_app))
             check_path_parameters(kwargs)
             if op.max_body_bytes is not None:  # this operation takes larger bodies than MAX_BODY_BYTES
                 request.max_content_length = op.max_body_bytes
@@ -448,7 +454,7 @@ def _headers(extra: dict[str, dict] | None) -> dict:
     return headers
 
 
-def _operation_object(op: Operation, endpoint: str, method: str, params: list[str], settings: Mapping,
+def _operation_object(op: Operation, endpoint: str, method: str, params: list[str], settings: Settings,
                       components: _Components) -> dict:
     out: dict[str, Any] = {"operationId": f"{method}_{endpoint.split('.')[-1]}", "summary": op.summary}
     if op.description:
@@ -510,7 +516,7 @@ def build_openapi(app) -> dict:
     """The OpenAPI 3.1 document of every declared route of ``app``, for its settings."""
     from .security import HEADERS
 
-    settings = app.config
+    settings = app_settings(app)
     components = _Components()
     paths: dict[str, dict] = {}
     for rule, method, endpoint, op in documented_routes(app):

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
+from .config import Settings, load_settings
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict, app_config: dict):
@@ -33,23 +35,25 @@ class _Server(BaseApplication):
 
 
 class LearnerProcess:
-    """``artwork learn`` as a child process, restarted if it exits while the server runs."""
+    """``artwork learn`` as a child process, restarted if it exits while the server runs; its
+    settings travel as ``ARTWORK_*`` environment variables."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, settings: Settings | None = None):
         self.command = [sys.executable, "-m", "artwork", "learn", "--data-dir", str(data_dir),
                         "--parent-pid", str(os.getpid())]
+        self.env = None if settings is None else {**os.environ, **settings.to_environ()}
         self.proc: subprocess.Popen | None = None
         self._stopping = threading.Event()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.command)
+        self.proc = subprocess.Popen(self.command, env=self.env)
         threading.Thread(target=self._watch, name="learner-watch", daemon=True).start()
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
             if self.proc.poll() is not None and not self._stopping.is_set():
                 print(f"learner exited with {self.proc.returncode}; restarting", file=sys.stderr)
-                self.proc = subprocess.Popen(self.command)
+                self.proc = subprocess.Popen(self.command, env=self.env)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -63,7 +67,9 @@ class LearnerProcess:
 
 
 def serve_production(data_dir: Path, host: str, port: int, workers: int, threads: int) -> None:
-    learner = LearnerProcess(data_dir)
+    # Loaded (and validated) once, here: the serving processes and the learner get these settings.
+    settings = load_settings({"DATA_DIR": str(data_dir), "ROLE": "serve"})
+    learner = LearnerProcess(data_dir, settings)
     learner.start()
     options = {
         "bind": f"{host}:{port}",
@@ -83,6 +89,6 @@ def serve_production(data_dir: Path, host: str, port: int, workers: int, threads
     print(f"Serving on http://{host}:{port}/ with {workers} serving processes and one learner "
           f"(data directory {Path(data_dir).resolve()})", file=sys.stderr)
     try:
-        _Server(options, {"DATA_DIR": str(data_dir), "ROLE": "serve"}).run()
+        _Server(options, settings.as_overrides()).run()
     finally:
         learner.stop()

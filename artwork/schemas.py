@@ -18,7 +18,7 @@ Conventions:
   client (or a fuzzer) replaying them reaches the success paths.
 
 Shape checks live here; checks that need the data (an unknown title, genre or event) stay in
-``service.py`` and answer 404 or their own code.
+the service (``service.py`` and its step modules) and answer 404 or their own code.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def init_app(app) -> None:
 def require_admin(settings) -> None:
     """Refuse unless the request carries the configured admin bearer token (compared in constant
     time). With no token configured, admin operations are off: 403, never open."""
-    token = settings.get("ADMIN_TOKEN")
+    token = settings.admin_token
     if not token:
         raise ServiceError(403, "admin_disabled", "admin operations are off: set ARTWORK_ADMIN_TOKEN to enable them")
     header = request.headers.get("Authorization", "")

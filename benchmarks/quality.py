@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from artwork.config import DEFAULTS
+from artwork.config import Settings
 from artwork.demo_catalog import demo_titles
 from artwork.simulations.simulate import POLICIES, lift_share, run_policy
 from artwork.simulations.world import VARIANTS, World
@@ -73,7 +73,7 @@ def _run_one(world_name: str, policy: str, seed: int, impressions: int) -> dict:
         min_p = run.min_propensity
     else:
         learner = MabwiserLinUCB(alpha=1.0, seed=seed) if policy == "mabwiser-linucb" else RidgeLinUCB(alpha=0.5)
-        min_p = DEFAULTS["PROPENSITY_FLOOR"].default if policy == "ridge-linucb-floored" else 0.0
+        min_p = Settings().propensity_floor if policy == "ridge-linucb-floored" else 0.0
         run = run_peer(world, policy, learner, impressions, seed, floor=min_p)
         min_p = min_p or 1.0  # deterministic: the one artwork it picks, with probability 1
     tail = slice(int(impressions * 0.8), impressions)

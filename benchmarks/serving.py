@@ -378,9 +378,9 @@ def learner_rows(tmp: Path, title_ids: list[str], n: int) -> list[tuple]:
     for i in range(n):
         d = service.select_artwork(f"u{i % 500}", [title_ids[int(rng.integers(len(title_ids)))]])["decisions"][0]
         service.record_outcome(d["event_id"], "click" if rng.random() < 0.1 else "dismiss")
-    settings = app.config
+    settings = service.settings
     app.extensions["artwork.learner"].stop(checkpoint=False)
-    fresh = Model(settings["VW_ARGS"])
+    fresh = Model(settings.vw_args)
     learner = Learner(settings, service.store, fresh, tmp / "learn-models")
     start = time.perf_counter()
     learned = learner.learn_available()
@@ -390,13 +390,13 @@ def learner_rows(tmp: Path, title_ids: list[str], n: int) -> list[tuple]:
                                " JOIN impressions i USING (event_id) ORDER BY q.seq")
     examples = [to_vw(json.loads(r["features"]), label=(r["chosen_index"], -r["reward"], r["probability"]))
                 for r in rows]
-    native = Model(settings["VW_ARGS"])
+    native = Model(settings.vw_args)
     start = time.perf_counter()
     for ex in examples:
         native.learn_text(ex)  # VW's native parse and learn, as the learner calls it
     bare_s = time.perf_counter() - start
     native.close()
-    ws = vowpalwabbit.Workspace(settings["VW_ARGS"] + " --quiet")
+    ws = vowpalwabbit.Workspace(settings.vw_args + " --quiet")
     start = time.perf_counter()
     for ex in examples:
         ws.learn(ex)

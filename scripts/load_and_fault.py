@@ -441,7 +441,7 @@ def run(args) -> dict:
                     "passed": False, "problems": []}
     server = Service(data_dir, args=("--workers", str(args.workers), "--threads", str(args.threads)), host=HOST,
                      env={"ARTWORK_REWARD_WAIT_SECONDS": str(args.reward_wait), "ARTWORK_DATA_DIR": None})
-    default_reward = float(load_settings(environ=server.env)["DEFAULT_REWARD"])
+    default_reward = load_settings(environ=server.env).default_reward
     init: list[subprocess.Popen] = []
 
     # The hard wall: whatever happens, the children die and the run fails by then.

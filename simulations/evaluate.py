@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import vowpalwabbit
 
-from artwork.config import DEFAULTS
+from artwork.config import Settings
 from artwork.features import namespaces_text, to_vw
 from artwork.policy import floor_pmf
 
@@ -75,7 +75,7 @@ def context_free_best_dist(log: BanditLog) -> np.ndarray:
 
 
 def vw_progressive_dist(log: BanditLog, vw_args: str,
-                        floor: float = DEFAULTS["PROPENSITY_FLOOR"].default) -> np.ndarray:
+                        floor: float = Settings().propensity_floor) -> np.ndarray:
     """The pmf a VW policy would have given each round, having learned only the rounds before,
     with the service's propensity floor applied (what the service would have shown with)."""
     ws = vowpalwabbit.Workspace(f"{vw_args} --quiet")

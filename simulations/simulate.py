@@ -164,7 +164,7 @@ def run_policy(world: World, spec: PolicySpec, n_impressions: int, seed: int, ou
                 learner.run_once()
             if progress is not None:
                 progress(1)
-        clock.now += float(settings["REWARD_WAIT_SECONDS"])  # let every window close
+        clock.now += settings.reward_wait_seconds  # let every window close
         learner.run_once()
         learner.checkpoint()
         meta = {"world_seed": world.seed, "world_params": asdict(world.params), "policy": spec.name,

@@ -1,10 +1,11 @@
 """The README documents what the code offers."""
 
 import re
+from dataclasses import fields
 from pathlib import Path
 
 from artwork.api import bp
-from artwork.config import DEFAULTS
+from artwork.config import NAMES, Settings
 from artwork.simulations.demo_routes import bp as demo_bp
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -12,7 +13,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 def test_every_setting_is_documented():
     documented = set(re.findall(r"^\| `([A-Z_]+)` \|", README, re.M))
-    assert documented == set(DEFAULTS)
+    assert documented == set(NAMES) == {f.name.upper() for f in fields(Settings)}
 
 
 def test_every_api_route_is_documented(app):

@@ -89,7 +89,7 @@ def test_the_document_is_built_per_app_from_its_settings(make_app):
 
 def test_default_title_limit_matches_the_setting(app, doc):
     title_ids = doc["components"]["schemas"]["SelectArtworkRequest"]["properties"]["title_ids"]
-    assert title_ids["maxItems"] == app.config["MAX_TITLES_PER_REQUEST"] == 100
+    assert title_ids["maxItems"] == app.extensions["artwork.settings"].max_titles_per_request == 100
 
 
 def request_examples(doc):
@@ -360,7 +360,7 @@ def test_the_compiled_validator_never_accepts_what_jsonschema_refuses(app):
         op = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if op is None or op.body is None:
             continue
-        schema = op.body_schema(app.config)
+        schema = op.body_schema(app.extensions["artwork.settings"])
         validator = openapi.RequestValidator(schema)
         examples = list(schema.get("examples", [])) or [{}]
         bodies = list(examples)

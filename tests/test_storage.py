@@ -115,7 +115,7 @@ def test_decisions_leave_wal_checkpoints_to_the_learner(make_app, clock):
     assert wal_bytes > 1000 * 4096  # past SQLite's own autocheckpoint, and still all in the WAL
     assert os.path.getsize(db_file) == before
     learner_store = learner_store_for(db_file)
-    learner = Learner(serving.config, learner_store, service.model, db_file.parent / "models", clock=clock)
+    learner = Learner(service.settings, learner_store, service.model, db_file.parent / "models", clock=clock)
     clock.advance(31)
     assert learner.close_windows() == 900  # nine write transactions of its own...
     assert os.path.getsize(db_file) == before  # ...and none of them stopped to checkpoint
