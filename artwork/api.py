@@ -86,8 +86,8 @@ def get_title(title_id):
                    409: ["no_artwork"], **WRITES})
 def select_artwork(body):
     title_ids = [body["title_id"]] if "title_id" in body else body["title_ids"]
-    result = service().select_artwork(body["user_id"], title_ids, body.get("context"),
-                                      body.get("defer_activation", False))
+    result = service().decisions.select_artwork(body["user_id"], title_ids, body.get("context"),
+                                                body.get("defer_activation", False))
     return jsonify(result)
 
 
