@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 import sqlite_utils
 
-from artwork.storage import Store, migrations
+from artwork.storage import BUSY_TIMEOUT_MS, Store, migrations
 
 
 def test_wal_mode_and_migrations_are_applied_once(tmp_path):
@@ -143,7 +143,8 @@ def test_a_long_reader_does_not_make_the_wal_restart_block_writers(tmp_path):
         conn.execute("INSERT INTO users (id, created_ts) VALUES ('late', 0)")
     started = time.monotonic()
     store.checkpoint_wal(restart_pages=1)
-    assert time.monotonic() - started < 2  # not the 10 s busy timeout
+    # What is asserted is that it did not wait out the busy timeout (10 s), not how fast it was.
+    assert time.monotonic() - started < BUSY_TIMEOUT_MS / 1000 / 2
     with store.write() as conn:  # writers go on
         conn.execute("INSERT INTO users (id, created_ts) VALUES ('after', 0)")
     reader.execute("COMMIT")
