@@ -168,3 +168,22 @@ def test_only_the_storage_module_holds_sql():
                  if p.name != "storage.py" and ("sqlite3" in p.read_text() or ".execute(" in p.read_text())]
     assert offenders == []
     assert not inspect.isabstract(Store) and issubclass(Store, Storage)
+
+
+def test_a_batched_store_keeps_each_write_block_all_or_nothing(tmp_path):
+    """The simulation store commits once per many write blocks, but a block that fails still
+    leaves nothing behind and takes nothing of the blocks before it with it."""
+    store = Store(tmp_path / "sim.db", durable=False, writes_per_commit=10)
+    with store.write() as conn:
+        conn.execute("INSERT INTO users (id, created_ts) VALUES ('kept', 0)")
+    with pytest.raises(RuntimeError), store.write() as conn:
+        conn.execute("INSERT INTO users (id, created_ts) VALUES ('half', 0)")
+        raise RuntimeError("the block fails after its first statement")
+    with store.write() as conn:
+        conn.execute("INSERT INTO users (id, created_ts) VALUES ('after', 0)")
+    assert store.scalar("SELECT count(*) FROM users") == 2  # this connection sees the open batch
+    other = sqlite3.connect(tmp_path / "sim.db")
+    assert other.execute("SELECT count(*) FROM users").fetchone()[0] == 0  # nothing committed yet
+    store.close()  # commits the batch
+    assert sorted(r[0] for r in other.execute("SELECT id FROM users")) == ["after", "kept"]
+    other.close()
