@@ -21,6 +21,7 @@ from .checks import CONTEXT_KEYS, check_id, check_number
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
 from .policy import TIE, floor_pmf, sample_index
+from .steps import Step
 
 if TYPE_CHECKING:
     from .service import Service
@@ -35,15 +36,11 @@ def new_event_id(now: float) -> str:
     return "%012x" % (int(now * 1000) & 0xFFFF_FFFF_FFFF) + secrets.token_hex(16)
 
 
-class Decisions:
+class Decisions(Step):
     """The context of a request and the decisions taken in it."""
 
     def __init__(self, service: Service):
-        self.service = service  # its ``model`` and ``on_final`` change while it runs: read them there
-        self.settings = service.settings
-        self.store = service.store
-        self.catalog = service.catalog
-        self.clock = service.clock
+        super().__init__(service)
         seed = self.settings.seed
         self._rng = random.Random(seed if seed is not None else secrets.randbits(64))
         self._rng_lock = threading.Lock()

@@ -6,7 +6,7 @@ real server with. The server runs in a session of its own, so its process group 
 what it started (gunicorn's master, the serving processes, the learner): stopping it reaches
 those and nothing else.
 
-    with Service(data_dir, log_path=tmp / "serve.log", args=("--workers", "2")) as service:
+    with ServerProcess(data_dir, log_path=tmp / "serve.log", args=("--workers", "2")) as service:
         get_json(f"{service.base_url}/healthz")
 
 Talks only to the address it binds (127.0.0.1 by default); every wait is bounded.
@@ -29,7 +29,7 @@ from pathlib import Path
 HOST = "127.0.0.1"
 
 
-class ServiceError(RuntimeError):
+class ServerStartError(RuntimeError):
     """The service exited before it answered, or did not answer /healthz in time."""
 
 
@@ -76,15 +76,15 @@ def log_tail(log_path: Path | None, lines: int = 40) -> str:
 
 def wait_healthy(base_url: str, timeout: float, *, proc: subprocess.Popen | None = None,
                  log_path: Path | None = None, poll: float = 0.1) -> None:
-    """Return once ``base_url``/healthz answers 2xx; raise ServiceError if ``proc`` (the server,
+    """Return once ``base_url``/healthz answers 2xx; raise ServerStartError if ``proc`` (the server,
     if it is ours) exits first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while not answers(base_url):
         if proc is not None and proc.poll() is not None:
-            raise ServiceError(f"`artwork serve` exited with code {proc.returncode} before {base_url}/healthz "
+            raise ServerStartError(f"`artwork serve` exited with code {proc.returncode} before {base_url}/healthz "
                                f"answered{log_tail(log_path)}")
         if time.monotonic() >= deadline:
-            raise ServiceError(f"the service at {base_url} did not answer /healthz within {timeout:g} s"
+            raise ServerStartError(f"the service at {base_url} did not answer /healthz within {timeout:g} s"
                                f"{log_tail(log_path)}")
         time.sleep(poll)
 
@@ -108,7 +108,7 @@ def group_members(pgid: int) -> list[tuple[int, str]]:
     return members
 
 
-class Service:
+class ServerProcess:
     """`artwork serve --data-dir DATA_DIR --host HOST --port PORT *ARGS` in its own process group.
 
     ``env``: variables set on top of this process's environment (None removes one). ``port``:
@@ -117,7 +117,7 @@ class Service:
     SIGTERM before SIGKILL. It can be started again after it stopped (same port by default).
 
     As a context manager: starts, waits until /healthz answers (stopping it and raising
-    ServiceError if it exits or never answers), and stops it on the way out.
+    ServerStartError if it exits or never answers), and stops it on the way out.
     """
 
     def __init__(self, data_dir: Path, *, args: Sequence[str] = (), env: Mapping[str, str | None] | None = None,
@@ -147,11 +147,11 @@ class Service:
         return [*artwork_command(), "serve", "--data-dir", str(self.data_dir), "--host", self.host,
                 "--port", str(self.port), *self.args]
 
-    def start(self, port: int | None = None, log_path: Path | None = None) -> Service:
+    def start(self, port: int | None = None, log_path: Path | None = None) -> ServerProcess:
         """Start the server (without waiting for it) on ``port``: default the port of the last
         start, else a free one; its output goes to ``log_path`` (default the one given)."""
         if self.alive():
-            raise ServiceError(f"already running (pid {self.proc.pid})")
+            raise ServerStartError(f"already running (pid {self.proc.pid})")
         self.port = port or self.port or free_port(self.host)
         log_path = log_path or self.log_path
         self.starts += 1
@@ -169,8 +169,8 @@ class Service:
         self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, env=self.env,
                                      start_new_session=True)
 
-    def wait_healthy(self, timeout: float | None = None) -> Service:
-        """Return once /healthz answers; ServiceError if the server exits first or ``timeout``
+    def wait_healthy(self, timeout: float | None = None) -> ServerProcess:
+        """Return once /healthz answers; ServerStartError if the server exits first or ``timeout``
         (default the one given) passes."""
         wait_healthy(self.base_url, self.timeout if timeout is None else timeout, proc=self.proc,
                      log_path=self.logs[-1] if self.logs else None)
@@ -223,7 +223,7 @@ class Service:
         except ProcessLookupError:
             pass
 
-    def __enter__(self) -> Service:
+    def __enter__(self) -> ServerProcess:
         self.start()
         try:
             self.wait_healthy()

@@ -11,24 +11,13 @@ the store's one rule. Windows that run out are closed by the learner (``Storage.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .checks import OUTCOME_KINDS, check_number, is_event_id
 from .errors import ServiceError, bad_request, not_found
-
-if TYPE_CHECKING:
-    from .service import Service
+from .steps import Step
 
 
-class Outcomes:
+class Outcomes(Step):
     """Clicks, plays, activations and dismissals joined to their decisions' rewards."""
-
-    def __init__(self, service: Service):
-        self.service = service  # its ``model`` and ``on_final`` change while it runs: read them there
-        self.settings = service.settings
-        self.store = service.store
-        self.catalog = service.catalog
-        self.clock = service.clock
 
     def qualifies(self, kind: str, seconds: float | None) -> bool:
         if self.settings.reward == "click":

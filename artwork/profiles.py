@@ -4,25 +4,15 @@ picks) and what the service makes of it (the genre affinity that decisions use).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from . import features as F
 from .checks import MAX_TS, MIN_TS, check_id, check_number
 from .errors import bad_request, not_found
-
-if TYPE_CHECKING:
-    from .service import Service
+from .steps import Step
 
 
-class Profiles:
+class Profiles(Step):
     """A person's views, ratings and onboarding genres, and their profile."""
-
-    def __init__(self, service: Service):
-        self.service = service  # its ``model`` and ``on_final`` change while it runs: read them there
-        self.settings = service.settings
-        self.store = service.store
-        self.catalog = service.catalog
-        self.clock = service.clock
 
     def _check_title(self, title_id) -> str:
         check_id(title_id, "title_id")

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from . import features as F
 from .catalog import image_urls
 from .checks import check_id, is_event_id
 from .errors import not_found
 from .policy import TIE, top_index
-
-if TYPE_CHECKING:
-    from .service import Service
+from .steps import Step
 
 
-class Readouts:
+class Readouts(Step):
     """What the service shows of its catalog, its decisions and its log."""
-
-    def __init__(self, service: Service):
-        self.service = service  # its ``model`` and ``on_final`` change while it runs: read them there
-        self.settings = service.settings
-        self.store = service.store
-        self.catalog = service.catalog
-        self.clock = service.clock
 
     def event(self, event_id) -> dict:
         """A logged decision with its outcomes and a plain-language account of the choice."""

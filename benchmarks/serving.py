@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artwork.harness import Service, get_json
+from artwork.harness import ServerProcess, get_json
 
 PAGE = 40
 EXTRA_TITLES = 84  # demo catalog (36) + these = 120 titles, so a page of 40 is a real page
@@ -214,7 +214,7 @@ def served(args, tmp: Path, name: str, reward_wait: float):
     set; yields (server process, base URL, data directory) and stops it (SIGTERM) after."""
     data = tmp / name
     shutil.copytree(tmp / "data", data)
-    with Service(data, args=("--workers", str(args.workers), "--threads", str(args.threads)),
+    with ServerProcess(data, args=("--workers", str(args.workers), "--threads", str(args.threads)),
                  env={"ARTWORK_REWARD_WAIT_SECONDS": str(reward_wait)}, log_path=tmp / f"{name}.log",
                  timeout=60, grace=30) as service:
         run_wrk(f"{service.base_url}/api/v1/ping", 2, args.connections)  # warm-up

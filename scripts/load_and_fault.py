@@ -80,7 +80,7 @@ def log(message: str) -> None:
 
 
 # Processes ----------------------------------------------------------------------------------
-# The server is artwork.harness.Service (`artwork serve` in its own process group), imported
+# The server is artwork.harness.ServerProcess (`artwork serve` in its own process group), imported
 # in run(), after the re-execution with the virtualenv's interpreter.
 
 
@@ -91,11 +91,11 @@ def start_server(server, log_dir: Path, port: int) -> None:
 
 def came_up(server, timeout: float) -> bool:
     """True once /healthz answers; False if the server exited or the time ran out."""
-    from artwork.harness import ServiceError
+    from artwork.harness import ServerStartError
 
     try:
         server.wait_healthy(timeout)
-    except ServiceError as exc:
+    except ServerStartError as exc:
         log(str(exc))
         return False
     return True
@@ -428,7 +428,7 @@ def parse_args(argv):
 
 def run(args) -> dict:
     from artwork.config import load_settings
-    from artwork.harness import Service, artwork_command, free_port
+    from artwork.harness import ServerProcess, artwork_command, free_port
 
     scratch = None if args.data_dir and args.log_dir else Path(tempfile.mkdtemp(prefix="load_and_fault-"))
     log_dir = args.log_dir or scratch
@@ -439,7 +439,7 @@ def run(args) -> dict:
                                  "reward_wait_seconds": args.reward_wait, "data_dir": str(data_dir),
                                  "log_dir": str(log_dir)},
                     "passed": False, "problems": []}
-    server = Service(data_dir, args=("--workers", str(args.workers), "--threads", str(args.threads)), host=HOST,
+    server = ServerProcess(data_dir, args=("--workers", str(args.workers), "--threads", str(args.threads)), host=HOST,
                      env={"ARTWORK_REWARD_WAIT_SECONDS": str(args.reward_wait), "ARTWORK_DATA_DIR": None})
     default_reward = load_settings(environ=server.env).default_reward
     init: list[subprocess.Popen] = []

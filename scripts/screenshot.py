@@ -128,7 +128,7 @@ def main(argv=None) -> int:
               "(.venv/bin/python -m scripts.screenshot) after `.venv/bin/pip install -e '.[test]'`",
               file=sys.stderr)
         return 2
-    from artwork.harness import Service, ServiceError, wait_healthy
+    from artwork.harness import ServerProcess, ServerStartError, wait_healthy
 
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
@@ -137,16 +137,16 @@ def main(argv=None) -> int:
         base = args.url.rstrip("/")
         try:
             wait_healthy(base, 10)
-        except ServiceError as exc:
+        except ServerStartError as exc:
             raise SystemExit(str(exc)) from None
         shoot(args, base)
         return 0
     tmp = Path(tempfile.mkdtemp(prefix="artwork-screenshot-"))
     try:
         # `artwork serve` in its own process group, stopped afterwards (SIGTERM, then SIGKILL).
-        with Service(tmp / "data", log_path=tmp / "serve.log", timeout=120, grace=20) as service:
+        with ServerProcess(tmp / "data", log_path=tmp / "serve.log", timeout=120, grace=20) as service:
             shoot(args, service.base_url)
-    except ServiceError as exc:
+    except ServerStartError as exc:
         raise SystemExit(str(exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
