@@ -20,7 +20,7 @@ from .catalog import image_urls
 from .checks import CONTEXT_KEYS, check_id, check_number
 from .errors import ServiceError, bad_request, not_found
 from .jsontext import log_json
-from .policy import TIE, floor_pmf, sample_index
+from .policy import explored, floor_pmf, sample_index
 from .steps import Step
 
 if TYPE_CHECKING:
@@ -171,16 +171,16 @@ class Decisions(Step):
                 index = sample_index(pmf, self._rng)
             candidates = parts.candidates
             probability = pmf[index]
-            explored = probability < max(pmf) - TIE
+            was_explored = explored(pmf, index)
             event_id = new_event_id(now)
             rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
-                         log_json(pmf), index, candidates[index], probability, int(explored), version,
+                         log_json(pmf), index, candidates[index], probability, int(was_explored), version,
                          self.settings.policy_name, resolved["time_bucket"], dominant, int(defer_activation),
                          state, deadline))
             ranking = sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])
             decisions.append({
                 "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
-                **image_urls(candidates[index]), "probability": probability, "explored": explored,
+                **image_urls(candidates[index]), "probability": probability, "explored": was_explored,
                 "model_version": version,
                 "ranking": [{"artwork_id": a, "probability": p} for a, p in ranking],
             })

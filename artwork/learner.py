@@ -187,10 +187,11 @@ class Learner:
             self.model.save(self.models_dir / name)
             # Forgets older checkpoints beyond the last few, and every one of an earlier model epoch
             # (after a person's decisions were forgotten, no model file may keep what was learned from them).
-            old = self.store.add_checkpoint(seq, name, file_sha256(self.models_dir / name), self.model.vw_args,
-                                            self.model.epoch, self.clock(), keep=KEEP_CHECKPOINTS)
-            publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name,
-                                      "sha256": file_sha256(self.models_dir / name), "vw_args": self.model.vw_args})
+            digest = file_sha256(self.models_dir / name)
+            old = self.store.add_checkpoint(seq, name, digest, self.model.vw_args, self.model.epoch, self.clock(),
+                                            keep=KEEP_CHECKPOINTS)
+            publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name, "sha256": digest,
+                                      "vw_args": self.model.vw_args})
             for file in old:
                 if file != name:
                     (self.models_dir / file).unlink(missing_ok=True)

@@ -60,6 +60,11 @@ def floor_pmf(pmf: list[float], floor: float) -> list[float]:
     return [(1.0 - weight) * p + weight / k for p in pmf]
 
 
+def explored(pmf: list[float], index: int) -> bool:
+    """Whether showing candidate ``index`` was exploring: it was not (one of) the policy's top."""
+    return pmf[index] < max(pmf) - TIE
+
+
 def top_index(pmf: list[float]) -> int:
     """The policy's pick: the most probable candidate, the first of those within ``TIE`` of it."""
     best = max(pmf)

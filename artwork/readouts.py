@@ -10,7 +10,7 @@ from . import features as F
 from .catalog import image_urls
 from .checks import check_id, is_event_id
 from .errors import not_found
-from .policy import TIE, top_index
+from .policy import TIE, explored, top_index
 from .steps import Step
 
 
@@ -77,7 +77,7 @@ class Readouts(Step):
         if uniform:
             summary = (f"The model had no preference yet when this was shown, so every artwork was equally "
                        f"likely; it showed {describe(shown)}.")
-        elif pmf[chosen] < max(pmf) - TIE:
+        elif explored(pmf, chosen):
             summary = (f"An exploration pick: the model gave {describe(shown)} only {pmf[chosen]:.0%} and showed it "
                        f"to learn whether it works for people like you.")
         else:
@@ -85,7 +85,7 @@ class Readouts(Step):
         mattered = [f for f in factors if f["changes_choice"]]
         if mattered:
             summary += " What matters now: " + ", ".join(labels[f["factor"]] for f in mattered) + "."
-        if now_top != chosen and not uniform and pmf[chosen] >= max(pmf) - TIE:
+        if now_top != chosen and not uniform and not explored(pmf, chosen):
             summary += f" Having learned since, the model now prefers {describe(candidates[now_top])}."
         return {"summary": summary, "factors": factors, "current_top": candidates[now_top]}
 
