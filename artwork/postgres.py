@@ -204,9 +204,13 @@ def _server(info: dict) -> str:
 
 def _parse(url: str) -> dict:
     try:
-        return conninfo_to_dict(url)
+        info = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise StoreOpenError(f"DATABASE_URL is not a valid PostgreSQL URL ({exc})") from None
+    ports = str(info.get("port") or "5432").split(",")  # libpq allows a list, one port per host
+    if not all(port.strip().isdigit() for port in ports):
+        raise StoreOpenError(f"DATABASE_URL is not a valid PostgreSQL URL (port {info['port']!r} is not a number)")
+    return info
 
 
 def migrate(conn: psycopg.Connection) -> list[str]:
