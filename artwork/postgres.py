@@ -271,9 +271,12 @@ class PostgresStore(SQLStorage):
             return cur.execute(_pg(sql), params).fetchone()
 
     def scalar(self, sql: str, params=()):
+        rows = self.rows(sql, params)
+        return rows[0][0] if rows else None
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
         with self.pool.connection() as conn:
-            row = conn.execute(_pg(sql), params).fetchone()
-        return row[0] if row is not None else None
+            return conn.execute(_pg(sql), params).fetchall()
 
     # Lifecycle --------------------------------------------------------------------------------
 
@@ -496,3 +499,10 @@ class AdvisoryLease(LearnerLease):
         with self._lock:
             if self._conn is not None:
                 self._drop()  # ending the session releases the lock
+
+    def taken(self) -> bool:
+        with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT) as conn:
+            return conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND ((classid::bigint << 32) | objid::bigint) = %s AND database = (SELECT oid FROM pg_database"
+                " WHERE datname = current_database()))", (LEARNER_LOCK,)).fetchone()[0]

@@ -1,8 +1,9 @@
-"""The production server: gunicorn with N serving processes, plus exactly one learner process.
+"""The production server: gunicorn with N serving processes, plus one learner candidate process.
 
 Serving processes (``ROLE=serve``) only predict and log; they follow the snapshots the learner
-publishes. The learner (``artwork learn``) is started beside gunicorn, restarted if it dies,
-and stopped with it (SIGTERM, so it writes a last checkpoint).
+publishes. The learner candidate (``artwork learn``) is started beside gunicorn, restarted if it
+dies, and stopped with it (SIGTERM, so a leader writes a last checkpoint); among the candidates
+of every host on one log, one is elected and learns (``learner.LearnerCandidate``).
 """
 
 from __future__ import annotations

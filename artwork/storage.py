@@ -86,6 +86,11 @@ class LearnerLease(abc.ABC):
     def release(self) -> None:
         """Give it up (if held) and free what the lease holds."""
 
+    @abc.abstractmethod
+    def taken(self) -> bool:
+        """Whether some candidate, of any process or host, holds the lease now (read-only, for
+        metrics: any process may ask, candidate or not)."""
+
 
 class FileLease(LearnerLease):
     """A lease as an ``flock`` on a file: the kernel drops it when the process dies. Each lease
@@ -114,6 +119,18 @@ class FileLease(LearnerLease):
         if self._fd is not None:
             os.close(self._fd)  # closing the last descriptor drops the flock
             self._fd = None
+
+    def taken(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # a shared lock is refused while a leader holds the exclusive one
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # a candidate that tried meanwhile just tries again at its next poll
+        return False
 
 migrations = Migrations("artwork")
 
@@ -320,19 +337,21 @@ class RewardJoin(abc.ABC):
 
 class Storage(abc.ABC):
     """The storage contract: every operation on the log, the catalog, people and the model's
-    checkpoints, and what each promises. ``Store`` is the SQLite implementation; another
-    database is another subclass with these methods (``Store``'s ``write``, ``query`` and
-    ``put_title`` are SQLite's own, for tests and tools, and not part of the contract).
+    checkpoints, and what each promises. ``Store`` is the SQLite implementation,
+    ``postgres.PostgresStore`` the PostgreSQL one (``SQLStorage``'s ``write``, ``query`` and
+    ``put_title`` are for the SQL backends, their tests and tools, and not part of the contract).
 
     Promises that hold throughout:
 
     - A write operation is one transaction: all of it commits, or (on any exception) none.
-    - **The reward join's rule.** Finalizing an event makes it final with its reward and gives
-      it the next place in the learn queue, in the same transaction, only if it was pending:
-      an event enters the learn queue at most once, and the queue's order is the order in which
-      events became final. The model is the epoch's VW arguments plus the queue learned in
-      order, so learning is exactly-once and a restart rebuilds the same model
-      (``reward_join`` and ``close_due_windows`` both finalize by this one rule).
+    - **The reward join's rule.** Finalizing an event makes it final with its reward and queues
+      it for learning, in the same transaction, only if it was pending: an event enters the
+      learn queue at most once, and once ``learn_batch`` has returned a place, no event is ever
+      given a place at or before it (SQLite numbers at finalizing, its one writer committing in
+      order; PostgreSQL numbers committed final events when the learner reads, ARCHITECTURE.md).
+      The model is the epoch's VW arguments plus the queue learned in order, so learning is
+      exactly-once and a restart rebuilds the same model (``reward_join`` and
+      ``close_due_windows`` both finalize by this one rule).
     - Values go in and come out plain: str, int, float, None, lists and dicts.
     """
 
@@ -599,6 +618,10 @@ class SQLStorage(Storage):
     def scalar(self, sql: str, params=()):
         """The first column of the first row of a read, or None."""
 
+    @abc.abstractmethod
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        """Rows of a read as tuples (``?`` placeholders): no dict per row, for the request path."""
+
     # Catalog --------------------------------------------------------------------------------
 
     def has_catalog(self) -> bool:
@@ -685,15 +708,15 @@ class SQLStorage(Storage):
     # People ---------------------------------------------------------------------------------
 
     def history(self, user_id: str) -> dict:
-        rows = self.query(
-            "SELECT 'v' AS k, title_id AS a, seconds AS b, at_ts AS c FROM views WHERE user_id = ?"
+        rows = self.rows(
+            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?"
             " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?"
             " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?", (user_id,) * 3)
-        onboarding = [r["a"] for r in rows if r["k"] == "o"]
+        onboarding = [r[1] for r in rows if r[0] == "o"]
         return {"known": bool(onboarding),
-                "views": [{"title_id": r["a"], "seconds": r["b"], "at_ts": r["c"]} for r in rows if r["k"] == "v"],
-                "ratings": [{"title_id": r["a"], "thumbs": int(r["b"]), "at_ts": r["c"]}
-                            for r in rows if r["k"] == "r"],
+                "views": [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"],
+                # PostgreSQL types the union's column as a float: thumbs come back as the int stored
+                "ratings": [{"title_id": r[1], "thumbs": int(r[2]), "at_ts": r[3]} for r in rows if r[0] == "r"],
                 "onboarding_genres": json.loads(onboarding[0]) if onboarding else []}
 
     _NEW_PERSON = "INSERT INTO users (id, created_ts) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
@@ -838,8 +861,8 @@ class SQLStorage(Storage):
 
 class Store(SQLStorage):
     """The storage contract over the project's SQLite database: one file, WAL mode, one writer at
-    a time. ``write``, ``query``, ``query_one``, ``scalar`` and ``put_title`` are SQLite's own (for
-    tests, benchmarks and the simulator's set-up), not part of the contract."""
+    a time. ``write``, ``query``, ``query_one``, ``scalar``, ``rows`` and ``put_title`` (for tests,
+    benchmarks and the simulator's set-up) are not part of the contract."""
 
     def __init__(self, path: str | Path, wal_autocheckpoint: int | None = None, *, durable: bool = True,
                  writes_per_commit: int = 1):
@@ -1049,6 +1072,9 @@ class Store(SQLStorage):
     def scalar(self, sql: str, params=()):
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row is not None else None
+
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
 
     # Catalog --------------------------------------------------------------------------------
 

@@ -126,8 +126,10 @@ def test_two_learner_candidates_elect_one_and_the_standby_takes_over(make_app, t
     service = make_app().extensions["artwork"]
     one = LearnerCandidate(service.settings, service.store, tmp_path / "a")
     two = LearnerCandidate(service.settings, service.store, tmp_path / "b")
+    assert not one.lease.taken()
     assert one.step() is True and two.step() is False
     assert one.step() is True and two.step() is False
+    assert one.lease.taken() and two.lease.taken()  # any process may ask whether a learner leads
     pid = one.lease._conn.info.backend_pid
     postgres.admin(f"SELECT pg_terminate_backend({pid})")
     cut = time.monotonic()
@@ -180,9 +182,11 @@ def test_a_killed_learner_process_is_replaced_by_the_standby(data_dir, test_data
 def test_sqlite_candidates_exclude_each_other_by_a_file_lock(tmp_path):
     store = Store(tmp_path / "a.db")
     one, two = store.learner_lease(), store.learner_lease()
-    assert one.acquire() and one.held()
+    assert not two.taken()
+    assert one.acquire() and one.held() and two.taken()
     assert not two.acquire() and not two.held()
     one.release()
+    assert not two.taken()
     assert two.acquire() and two.held()
     two.release()
     store.close()
@@ -229,3 +233,38 @@ def test_the_store_answers_503_when_the_database_goes_away(make_app, postgres, t
         if answers[-1] == 200:
             break
     assert answers[0] == 503 and answers[-1] == 200 and set(answers) == {200, 503}, answers
+
+
+def test_serve_workers_on_postgres_from_an_empty_disk(test_database_url, tmp_path):
+    """`serve --workers 2` with only a database URL and an empty data directory: decisions and
+    clicks are logged, the elected learner learns them, and every serving process follows its
+    snapshots through the database; images come from the database too."""
+    import json
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    from servers import get_json, running_server
+
+    def post(base, path, body=None):
+        request = urllib.request.Request(f"{base}{path}", method="POST", data=json.dumps(body or {}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    env = {"ARTWORK_DATABASE_URL": test_database_url}
+    with running_server(tmp_path / "empty", tmp_path / "serve.log", env=env, args=("--workers", "2")) as (_, base):
+        for i in range(20):
+            decision = post(base, "/api/v1/select-artwork", {"user_id": f"u{i}", "title_id": "t01"})["decisions"][0]
+            post(base, f"/api/v1/events/{decision['event_id']}/click")
+        with urllib.request.urlopen(f"{base}/images/t02-a1/poster.jpg", timeout=30) as image:
+            assert image.status == 200 and image.read()[:2] == b"\xff\xd8"
+        deadline = time.monotonic() + 30
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            while True:
+                versions = {h["pid"]: h["model_version"] for h in pool.map(lambda _: get_json(f"{base}/healthz"),
+                                                                           range(8))}
+                if len(versions) == 2 and set(versions.values()) == {20}:
+                    break
+                assert time.monotonic() < deadline, versions
+                time.sleep(0.2)
+    assert "leading" in (tmp_path / "serve.log").read_text()
