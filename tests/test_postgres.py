@@ -268,3 +268,18 @@ def test_serve_workers_on_postgres_from_an_empty_disk(test_database_url, tmp_pat
                 assert time.monotonic() < deadline, versions
                 time.sleep(0.2)
     assert "leading" in (tmp_path / "serve.log").read_text()
+
+
+def test_purging_the_newest_learned_events_never_reuses_their_numbers(client, service, learner, clock):
+    """Learn-queue numbers are never given twice, even after a purge deleted the newest ones:
+    a number the model already includes must not come back for a new event."""
+    for title in ("t01", "t02"):
+        client.post(f"/api/v1/events/{decide(client, title)}/click")
+        clock.advance(1)
+    assert learner.run_once() == 2
+    assert service.store.purge(cutoff=clock() + 1) == {"decisions": 2, "views": 0, "ratings": 0}
+    assert queue(service.store) == []
+    later = decide(client, "t03")
+    client.post(f"/api/v1/events/{later}/click")
+    assert learner.run_once() == 1 and service.model.seq == 3
+    assert queue(service.store) == [(3, later)]
