@@ -44,6 +44,12 @@ MIGRATE_LOCK, NUMBER_LOCK, CATALOG_LOCK, LEARNER_LOCK = 0x617274_01, 0x617274_02
 #: Seconds to wait for the server when opening the store, and for a pooled connection.
 CONNECT_TIMEOUT = 5
 POOL_TIMEOUT = 10.0
+#: TCP keepalive probes on the learner lease's connection (client side, libpq's parameters, and
+#: server side, the session's settings): a vanished peer is noticed after about idle +
+#: interval x count seconds, and a request unanswered for ``tcp_user_timeout`` ms fails.
+LEASE_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 3, "keepalives_interval": 1, "keepalives_count": 3,
+                    "tcp_user_timeout": 6000}
+SERVER_KEEPALIVES = {"tcp_keepalives_idle": 3, "tcp_keepalives_interval": 1, "tcp_keepalives_count": 3}
 
 #: The schema, as named migrations applied in order, each once (recorded in ``schema_migrations``).
 MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
@@ -459,11 +465,15 @@ class AdvisoryLease(LearnerLease):
                 return self._still_held()
             try:
                 conn = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
-                                       application_name="artwork-learner")
+                                       application_name="artwork-learner", **LEASE_KEEPALIVES)
             except psycopg.OperationalError as exc:
                 log.warning("learner lease: no connection to the database (%s)", exc)
                 return False
             try:
+                # A leader cut off by the network sends no FIN: probes on both ends end the session
+                # (and free the lock for a standby) within seconds instead of the OS's hours.
+                for name, value in SERVER_KEEPALIVES.items():
+                    conn.execute(f"SET {name} = {int(value)}")
                 if conn.execute("SELECT pg_try_advisory_lock(%s)", (LEARNER_LOCK,)).fetchone()[0]:
                     self._conn = conn
                     return True
