@@ -12,6 +12,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -263,3 +264,20 @@ def test_a_taken_port_is_a_clear_error(nginx):
 def test_an_upstream_that_is_not_host_port_is_refused(upstream):
     result = CliRunner().invoke(cli, ["proxy", "--upstream", upstream])
     assert result.exit_code == 2 and "Invalid value for '--upstream'" in result.output
+
+
+def test_proxy_benchmark_smoke(nginx):
+    """benchmarks/proxy.py runs, briefly: every wrk answer through the proxy and directly a 2xx
+    (a request nginx refuses, such as one without a Host header, would show here), and the
+    normal request through the proxy answered while the half-sent requests hang."""
+    assert shutil.which("wrk"), "wrk is installed by scripts/test"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "benchmarks.proxy", "--duration", "1", "--rounds", "1",
+                          "--slow-clients", "10", "--direct-wait", "2"],
+                         capture_output=True, text=True, timeout=300, cwd=root, check=True).stdout
+    rows = re.findall(r"^\| ((?:directly|through)[^|]*) \| ([\d,]+) \| [\d.]+ \| [\d.]+ \| (\d+) \|", out, re.M)
+    assert [name for name, _, _ in rows] == ["directly at one host (baseline)", "through the proxy, one host",
+                                             "through the proxy, two hosts (same cores)"], out
+    for _, rps, non_2xx in rows:
+        assert float(rps.replace(",", "")) > 0 and non_2xx == "0", out
+    assert re.search(r"^\| through the proxy, 10 half-sent requests \| [\d.]+ \| [\d,.]+ ms \|$", out, re.M), out
