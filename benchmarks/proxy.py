@@ -39,19 +39,22 @@ def normal_request_s(base_url: str, timeout: float) -> float | None:
     return time.monotonic() - start
 
 
-def median_request_s(base_url: str, times: int = 5) -> float:
-    return statistics.median(normal_request_s(base_url, 10) for _ in range(times))
+def median_request_s(base_url: str, timeout: float, times: int = 5) -> float | None:
+    """The median of ``times`` normal requests in seconds, or None if one got no answer."""
+    took = [normal_request_s(base_url, timeout) for _ in range(times)]
+    return None if None in took else statistics.median(took)
 
 
 def slow_client_rows(args, host: ServerProcess, proxy: ProxyProcess) -> list[tuple[str, float, float | None]]:
     """(what, normal request alone in s, the same with the slow clients in s or None)."""
     rows = []
-    alone = median_request_s(proxy.base_url)
+    alone = median_request_s(proxy.base_url, 10)
     with HalfSentRequests(proxy.host, proxy.port, count=args.slow_clients):
-        during = normal_request_s(proxy.base_url, args.direct_wait)
+        during = median_request_s(proxy.base_url, args.direct_wait)
     rows.append((f"through the proxy, {args.slow_clients} half-sent requests", alone, during))
-    # Directly last: the host may stay busy with the half-sent requests until they are closed.
-    alone = median_request_s(host.base_url)
+    # Directly last (the host stays busy with the half-sent requests until they are closed),
+    # and one request each: it may wait up to --direct-wait.
+    alone = median_request_s(host.base_url, 10)
     for count in sorted({2, args.slow_clients}):
         with HalfSentRequests(host.host, host.port, count=count):
             during = normal_request_s(host.base_url, args.direct_wait)
@@ -109,8 +112,8 @@ def main() -> None:
         slow = slow_client_rows(args, hosts[0], one)
     cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
     print(f"{len(title_ids)} titles; machine: {cores} cores; hosts: `artwork serve --workers {args.workers}`\n")
-    print("| a normal select-artwork (1 title) | alone, ms (median of 5) | with the half-sent requests hanging |\n"
-          "| --- | --- | --- |")
+    print("| a normal select-artwork (1 title) | alone, ms (median of 5) | with the half-sent requests hanging "
+          "(through the proxy: median of 5; directly: one request) |\n| --- | --- | --- |")
     for what, alone, during in slow:
         waited = f"no answer within {args.direct_wait:g} s" if during is None else f"{during * 1000:,.1f} ms"
         print(f"| {what} | {alone * 1000:.1f} | {waited} |")
