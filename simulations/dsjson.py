@@ -256,6 +256,9 @@ def _chosen(rec: dict, n: int) -> tuple[int, list[int], list[float] | None]:
     if len(set(order)) != len(order):
         raise _Line(f"a repeats an action id: {order!r}")
     index, action = _number(rec, "_labelIndex"), _number(rec, "_label_Action")
+    for key, value in (("_labelIndex", index), ("_label_Action", action)):
+        if value is not None and not value.is_integer():
+            raise _Line(f"{key} must be an integer, not {value:g}")
     if index is not None and action is not None and int(action) != int(index) + 1:
         raise _Line(f"_label_Action {int(action)} (1-based) and _labelIndex {int(index)} (0-based) disagree")
     chosen = int(index) if index is not None else int(action) - 1 if action is not None else order[0] - 1

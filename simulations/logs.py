@@ -1,11 +1,14 @@
 """Logged bandit feedback: one data contract, read from the service's database, a CSV file or
-VW/Personalizer DSJSON lines, and written back out as DSJSON.
+DSJSON lines (this service's export, or Personalizer / Decision Service logs: ``dsjson.py``), and
+written back out as DSJSON.
 
 ``BanditLog`` is what every estimator and candidate policy reads, in the spirit of Open Bandit
 Pipeline's ``bandit_feedback`` dict: per round the logged ``action`` (index into that round's
 candidates), its ``reward`` and ``pscore`` (the logging propensity), the logging policy's whole
 distribution ``logging_pmf`` (n_rounds, n_actions; padded with zeros where a round has fewer
-candidates), and the ``features`` exactly as the service logged them (for VW policies).
+candidates), and the ``features`` exactly as the service logged them (for VW policies): per round
+``{"shared": {namespace: {feature: value}}, "actions": [...]}``. A DSJSON log from elsewhere
+carries its own namespaces in the same form, and ``interactions`` says how to cross them.
 
 CSV format (one row per decision; header names matter, order does not):
 
@@ -257,6 +260,6 @@ def to_dsjson(log: BanditLog, path: str | Path) -> int:
 def from_dsjson(path: str | Path, *, skip_invalid: bool = False) -> BanditLog:
     """Decisions from DSJSON lines: this project's export, or the logs of Azure Personalizer,
     learning-loop and the Decision Service with their own features (``dsjson.read_dsjson``)."""
-    from .dsjson import read_dsjson
+    from .dsjson import read_dsjson  # here, not at the top: dsjson builds on this module's BanditLog
 
     return read_dsjson(path, skip_invalid=skip_invalid)
