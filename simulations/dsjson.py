@@ -89,12 +89,12 @@ def read_dsjson(path: str | Path, *, skip_invalid: bool = False,
     path = Path(path)
     rows, invalid, skipped, pdrops = [], [], Counter(), {}
     own_export = True
-    with open(path, encoding="utf-8") as fh:
-        for line_no, text in enumerate(fh, start=1):
-            if not text.strip():
+    with open(path, "rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            if not raw.strip():
                 continue
             try:
-                rec = _parse_object(text)
+                rec = _parse_object(raw)
                 reason = _skip_reason(rec)
                 if reason is not None:
                     skipped[reason] += 1
@@ -107,15 +107,14 @@ def read_dsjson(path: str | Path, *, skip_invalid: bool = False,
                 invalid.append(message)
                 continue
             pdrops.setdefault(row.pop("pdrop"), line_no)
-            own_export = own_export and row.pop("own_export")
+            from_this_service = row.pop("own_export")
+            own_export = own_export and from_this_service
             rows.append(row)
     if len(pdrops) > 1:
         (first, first_line), (other, other_line) = list(pdrops.items())[:2]
         raise LogError(f"{path}: pdrop varies ({first:g} at line {first_line}, {other:g} at line {other_line}); "
                        "the estimators weight every round alike, so a log sampled at different rates cannot be "
                        "evaluated as it is")
-    for row in rows:
-        row.pop("line")
     has_pmf = bool(rows) and all(r["pmf"] is not None for r in rows)
     for row in rows:
         if row["pmf"] is None:
@@ -149,7 +148,11 @@ def _ns_char(char: str) -> str:
 
 # One line --------------------------------------------------------------------------------------
 
-def _parse_object(text: str) -> dict:
+def _parse_object(raw: bytes) -> dict:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Line("not UTF-8 text (DSJSON is one JSON object per line; is this a binary log?)") from None
     try:
         rec = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -234,7 +237,7 @@ def _decision(rec: dict, line_no: int, reward_aggregation: str) -> dict:
     if len(candidates) != n:
         raise _Line(f"_meta.candidates names {len(candidates)} actions for {n} in c._multi")
     return {
-        "line": line_no, "event_id": str(rec.get("EventId", f"line-{line_no}")),
+        "event_id": str(rec.get("EventId", f"line-{line_no}")),
         "ts": _timestamp(rec.get("Timestamp"), line_no), "user_id": meta.get("user_id", ""),
         "title_id": meta.get("title_id", ""), "context": meta.get("context", {}),
         "features": {"shared": shared, "actions": per_action}, "candidates": candidates,

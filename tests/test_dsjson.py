@@ -288,6 +288,7 @@ def test_what_is_not_a_contextual_bandit_decision_is_refused_with_its_line(tmp_p
 MALFORMED = [
     (lambda r: "{not json", "not JSON"),
     (lambda r: "[1, 2]", "a DSJSON line is a JSON object, not list"),
+    (lambda r: b"\xff\xfe\x00binary", "not UTF-8 text"),
     (changed(c=...), "no context: c must be an object"),
     (in_context(_multi=[]), "c._multi must be a non-empty array"),
     (changed(a=...), "no action order"),
@@ -316,9 +317,11 @@ MALFORMED = [
 @pytest.mark.parametrize("change,message", MALFORMED)
 def test_a_malformed_line_is_refused_with_the_file_and_line(tmp_path, change, message):
     bad = change(good_record())
-    lines = [json.dumps(good_record()), bad if isinstance(bad, str) else json.dumps(bad)]
+    if isinstance(bad, dict):
+        bad = json.dumps(bad)
     path = tmp_path / "bad.dsjson"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_bytes(json.dumps(good_record()).encode() + b"\n" + (bad if isinstance(bad, bytes) else bad.encode())
+                     + b"\n")
     with pytest.raises(logs.LogError, match=re.escape(f"{path}:2: ") + ".*" + re.escape(message)):
         read_dsjson(path)
 
