@@ -227,6 +227,8 @@ def _load_log(db, csv_path, dsjson, data_dir, skip_invalid=False):
     sources = [s for s in (db, csv_path, dsjson) if s is not None]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --db, --csv, --dsjson")
+    if skip_invalid and dsjson is None:
+        raise click.UsageError("--skip-invalid applies to --dsjson logs only")
     try:
         if db is not None:
             return logs.from_database(db)
@@ -286,7 +288,8 @@ def _world_for(db: Path | None, world_seed: int | None):
 @with_log_options
 @click.option("--policy", "policies", multiple=True,
               help="VW policy (name or arguments) to evaluate, trained progressively on the log; repeatable. "
-                   "Default: epsilon-greedy, squarecb, softmax.")
+                   "Default: epsilon-greedy, squarecb, softmax (the names a DSJSON log with its own features "
+                   "takes, with uniform, crossed with its namespaces).")
 @click.option("--world-seed", type=int, default=None,
               help="The log came from the synthetic world with this seed: show true values (found "
                    "automatically for logs written by `artwork simulate`).")

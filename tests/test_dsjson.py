@@ -352,6 +352,8 @@ def test_skip_invalid_leaves_bad_lines_out_and_names_them(tmp_path, runner):
                                   "--out", str(tmp_path / "r2")])
     assert skipped.exit_code == 0, skipped.output
     assert f"skipped: {path}:2: not JSON" in skipped.output and "2 rounds" in skipped.output
+    misplaced = runner.invoke(cli, ["search", "--csv", str(path), "--skip-invalid", "--out", str(tmp_path / "r3")])
+    assert misplaced.exit_code == 2 and "--skip-invalid applies to --dsjson logs only" in misplaced.output
 
 
 # Evaluation and search through the CLI -------------------------------------------------------------
