@@ -351,5 +351,32 @@ def export_log(data_dir: Path, out_file: Path):
     click.echo(f"Wrote {count} decisions to {out_file}.")
 
 
+def _upstream(ctx, param, values: tuple[str, ...]) -> list[str]:
+    from .proxy import ProxyError, address, parse_address
+
+    try:
+        return [address(*parse_address(value)) for value in values]
+    except ProxyError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--upstream", "upstreams", multiple=True, required=True, metavar="HOST:PORT", callback=_upstream,
+              help="A serving host (`artwork serve` on it); repeat for each.")
+def proxy(host: str, port: int, upstreams: list[str]):
+    """Run nginx in the foreground in front of serving hosts, with the reference configuration
+    (deploy/nginx.conf.template): requests spread over the hosts, a dead host skipped, slow
+    clients buffered, only safe retries. Needs Debian's nginx package. Stops on SIGTERM or
+    Ctrl-C (requests in flight finish)."""
+    from .proxy import ProxyError, run_proxy
+
+    try:
+        run_proxy(host, port, upstreams, echo=click.echo)
+    except ProxyError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 if __name__ == "__main__":
     cli()
