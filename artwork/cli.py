@@ -59,7 +59,7 @@ def init(data_dir: Path, demo: bool):
                    "core's worth of traffic. N >= 1: gunicorn with N serving processes plus one learner "
                    "process.")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
-              help="Request threads per process. Default: 4 in one process; 1 per serving process with "
+              help="Request threads per process. Default: 2 in one process; 1 per serving process with "
                    "--workers. More threads contend for the GIL while holding the log's write lock: "
                    "measured with --workers, 1 thread per process doubled throughput and cut p99 "
                    "latency five-fold against 4.")

@@ -137,7 +137,7 @@ def serve_production(data_dir: Path, host: str, port: int, workers: int, threads
 #: Request threads of the one-process server, by default: the decisions are CPU-bound under the
 #: GIL, so more threads add contention, not throughput (benchmarks/README.md); a few keep a
 #: slow request (an image, an admin import) from holding up the rest.
-SINGLE_THREADS = 4
+SINGLE_THREADS = 2
 #: Connections one process keeps open at once (waitress's default is 100); past it, new ones
 #: wait in the listen backlog. Each costs a socket and its buffers, not a thread.
 MAX_CONNECTIONS = 1000
