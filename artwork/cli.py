@@ -77,18 +77,19 @@ def init(data_dir: Path, demo: bool):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="0: one process, requests and the learner in threads (development). N >= 1: a "
-                   "production server (gunicorn) with N serving processes plus one learner process.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Request threads per serving process (with --workers). 1: gunicorn's sync worker "
-                   "(put a buffering reverse proxy in front for slow clients); more: gthread. More "
-                   "threads contend for the GIL while holding the log's write lock: measured, 1 "
-                   "thread per process doubled throughput and cut p99 latency five-fold against 4.")
-def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
+              help="0: one process (waitress), requests and the learner in threads: the demo, one "
+                   "core's worth of traffic. N >= 1: gunicorn with N serving processes plus one learner "
+                   "process.")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Request threads per process. Default: 2 in one process; 1 per serving process with "
+                   "--workers. More threads contend for the GIL while holding the log's write lock: "
+                   "measured with --workers, 1 thread per process doubled throughput and cut p99 "
+                   "latency five-fold against 4.")
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | None):
     """Start the service. An empty or new data directory (with ARTWORK_DATABASE_URL: a database
     with no catalog) is initialized with the demo catalog.
 
-    Without --workers: one process (Werkzeug's threaded server) with the learner in a thread.
+    Without --workers: one process (waitress) with the learner in a thread.
     With --workers N: gunicorn with N serving processes that predict with the learner's
     published snapshots, plus exactly one learner process (`artwork learn`).
     """
@@ -98,21 +99,12 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
     initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None).close()
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from .production import SINGLE_THREADS, serve_production, serve_single
+
     if workers:
-        from .production import serve_production
-
-        serve_production(data_dir, host, port, workers, threads)
-        return
-    from werkzeug.serving import run_simple
-
-    from .app import create_app
-
-    app = create_app({"DATA_DIR": str(data_dir)})
-    click.echo(f"Serving on http://{host}:{port}/ (data directory {data_dir.resolve()})")
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        app.extensions["artwork.learner"].stop()
+        serve_production(data_dir, host, port, workers, threads or 1)
+    else:
+        serve_single(data_dir, host, port, threads or SINGLE_THREADS)
 
 
 @cli.command()
@@ -245,20 +237,25 @@ def simulate(out_dir: Path, policies, impressions: int, seeds: int, reward: str,
     click.echo(f"Report: {out_dir / 'README.md'}")
 
 
-def _load_log(db, csv_path, dsjson, data_dir):
+def _load_log(db, csv_path, dsjson, data_dir, skip_invalid=False):
     from artwork.simulations import logs
 
     sources = [s for s in (db, csv_path, dsjson) if s is not None]
     if len(sources) != 1:
         raise click.UsageError("give exactly one of --db, --csv, --dsjson")
+    if skip_invalid and dsjson is None:
+        raise click.UsageError("--skip-invalid applies to --dsjson logs only")
     try:
         if db is not None:
             return logs.from_database(db)
         if csv_path is not None:
             return logs.from_csv(csv_path, _catalog(data_dir))
-        return logs.from_dsjson(dsjson)
+        log = logs.from_dsjson(dsjson, skip_invalid=skip_invalid)
     except logs.LogError as exc:
         raise click.ClickException(str(exc)) from None
+    for message in log.meta.get("invalid_lines", []):
+        click.echo(f"skipped: {message}", err=True)
+    return log
 
 
 log_options = [
@@ -267,7 +264,11 @@ log_options = [
     click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                  help="A CSV of logged decisions (format: simulations/logs.py)."),
     click.option("--dsjson", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                 help="VW / Personalizer DSJSON lines."),
+                 help="DSJSON lines: this service's export, or an Azure Personalizer, learning-loop or Decision "
+                      "Service log (contextual-bandit decisions; see the README)."),
+    click.option("--skip-invalid", is_flag=True,
+                 help="DSJSON: skip lines that are malformed or not contextual-bandit decisions, and report them "
+                      "(default: stop at the first)."),
     click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                  help="Catalog for --csv logs (default: the demo catalog)."),
     click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -303,22 +304,22 @@ def _world_for(db: Path | None, world_seed: int | None):
 @with_log_options
 @click.option("--policy", "policies", multiple=True,
               help="VW policy (name or arguments) to evaluate, trained progressively on the log; repeatable. "
-                   "Default: epsilon-greedy, squarecb, softmax.")
+                   "Default: epsilon-greedy, squarecb, softmax (the names a DSJSON log with its own features "
+                   "takes, with uniform, crossed with its namespaces).")
 @click.option("--world-seed", type=int, default=None,
               help="The log came from the synthetic world with this seed: show true values (found "
                    "automatically for logs written by `artwork simulate`).")
 @click.option("--reward", type=click.Choice(["click", "quality_play"]), default=None,
               help="Reward definition for true values (default: the simulation's, else click).")
-def evaluate(db, csv_path, dsjson, data_dir, out_dir, policies, world_seed, reward):
+def evaluate(db, csv_path, dsjson, skip_invalid, data_dir, out_dir, policies, world_seed, reward):
     """Estimate what candidate policies would have earned on a log (replay, IPS, SNIPS, DM, DR,
     Switch-DR, with 95% intervals and diagnostics), beside the truth when it is known."""
-    from artwork.simulations.evaluate import run_evaluation
-    from artwork.simulations.simulate import policy_spec
+    from artwork.simulations.evaluate import policy_specs_for, run_evaluation
 
-    log = _load_log(db, csv_path, dsjson, data_dir)
+    log = _load_log(db, csv_path, dsjson, data_dir, skip_invalid)
     world, sim_reward = _world_for(db, world_seed)
     try:
-        specs = [policy_spec(p) for p in (policies or ("epsilon-greedy", "squarecb", "softmax"))]
+        specs = policy_specs_for(log, policies or ("epsilon-greedy", "squarecb", "softmax"))
         run_evaluation(log, out_dir, vw_policies=specs, world=world, reward=reward or sim_reward or "click")
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -331,19 +332,19 @@ def evaluate(db, csv_path, dsjson, data_dir, out_dir, policies, world_seed, rewa
 @click.option("--estimator", default="DR", show_default=True, help="Estimator that ranks the candidates.")
 @click.option("--quick", is_flag=True, help="A small grid (epsilon 0.1/0.2 x two interaction sets x one rate).")
 @click.option("--world-seed", type=int, default=None, help="Show true values for a log from this world.")
-def search_policies(db, csv_path, dsjson, data_dir, out_dir, estimator, quick, world_seed):
+def search_policies(db, csv_path, dsjson, skip_invalid, data_dir, out_dir, estimator, quick, world_seed):
     """Sweep VW arguments (exploration, interactions, learning rate) on a log and rank them by the
     lower bound of their 95% interval: the rule for promoting a policy."""
     from tqdm import tqdm
 
     from artwork.simulations.evaluate import reward_model, true_reward_matrix
-    from artwork.simulations.search import grid, search, write_search_report
+    from artwork.simulations.search import grid, interaction_sets, quick_grid, search, write_search_report
 
-    log = _load_log(db, csv_path, dsjson, data_dir)
+    log = _load_log(db, csv_path, dsjson, data_dir, skip_invalid)
     if log.n_rounds == 0:
         raise click.ClickException("the log has no decisions with a final reward")
     world, sim_reward = _world_for(db, world_seed)
-    configs = grid(["epsilon 0.1", "epsilon 0.2"], ["none", "default"], [0.5]) if quick else grid()
+    configs = quick_grid(log) if quick else grid(sets=interaction_sets(log))
     truth = true_reward_matrix(log, world, sim_reward or "click") if world is not None else None
     with tqdm(total=len(configs), unit="config", desc="searching") as bar:
         rows = search(log, configs, reward_model(log), estimator=estimator, truth=truth, progress=bar.update)
@@ -367,6 +368,33 @@ def export_log(data_dir: Path, out_file: Path):
         raise click.ClickException(f"no database in {data_dir}")
     count = logs.to_dsjson(logs.from_database(db), out_file)
     click.echo(f"Wrote {count} decisions to {out_file}.")
+
+
+def _upstream(ctx, param, values: tuple[str, ...]) -> list[str]:
+    from .proxy import ProxyError, address, parse_address
+
+    try:
+        return [address(*parse_address(value)) for value in values]
+    except ProxyError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--upstream", "upstreams", multiple=True, required=True, metavar="HOST:PORT", callback=_upstream,
+              help="A serving host (`artwork serve` on it); repeat for each.")
+def proxy(host: str, port: int, upstreams: list[str]):
+    """Run nginx in the foreground in front of serving hosts, with the reference configuration
+    (deploy/nginx.conf.template): requests spread over the hosts, a dead host skipped, slow
+    clients buffered, only safe retries. Needs Debian's nginx package. Stops on SIGTERM or
+    Ctrl-C (requests in flight finish)."""
+    from .proxy import ProxyError, run_proxy
+
+    try:
+        run_proxy(host, port, upstreams, echo=click.echo)
+    except ProxyError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from artwork.policy import floor_pmf
 from . import estimators as E
 from .logs import BanditLog
 from .report import markdown_table, write_rows_csv
-from .simulate import PolicySpec
+from .simulate import POLICIES, PolicySpec, policy_spec
 from .world import World
 
 REWARD_MODEL_ARGS = "-q GH -q TO -q DS"
@@ -101,11 +101,13 @@ def reward_model(log: BanditLog, folds: int = 2, epochs: int = 2) -> np.ndarray:
     """Cross-fitted predictions of every candidate's reward, shape (n_rounds, n_actions).
 
     A VW regression on (context, artwork) features of the logged choices: logistic when every
-    reward is 0 or 1 (clicks, quality plays), squared loss otherwise. Each fold is predicted by a
+    reward is 0 or 1 (clicks, quality plays), squared loss otherwise; a log with its own features
+    crosses its own context and action namespaces (``BanditLog.interactions``). Each fold is predicted by a
     model trained on the other folds only.
     """
     binary = bool(np.isin(log.reward, (0.0, 1.0)).all())
-    args = (REWARD_MODEL_ARGS + (" --loss_function logistic --link logistic" if binary else "")) + " --quiet"
+    interactions = REWARD_MODEL_ARGS if log.interactions is None else log.interactions
+    args = (interactions + (" --loss_function logistic --link logistic" if binary else "")) + " --quiet"
     reward_hat = np.zeros((log.n_rounds, log.n_actions))
     fold_of = np.arange(log.n_rounds) % folds
     for fold in range(folds):
@@ -122,6 +124,36 @@ def reward_model(log: BanditLog, folds: int = 2, epochs: int = 2) -> np.ndarray:
         finally:
             ws.finish()
     return reward_hat if not binary else np.clip(reward_hat, 0.0, 1.0)
+
+
+#: Exploration of the VW policies evaluated on a log with its own features (a DSJSON log from
+#: Personalizer or the Decision Service), each crossed with the log's own namespaces: the
+#: registered policies' interactions name the artwork namespaces, which such a log does not have.
+OWN_FEATURE_EXPLORATION = {
+    "epsilon-greedy": ("--epsilon 0.1", "contextual, epsilon 0.1"),
+    "squarecb": ("--squarecb", "contextual, SquareCB"),
+    "softmax": ("--softmax --lambda 10", "contextual, softmax lambda 10"),
+    "uniform": ("--epsilon 1.0", "uniform random"),
+}
+
+
+def policy_specs_for(log: BanditLog, names) -> list[PolicySpec]:
+    """The VW policies to evaluate on ``log``: registered names or VW arguments for the service's
+    own logs; for a log with its own features, the names of ``OWN_FEATURE_EXPLORATION`` (crossed
+    with the log's namespaces) or VW arguments (taken as they are)."""
+    if log.interactions is None:
+        return [policy_spec(name) for name in names]
+    specs = []
+    for name in names:
+        if name in OWN_FEATURE_EXPLORATION:
+            exploration, description = OWN_FEATURE_EXPLORATION[name]
+            specs.append(PolicySpec(name, f"--cb_explore_adf {exploration} {log.interactions}".strip(), description))
+        elif name in POLICIES:
+            raise ValueError(f"policy {name!r} is built on the artwork features, which this log does not have: use "
+                             f"one of {', '.join(OWN_FEATURE_EXPLORATION)} or VW arguments")
+        else:
+            specs.append(policy_spec(name))
+    return specs
 
 
 def true_reward_matrix(log: BanditLog, world: World, reward: str) -> np.ndarray:

@@ -1,11 +1,14 @@
 """Logged bandit feedback: one data contract, read from the service's database, a CSV file or
-VW/Personalizer DSJSON lines, and written back out as DSJSON.
+DSJSON lines (this service's export, or Personalizer / Decision Service logs: ``dsjson.py``), and
+written back out as DSJSON.
 
 ``BanditLog`` is what every estimator and candidate policy reads, in the spirit of Open Bandit
 Pipeline's ``bandit_feedback`` dict: per round the logged ``action`` (index into that round's
 candidates), its ``reward`` and ``pscore`` (the logging propensity), the logging policy's whole
 distribution ``logging_pmf`` (n_rounds, n_actions; padded with zeros where a round has fewer
-candidates), and the ``features`` exactly as the service logged them (for VW policies).
+candidates), and the ``features`` exactly as the service logged them (for VW policies): per round
+``{"shared": {namespace: {feature: value}}, "actions": [...]}``. A DSJSON log from elsewhere
+carries its own namespaces in the same form, and ``interactions`` says how to cross them.
 
 CSV format (one row per decision; header names matter, order does not):
 
@@ -61,6 +64,11 @@ class BanditLog:
     timestamps: np.ndarray
     source: str = ""
     meta: dict = field(default_factory=dict)
+    #: For a log that carries its own features (a DSJSON log from Personalizer or the Decision
+    #: Service): VW ``-q`` arguments crossing its context namespaces with its action namespaces,
+    #: which candidate policies and the reward model use in place of the artwork interactions.
+    #: None for the service's own artwork features.
+    interactions: str | None = None
 
     def __post_init__(self):
         n = len(self.event_ids)
@@ -94,7 +102,7 @@ class BanditLog:
         return BanditLog(pick(self.event_ids), pick(self.user_ids), pick(self.title_ids), pick(self.contexts),
                          pick(self.features), pick(self.candidates), self.action[index], self.reward[index],
                          self.pscore[index], None if self.logging_pmf is None else self.logging_pmf[index],
-                         self.timestamps[index], self.source, dict(self.meta))
+                         self.timestamps[index], self.source, dict(self.meta), self.interactions)
 
 
 def _padded(rows: list[list[float]], width: int) -> np.ndarray:
@@ -104,7 +112,10 @@ def _padded(rows: list[list[float]], width: int) -> np.ndarray:
     return out
 
 
-def _build(rows: list[dict], source: str, meta: dict | None = None, has_pmf: bool = True) -> BanditLog:
+def build_log(rows: list[dict], source: str, meta: dict | None = None, has_pmf: bool = True,
+              interactions: str | None = None) -> BanditLog:
+    """A ``BanditLog`` from one dict per round (keys: event_id, ts, user_id, title_id, context,
+    features, candidates, pmf, action, pscore, reward)."""
     width = max((len(r["candidates"]) for r in rows), default=0)
     return BanditLog(
         event_ids=[r["event_id"] for r in rows], user_ids=[r["user_id"] for r in rows],
@@ -114,7 +125,8 @@ def _build(rows: list[dict], source: str, meta: dict | None = None, has_pmf: boo
         reward=np.array([r["reward"] for r in rows], dtype=float),
         pscore=np.array([r["pscore"] for r in rows], dtype=float),
         logging_pmf=_padded([r["pmf"] for r in rows], width) if has_pmf else None,
-        timestamps=np.array([r["ts"] for r in rows], dtype=float), source=source, meta=meta or {})
+        timestamps=np.array([r["ts"] for r in rows], dtype=float), source=source, meta=meta or {},
+        interactions=interactions)
 
 
 # The service's database ------------------------------------------------------------------------
@@ -147,7 +159,7 @@ def from_database(path: str | Path, *, policy: str | None = None) -> BanditLog:
         } for r in conn.execute(sql + " ORDER BY created_ts, rowid", params)]
     finally:
         conn.close()
-    return _build(rows, f"database {path}")
+    return build_log(rows, f"database {path}")
 
 
 # CSV ----------------------------------------------------------------------------------------------
@@ -194,7 +206,7 @@ def from_csv(path: str | Path, catalog: list[dict]) -> BanditLog:
                 "features": F.build_features(affinity, time_ctx, device, arts),
                 "action": candidates.index(rec["chosen"]), "pscore": pscore, "reward": reward,
             })
-    return _build(rows, f"csv {path}", has_pmf=bool(has_pmf))
+    return build_log(rows, f"csv {path}", has_pmf=bool(has_pmf))
 
 
 # DSJSON ---------------------------------------------------------------------------------------
@@ -226,7 +238,8 @@ def dsjson_lines(log: BanditLog):
             "a": [j + 1 for j in order],
             "c": {**_ds_namespaces(feats["shared"]),
                   "_multi": [_ds_namespaces(action) for action in feats["actions"]]},
-            "p": [float(pmf[j]) for j in order] if pmf is not None else [float(log.pscore[i])],
+            # without the logging pmf only the chosen action's probability is known: no "p"
+            **({"p": [float(pmf[j]) for j in order]} if pmf is not None else {}),
             "VWState": {"m": str(log.meta.get("model", "N/A"))},
             "_meta": {"user_id": log.user_ids[i], "title_id": log.title_ids[i],
                       "candidates": log.candidates[i], "context": log.contexts[i]},
@@ -244,46 +257,9 @@ def to_dsjson(log: BanditLog, path: str | Path) -> int:
     return count
 
 
-def from_dsjson(path: str | Path) -> BanditLog:
-    """Decisions from DSJSON lines (this project's export, or Personalizer-style logs).
+def from_dsjson(path: str | Path, *, skip_invalid: bool = False) -> BanditLog:
+    """Decisions from DSJSON lines: this project's export, or the logs of Azure Personalizer,
+    learning-loop and the Decision Service with their own features (``dsjson.read_dsjson``)."""
+    from .dsjson import read_dsjson  # here, not at the top: dsjson builds on this module's BanditLog
 
-    Candidate ids come from our ``_meta`` block when present, else from each action's ``A``
-    namespace ``id=...`` feature, else the action's 1-based position.
-    """
-    rows = []
-    with open(path) as fh:
-        for line_no, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                rec = json.loads(line)
-                context = rec["c"]
-                actions = context["_multi"]
-                chosen = int(rec["_labelIndex"]) if "_labelIndex" in rec else int(rec["_label_Action"]) - 1
-                pscore = float(rec["_label_probability"])
-                reward = -float(rec["_label_cost"])
-                order = [int(a) - 1 for a in rec.get("a", [])]
-                probs = [float(p) for p in rec.get("p", [])]
-            except (KeyError, ValueError, TypeError) as exc:
-                raise LogError(f"{where}: not a DSJSON decision ({exc})") from None
-            if not 0 <= chosen < len(actions):
-                raise LogError(f"{where}: chosen action {chosen + 1} out of range 1..{len(actions)}")
-            pmf = [0.0] * len(actions)
-            if len(order) == len(actions) == len(probs):
-                for j, p in zip(order, probs, strict=True):
-                    pmf[j] = p
-            meta = rec.get("_meta", {})
-            candidates = meta.get("candidates") or [
-                next((f[3:] for f in a.get("A", {}) if f.startswith("id=")), str(j + 1))
-                for j, a in enumerate(actions)]
-            shared = {ns: v for ns, v in context.items() if ns != "_multi" and isinstance(v, dict)}
-            ts = rec.get("Timestamp")
-            rows.append({
-                "event_id": rec.get("EventId", f"line-{line_no}"),
-                "ts": datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp() if ts else float(line_no),
-                "user_id": meta.get("user_id", ""), "title_id": meta.get("title_id", ""),
-                "context": meta.get("context", {}), "features": {"shared": shared, "actions": actions},
-                "candidates": candidates, "pmf": pmf, "action": chosen, "pscore": pscore, "reward": reward,
-            })
-    return _build(rows, f"dsjson {path}")
+    return read_dsjson(path, skip_invalid=skip_invalid)

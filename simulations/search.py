@@ -41,17 +41,34 @@ class Config:
     exploration: str
     interactions: str
     learning_rate: float
+    #: the ``-q`` arguments the interaction set's name stands for
+    interaction_args: str = ""
 
     @property
     def vw_args(self) -> str:
-        parts = ["--cb_explore_adf", EXPLORATION[self.exploration], INTERACTIONS[self.interactions],
+        parts = ["--cb_explore_adf", EXPLORATION[self.exploration], self.interaction_args,
                  f"-l {self.learning_rate:g}"]
         return " ".join(p for p in parts if p)
 
 
-def grid(exploration=None, interactions=None, learning_rates=None) -> list[Config]:
-    return [Config(e, i, lr) for e, i, lr in itertools.product(
-        exploration or list(EXPLORATION), interactions or list(INTERACTIONS), learning_rates or LEARNING_RATES)]
+def interaction_sets(log: BanditLog) -> dict[str, str]:
+    """The interaction sets to sweep on ``log``: the artwork sets for the service's own logs; for a
+    log with its own features, none or its context crossed with its actions."""
+    if log.interactions is None:
+        return INTERACTIONS
+    return {"none": "", "context x action": log.interactions}
+
+
+def grid(exploration=None, interactions=None, learning_rates=None, *, sets=INTERACTIONS) -> list[Config]:
+    """Every combination; ``interactions`` are names in ``sets`` (default: all of them)."""
+    return [Config(e, i, lr, sets[i]) for e, i, lr in itertools.product(
+        exploration or list(EXPLORATION), interactions or list(sets), learning_rates or LEARNING_RATES)]
+
+
+def quick_grid(log: BanditLog) -> list[Config]:
+    """A small grid: epsilon 0.1 and 0.2, without interactions and with the richest set, one rate."""
+    sets = interaction_sets(log)
+    return grid(["epsilon 0.1", "epsilon 0.2"], ["none", list(sets)[-1]], [0.5], sets=sets)
 
 
 def search(log: BanditLog, configs: list[Config], reward_hat: np.ndarray, *, estimator: str = "DR",
