@@ -77,18 +77,19 @@ def init(data_dir: Path, demo: bool):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="0: one process, requests and the learner in threads (development). N >= 1: a "
-                   "production server (gunicorn) with N serving processes plus one learner process.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Request threads per serving process (with --workers). 1: gunicorn's sync worker "
-                   "(put a buffering reverse proxy in front for slow clients); more: gthread. More "
-                   "threads contend for the GIL while holding the log's write lock: measured, 1 "
-                   "thread per process doubled throughput and cut p99 latency five-fold against 4.")
-def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
+              help="0: one process (waitress), requests and the learner in threads: the demo, one "
+                   "core's worth of traffic. N >= 1: gunicorn with N serving processes plus one learner "
+                   "process.")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Request threads per process. Default: 2 in one process; 1 per serving process with "
+                   "--workers. More threads contend for the GIL while holding the log's write lock: "
+                   "measured with --workers, 1 thread per process doubled throughput and cut p99 "
+                   "latency five-fold against 4.")
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | None):
     """Start the service. An empty or new data directory (with ARTWORK_DATABASE_URL: a database
     with no catalog) is initialized with the demo catalog.
 
-    Without --workers: one process (Werkzeug's threaded server) with the learner in a thread.
+    Without --workers: one process (waitress) with the learner in a thread.
     With --workers N: gunicorn with N serving processes that predict with the learner's
     published snapshots, plus exactly one learner process (`artwork learn`).
     """
@@ -98,21 +99,12 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
     initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None).close()
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from .production import SINGLE_THREADS, serve_production, serve_single
+
     if workers:
-        from .production import serve_production
-
-        serve_production(data_dir, host, port, workers, threads)
-        return
-    from werkzeug.serving import run_simple
-
-    from .app import create_app
-
-    app = create_app({"DATA_DIR": str(data_dir)})
-    click.echo(f"Serving on http://{host}:{port}/ (data directory {data_dir.resolve()})")
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        app.extensions["artwork.learner"].stop()
+        serve_production(data_dir, host, port, workers, threads or 1)
+    else:
+        serve_single(data_dir, host, port, threads or SINGLE_THREADS)
 
 
 @cli.command()

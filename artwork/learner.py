@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import metrics
 from .config import Settings
 from .policy import Model
 from .storage import BACKSTOP_WAL_PAGES, Storage, file_sha256
@@ -320,9 +321,11 @@ def run_learner_process(settings: Settings, parent_pid: int | None = None) -> No
             candidate.step()
         except Exception:
             log.exception("learner round failed; retrying")
+        metrics.set_leader(candidate)  # for the serving processes' /metrics (under serve --workers)
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the server (pid %d) is gone; stopping", parent_pid)
             break
         stopping.wait(settings.learner_interval_seconds if candidate.is_leader else STANDBY_POLL_SECONDS)
     candidate.stop()
+    metrics.set_leader(candidate)
     store.close()

@@ -203,7 +203,7 @@ def click_lag(base: str, db: Path, title_ids: list[str], clicks: int, workers: i
         seq = reader.execute("SELECT seq FROM learn_queue WHERE event_id = ?", (decision["event_id"],)).fetchone()[0]
         seen: dict[int, int] = {}
         deadline = answered + 30
-        while len(seen) < workers or min(seen.values()) < seq:
+        while len(seen) < max(workers, 1) or min(seen.values()) < seq:  # --workers 0: one process
             assert time.monotonic() < deadline, "a click was not in every serving process's model within 30 s"
             health = get_json(f"{base}/healthz")
             seen[health["pid"]] = health["model_version"]

@@ -97,8 +97,8 @@ def hosts_and_proxy(template_dir: Path, folder: Path, names=("a", "b"), workers:
 
 @pytest.fixture(scope="module")
 def cluster(nginx, template_dir, tmp_path_factory):
-    """Two hosts with one sync worker each (one half-sent request would hold either of them)
-    behind one proxy, shared by the tests that leave them running."""
+    """Two hosts with one serving process each behind one proxy, shared by the tests that leave
+    them running."""
     with hosts_and_proxy(template_dir, tmp_path_factory.mktemp("cluster")) as running:
         yield running
 
@@ -124,14 +124,15 @@ def test_200_half_sent_requests_do_not_delay_a_normal_request(cluster):
     alone = min(timed_select(proxy.base_url) for _ in range(3))
     with HalfSentRequests(proxy.host, proxy.port, count=200) as slow:
         during = timed_select(proxy.base_url, timeout=30)
-        # No half-sent request went on to a host: each host's one worker answers at once.
+        # The hosts answer at once meanwhile.
         direct = {name: timed_select(host.base_url, timeout=30) for name, host in hosts.items()}
         held = slow.held()
     print(f"\nselect-artwork through the proxy: {alone * 1000:.1f} ms alone, {during * 1000:.1f} ms with 200 "
           f"half-sent requests hanging (ratio {during / alone:.1f}); directly at the hosts meanwhile: "
           + ", ".join(f"{name} {t * 1000:.1f} ms" for name, t in direct.items()))
     assert held == 200  # nginx still held every one of them while the others were answered
-    # Backend alone, one such client holds a sync worker for its 30 s timeout: these bounds are far below.
+    # (gunicorn's sync workers, before the serving processes read their connections with waitress,
+    # were held 30 s by each such client: these bounds are far below.)
     assert during < 5 and max(direct.values()) < 5
 
 
