@@ -6,6 +6,7 @@ own process group and is stopped by it, even when a test fails."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import shutil
@@ -145,7 +146,12 @@ def test_a_dead_host_is_skipped_and_only_requests_in_flight_on_it_fail(nginx, te
             count = 0
             while not stop.is_set():
                 sent = time.monotonic()
-                status, body = select(proxy.base_url, user=f"client-{n}-{count}")
+                try:
+                    status, body = select(proxy.base_url, user=f"client-{n}-{count}")
+                except http.client.IncompleteRead:
+                    # The host died while nginx was passing its answer on: the client got the
+                    # status line and part of the body. An in-flight failure like a 502.
+                    status, body = None, None
                 results.append((sent, time.monotonic(), status, body))
                 count += 1
 
@@ -166,7 +172,8 @@ def test_a_dead_host_is_skipped_and_only_requests_in_flight_on_it_fail(nginx, te
     failed = [r for r in results if r[2] != 200]
     for sent, answered, status, body in failed:
         assert sent <= killed_by and answered >= killed_at, "a request failed that was not in flight at the kill"
-        assert_gateway_error(status, body)
+        if status is not None:  # else cut off mid-answer (above)
+            assert_gateway_error(status, body)
     assert len(failed) <= len(clients)  # at most one in flight per client
     after = [r for r in results if r[0] > killed_by]
     assert len(after) >= 20 and all(r[2] == 200 for r in after)
