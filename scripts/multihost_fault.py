@@ -305,12 +305,14 @@ def run(args) -> dict:
     # The hard wall: whatever happens, every process started dies and the run fails by then.
     def wall_reached():
         log(f"hard wall limit of {args.wall:.0f} s reached: killing every process started and failing")
-        for proc in [proxy, *hosts]:
-            if proc is not None and proc.alive():
-                proc.kill()
-        if created and not args.keep:
-            admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        os._exit(2)
+        try:
+            for proc in [proxy, *hosts]:
+                if proc is not None and proc.alive():
+                    proc.kill()
+            if created and not args.keep:
+                admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            os._exit(2)
 
     watchdog = threading.Timer(args.wall, wall_reached)
     watchdog.daemon = True
