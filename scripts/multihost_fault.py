@@ -167,19 +167,28 @@ class LeaseWatch(threading.Thread):
         return next((t for t, h in self.holders if t >= since and h is not None and h != before), None)
 
     def published_after(self, since: float) -> float | None:
-        """When a checkpoint newer than the newest at ``since`` first appeared; None if none did."""
+        """When a checkpoint newer than the newest seen before ``since`` first appeared; None if none did."""
         at_since = max((c for t, c in self.publishes if t < since), default=None)
         return next((t for t, c in self.publishes if t >= since and c != at_since), None)
+
+
+def host_log(server) -> str:
+    try:
+        return server.logs[-1].read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def leads(server) -> bool:
     """Whether this host's learner candidate leads, from its log: its last leadership line says
     it took the lease (the learner logs when it takes the lease and when it loses it)."""
-    try:
-        text = server.logs[-1].read_text(errors="replace")
-    except OSError:
-        return False
+    text = host_log(server)
     return text.rfind(LEADING) > text.rfind(LOST)
+
+
+def times_led(server) -> int:
+    """How many times a learner candidate of this host took the lease (its log's lines)."""
+    return host_log(server).count(LEADING)
 
 
 def learner_pids(server) -> list[int]:
@@ -349,6 +358,7 @@ def run(args) -> dict:
         leader = leaders.index(True)
         victim = leader if args.kill == "leader-host" else 1 - leader
         survivor = hosts[1 - victim]
+        survivor_led = times_led(survivor)
         leader_pids = learner_pids(hosts[leader])
         holder_before = watch.holder()
         group_before = hosts[victim].members()
@@ -377,9 +387,11 @@ def run(args) -> dict:
             time.sleep(0.25)
         drained_in = time.monotonic() - load_end
         log(f"drained in {drained_in:.1f} s (caught up: {caught_up})")
-        new_leader = 1 - victim if leads(survivor) else None  # the killed host's log ends as it was
+        # A candidate of the surviving host took the lease after the kill (the killed host's log ends as it was).
+        new_leader = 1 - victim if times_led(survivor) > survivor_led and leads(survivor) else None
         takeover_t = watch.taken_over(shared.kill_t, holder_before)
-        published_t = watch.published_after(shared.kill_t)
+        # The new leader's first snapshot (one the old leader committed just before the kill may be seen after it).
+        published_t = None if takeover_t is None else watch.published_after(takeover_t)
         watch.stop.set()
         watch.join(5)
         proxy.stop(30)
