@@ -340,8 +340,8 @@ def run(args) -> dict:
             host.wait_healthy(120)
             if label == "a":  # migrated now: the watch can read pg_locks and the checkpoints
                 watch.start()
-            if label == "a" and watch.wait_for_holder(30) is None:
-                raise RuntimeError(f"no learner took the lease within 30 s; see {host.logs[-1]}")
+                if watch.wait_for_holder(30) is None:
+                    raise RuntimeError(f"no learner took the lease within 30 s; see {host.logs[-1]}")
         proxy = ProxyProcess([f"{HOST}:{h.port}" for h in hosts], host=HOST, port=free_port(HOST))
         proxy.start(log_path=log_dir / "proxy.log")
         proxy.wait_healthy(30)
