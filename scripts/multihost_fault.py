@@ -39,7 +39,8 @@ What it does, talking only to 127.0.0.1:
      the epoch's VW arguments fed the learn queue in order (same JSON weights),
    - the surviving host answered through the proxy after the kill, errors (connection errors and
      5xx answers) came only within `KILL_WINDOW_SECONDS` of the kill (requests in flight on the
-     killed host), and the standby took the lease.
+     killed host), nginx's log names no failed request to the surviving host, and a candidate
+     of the surviving host took the lease.
 
 It prints a table (and with `--json` the result as one JSON line at the end) and exits 0 if
 every check passed; 1 if a check failed; 2 if the run itself could not be carried out (no
@@ -194,6 +195,15 @@ def times_led(server) -> int:
 def learner_pids(server) -> list[int]:
     """The pids of the host's learner candidate (`artwork learn`, started by `serve --workers`)."""
     return [pid for pid, cmd in server.members() if " learn " in f" {cmd} "]
+
+
+def proxy_errors(proxy, upstream: str) -> int:
+    """How many errors nginx logged about requests to the serving host ``upstream`` (host:port)."""
+    try:
+        lines = proxy.logs[-1].read_text(errors="replace").splitlines()
+    except OSError:
+        return 0
+    return sum(1 for line in lines if "[error]" in line and f'upstream: "http://{upstream}/' in line)
 
 
 # Reconciling --------------------------------------------------------------------------------
@@ -398,6 +408,8 @@ def run(args) -> dict:
         code = survivor.terminate(60)  # SIGTERM: its exit code, or None if it had to be killed
         left_after_stop = survivor.wait_gone(30)
         log(f"graceful stop of host {'ab'[1 - victim]}: exit code {code}")
+        # nginx names the host of each failed request: none may be the surviving host.
+        upstream_errors = [proxy_errors(proxy, f"{HOST}:{h.port}") for h in hosts]
         reconciled = reconcile(url, [d for c in clients for d in c.decisions],
                                [o for c in clients for o in c.outcomes], default_reward, scratch)
     finally:
@@ -442,6 +454,8 @@ def run(args) -> dict:
         "kill_at_seconds": round(shared.kill_t - shared.t0, 2),
         "takeover_seconds": None if takeover_t is None else round(takeover_t - shared.kill_t, 2),
         "first_publish_after_kill_seconds": None if published_t is None else round(published_t - shared.kill_t, 2),
+        "proxy_errors_killed_host": upstream_errors[victim],
+        "proxy_errors_surviving_host": upstream_errors[1 - victim],
         "lease_holders": len(watch.holders),
         "lease_watch_failures": watch.failures,
         "load_seconds": round(load_end - shared.t0, 2),
@@ -458,6 +472,8 @@ def run(args) -> dict:
     if outside:
         problems.append(f"{len(outside)} errors outside the {KILL_WINDOW_SECONDS:g} s after the kill: "
                         f"{result['errors_outside_kill_examples']}")
+    if result["proxy_errors_surviving_host"]:
+        problems.append(f"nginx logged {result['proxy_errors_surviving_host']} failed requests to the surviving host")
     if not result["acknowledged_decisions_after_kill"] or not result["acknowledged_outcomes_after_kill"]:
         problems.append("the surviving host answered no decision or no outcome through the proxy after the kill")
     if takeover_t is None:
@@ -495,6 +511,8 @@ def table(r: dict) -> str:
          n(r["errors_during_kill"]) + (f" ({errs})" if errs else "")),
         ("errors at other times", n(r["errors_outside_kill"])),
         ("non-2xx answers, by status", other),
+        ("requests nginx logged as failed: to the killed host / to the other",
+         f"{n(r['proxy_errors_killed_host'])} / {n(r['proxy_errors_surviving_host'])}"),
         ("acknowledged decisions", f"{n(r['acknowledged_decisions'])} ({n(r['acknowledged_decisions_before_kill'])} "
                                    f"before the kill, {n(r['acknowledged_decisions_after_kill'])} after it)"),
         ("decisions lost", n(r["decisions_lost"])),

@@ -39,6 +39,7 @@ def test_a_host_and_the_leading_learner_killed_mid_load_lose_nothing_and_the_sta
     assert result["errors_outside_kill"] == 0
     assert result["errors_during_kill"] <= 5  # at most one request in flight per client
     assert set(result["other_non_2xx"]) <= {"502"}
+    assert result["proxy_errors_surviving_host"] == 0  # nginx: every failed request went to the killed host
     # Nothing acknowledged is lost; nothing is learned twice; the model is the one of the log in order.
     assert result["decisions_lost"] == 0 and result["decisions_found"] == result["acknowledged_decisions"]
     assert result["outcomes_lost"] == 0 and result["outcomes_found"] == result["acknowledged_outcomes"]
