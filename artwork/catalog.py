@@ -1,15 +1,15 @@
 """Putting titles and their images into a data directory: the demo catalog and imports.
 
-Image files are content-addressed (their name is a hash of their bytes), so they are written
-first and the database rows that point at them are committed afterwards in one transaction:
-a failure at any point leaves at most unreferenced files, never a half-written title.
+Image files are content-addressed (their name is a hash of their bytes), so they are kept first
+(``Storage.put_image_files``: files in the data directory, or rows of a database that keeps the
+bytes) and the rows that point at them are committed afterwards in one transaction: a failure
+at any point leaves at most unreferenced files, never a half-written title.
 
 ``Catalog`` is the serving side: the titles with their active artwork, held in memory.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -27,19 +27,16 @@ def data_paths(data_dir: str | Path) -> dict[str, Path]:
             "models": data_dir / "models"}
 
 
-def write_image_files(images_dir: Path, encoded: dict[str, bytes]) -> dict[str, dict]:
-    """Write one artwork's encoded sizes; returns size -> {"file", "width", "height", "bytes"}."""
-    images_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
+def image_files(store: Storage, images_dir: Path, encoded: dict[str, bytes]) -> dict[str, dict]:
+    """Keep one artwork's encoded sizes (``Storage.put_image_files``); returns size -> {"file",
+    "width", "height", "bytes"}."""
+    written, files = {}, {}
     for size, data in encoded.items():
         name = I.content_name(data)
-        path = images_dir / name
-        if not path.exists():
-            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+        files[name] = data
         width, height = I.SIZES[size]
         written[size] = {"file": name, "width": width, "height": height, "bytes": len(data)}
+    store.put_image_files(images_dir, files)
     return written
 
 
@@ -51,7 +48,7 @@ def install_titles(store: Storage, images_dir: Path, prepared: list[tuple[dict, 
     """
     now = time.time() if now is None else now
     files = [
-        (title, {art_id: write_image_files(images_dir, sizes) for art_id, sizes in encoded.items()})
+        (title, {art_id: image_files(store, images_dir, sizes) for art_id, sizes in encoded.items()})
         for title, encoded in prepared
     ]
     store.put_titles(files, now)
