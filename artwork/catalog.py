@@ -10,6 +10,8 @@ a failure at any point leaves at most unreferenced files, never a half-written t
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,6 +58,40 @@ def install_titles(store: Storage, images_dir: Path, prepared: list[tuple[dict, 
     ]
     store.put_titles(files, now)
     return len(files)
+
+
+class StagedImages:
+    """An import's image files, kept in a hidden folder inside the images folder until its
+    titles are committed: an import holds file names, not images, in memory however large the
+    catalog, and a refused or stopped import leaves no image behind.
+
+    ``with StagedImages(images_dir) as staged:`` ``staged.add`` each title's images, then
+    ``staged.publish()`` just before committing the rows that name them; leaving the block
+    removes whatever was not published.
+    """
+
+    def __init__(self, images_dir: Path):
+        images_dir.mkdir(parents=True, exist_ok=True)
+        self.images_dir = images_dir
+        # Same file system as the images, so publishing is a rename.
+        self.folder = Path(tempfile.mkdtemp(prefix=".import-", dir=images_dir))
+
+    def add(self, encoded: dict[str, dict[str, bytes]]) -> dict[str, dict]:
+        """Write one title's images ({artwork id: {size: JPEG bytes}}) aside; returns them as
+        ``Storage.put_titles`` takes them."""
+        return {art_id: write_image_files(self.folder, sizes) for art_id, sizes in encoded.items()}
+
+    def publish(self) -> None:
+        """Move the staged files among the images. A name already there holds the same bytes
+        (names are content hashes), so replacing it changes nothing a reader sees."""
+        for path in self.folder.iterdir():
+            os.replace(path, self.images_dir / path.name)
+
+    def __enter__(self) -> StagedImages:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def install_demo(store: Storage, images_dir: Path, progress=None) -> int:
