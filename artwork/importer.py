@@ -3,7 +3,9 @@
 This module only reads and checks; storing the result is the caller's job. Problems with the
 manifest's structure raise ``ManifestError``; problems with a title's content are collected
 per title, and a title with any problem is left out whole, so a catalog is never half-imported
-one title at a time.
+one title at a time. ``prepare_titles`` streams a catalog of any size, its images prepared in
+worker processes (spawned, so a script that calls it with ``jobs`` > 1 needs the usual
+``if __name__ == "__main__":`` guard), each title yielded in manifest order.
 
 Manifest formats
 ----------------
