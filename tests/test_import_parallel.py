@@ -169,3 +169,18 @@ def test_a_failure_outside_the_checks_names_the_title(runner, tmp_path, monkeypa
     assert "Traceback" not in result.output
     assert Store(data / "artwork.db").titles() == []
     assert image_files(data) == []
+
+
+def test_titles_in_flight_are_bounded_however_long_the_manifest(tmp_path, monkeypatch):
+    """Memory stays bounded: a title is handed to a worker only when at most 2 per worker are
+    ahead of the one being consumed."""
+    manifest, images = write_catalog(tmp_path / "mine")
+    submitted = []
+    check = importer._check
+    monkeypatch.setattr(importer, "_check", lambda *args: submitted.append(args[0]) or check(*args))
+    titles = json.loads(manifest.read_text())["titles"]
+    outcomes = importer.prepare_titles(titles, images, jobs=2)
+    for consumed, outcome in enumerate(outcomes, start=1):
+        assert outcome.problems == [] and outcome.images == PER_TITLE
+        assert len(submitted) <= consumed - 1 + 2 * 2
+    assert submitted == list(range(1, TITLES + 1))
