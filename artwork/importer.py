@@ -329,7 +329,8 @@ def prepare_titles(titles: list[dict], images_dir, *, known_genres: Iterable[str
 
     checked = (_check(index, raw, t, themes, title_ids, artwork_owners)
                for index, (raw, t) in enumerate(zip(titles, dicts, strict=True), start=1))
-    for title, images in _in_order(checked, root, jobs):
+    # Starting a worker costs about as much as a title: no more workers than titles.
+    for title, images in _in_order(checked, root, max(1, min(jobs, len(titles)))):
         yield _assemble(title, images)
 
 
