@@ -13,6 +13,7 @@ import os
 
 from flask import Blueprint, current_app, jsonify, send_file, send_from_directory
 
+from . import metrics
 from . import schemas as S
 from .errors import not_found
 from .openapi import openapi_document, operation
@@ -57,6 +58,17 @@ def healthz():
                     "role": svc.settings.role, "pid": os.getpid()})
 
 
+@bp.get("/metrics")
+@operation("Prometheus metrics", tags=("meta",), media_type="text/plain",
+           description="Prometheus' text format: decisions, outcomes, answers by route, status and error code, "
+                       "latency histograms (added up over every serving process), and, read when scraped, the "
+                       "model's version and age and the learner's lag and leadership.",
+           responses={200: ("The metrics (`text/plain; version=0.0.4`).", None)})
+def prometheus_metrics():
+    return current_app.response_class(metrics.exposition(current_app.extensions["artwork.metrics"]),
+                                      content_type=metrics.CONTENT_TYPE)
+
+
 @bp.get("/api/v1/ping")
 @operation("Trivial answer", tags=("meta",), description="Touches nothing: the baseline the serving benchmarks "
            "compare select-artwork with.", responses={200: ("Always.", S.PING)})
@@ -86,8 +98,10 @@ def get_title(title_id):
                    409: ["no_artwork"], **WRITES})
 def select_artwork(body):
     title_ids = [body["title_id"]] if "title_id" in body else body["title_ids"]
-    result = service().decisions.select_artwork(body["user_id"], title_ids, body.get("context"),
-                                                body.get("defer_activation", False))
+    svc = service()
+    result = svc.decisions.select_artwork(body["user_id"], title_ids, body.get("context"),
+                                          body.get("defer_activation", False))
+    metrics.DECISIONS.labels(svc.settings.policy_name).inc(len(result["decisions"]))
     return jsonify(result)
 
 
@@ -100,32 +114,37 @@ def _outcome(kind: str, summary: str, description: str, conflicts: list[str] | N
                      responses={200: ("The outcome's effect.", S.OUTCOME_RESPONSE)}, errors=errors)
 
 
+def _outcome_answer(result: dict):
+    metrics.OUTCOMES.labels(result["kind"], result["effect"]).inc()
+    return jsonify(result)
+
+
 @bp.post("/api/v1/events/<event_id>/click")
 @_outcome("click", "The person clicked the shown artwork", "Rewarded if it is the first qualifying outcome "
           "inside the wait window (under `REWARD=click`).")
 def click(event_id, body):
-    return jsonify(service().record_outcome(event_id, "click"))
+    return _outcome_answer(service().record_outcome(event_id, "click"))
 
 
 @bp.post("/api/v1/events/<event_id>/play")
 @_outcome("play", "The person played the title", "A play of `seconds`; under `REWARD=quality_play` only a "
           "play of at least `QUALITY_PLAY_SECONDS` qualifies.")
 def play(event_id, body):
-    return jsonify(service().record_outcome(event_id, "play", body["seconds"]))
+    return _outcome_answer(service().record_outcome(event_id, "play", body["seconds"]))
 
 
 @bp.post("/api/v1/events/<event_id>/activate")
 @_outcome("activate", "A deferred decision was shown", "Starts the wait window of a decision requested "
           "with `defer_activation`; 409 for any other decision.", ["not_deferred"])
 def activate(event_id, body):
-    return jsonify(service().record_outcome(event_id, "activate"))
+    return _outcome_answer(service().record_outcome(event_id, "activate"))
 
 
 @bp.post("/api/v1/events/<event_id>/dismiss")
 @_outcome("dismiss", "The person moved on without engaging", "Closes the wait window now with "
           "`DEFAULT_REWARD`; a later click is `late`.")
 def dismiss(event_id, body):
-    return jsonify(service().record_outcome(event_id, "dismiss"))
+    return _outcome_answer(service().record_outcome(event_id, "dismiss"))
 
 
 @bp.get("/api/v1/events/<event_id>")

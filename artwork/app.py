@@ -12,6 +12,7 @@ from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
 from .catalog import data_paths
 from .config import load_settings
 from .errors import ServiceError
@@ -46,6 +47,7 @@ class JSONProvider(DefaultJSONProvider):
 
 
 def _error(status: int, code: str, message: str):
+    metrics.note_error(code)
     return jsonify({"error": {"status": status, "code": code, "message": message}}), status
 
 
@@ -98,6 +100,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     app.register_blueprint(demo_bp)
     from . import security
     security.init_app(app)
+    metrics.init_app(app, metrics.StateCollector(service, learner))
 
     @app.teardown_appcontext
     def close_connection(_exc):
@@ -105,6 +108,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
 
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):
+        metrics.note_error(exc.code)
         return jsonify(exc.to_dict()), exc.status, exc.headers
 
     def storage_busy(exc: Exception):

@@ -55,17 +55,18 @@ def init(data_dir: Path, demo: bool):
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
 @click.option("--workers", default=0, show_default=True, type=click.IntRange(min=0),
-              help="0: one process, requests and the learner in threads (development). N >= 1: a "
-                   "production server (gunicorn) with N serving processes plus one learner process.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Request threads per serving process (with --workers). 1: gunicorn's sync worker "
-                   "(put a buffering reverse proxy in front for slow clients); more: gthread. More "
-                   "threads contend for the GIL while holding the log's write lock: measured, 1 "
-                   "thread per process doubled throughput and cut p99 latency five-fold against 4.")
-def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
+              help="0: one process (waitress), requests and the learner in threads: the demo, one "
+                   "core's worth of traffic. N >= 1: gunicorn with N serving processes plus one learner "
+                   "process.")
+@click.option("--threads", default=None, type=click.IntRange(min=1),
+              help="Request threads per process. Default: 2 in one process; 1 per serving process with "
+                   "--workers. More threads contend for the GIL while holding the log's write lock: "
+                   "measured with --workers, 1 thread per process doubled throughput and cut p99 "
+                   "latency five-fold against 4.")
+def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | None):
     """Start the service. An empty or new data directory is initialized with the demo catalog.
 
-    Without --workers: one process (Werkzeug's threaded server) with the learner in a thread.
+    Without --workers: one process (waitress) with the learner in a thread.
     With --workers N: gunicorn with N serving processes that predict with the learner's
     published snapshots, plus exactly one learner process (`artwork learn`).
     """
@@ -75,21 +76,12 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int):
         Store(data_paths(data_dir)["db"]).close()  # apply pending migrations once, before any worker
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from .production import SINGLE_THREADS, serve_production, serve_single
+
     if workers:
-        from .production import serve_production
-
-        serve_production(data_dir, host, port, workers, threads)
-        return
-    from werkzeug.serving import run_simple
-
-    from .app import create_app
-
-    app = create_app({"DATA_DIR": str(data_dir)})
-    click.echo(f"Serving on http://{host}:{port}/ (data directory {data_dir.resolve()})")
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
-    finally:
-        app.extensions["artwork.learner"].stop()
+        serve_production(data_dir, host, port, workers, threads or 1)
+    else:
+        serve_single(data_dir, host, port, threads or SINGLE_THREADS)
 
 
 @cli.command()
@@ -377,6 +369,33 @@ def export_log(data_dir: Path, out_file: Path):
         raise click.ClickException(f"no database in {data_dir}")
     count = logs.to_dsjson(logs.from_database(db), out_file)
     click.echo(f"Wrote {count} decisions to {out_file}.")
+
+
+def _upstream(ctx, param, values: tuple[str, ...]) -> list[str]:
+    from .proxy import ProxyError, address, parse_address
+
+    try:
+        return [address(*parse_address(value)) for value in values]
+    except ProxyError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--upstream", "upstreams", multiple=True, required=True, metavar="HOST:PORT", callback=_upstream,
+              help="A serving host (`artwork serve` on it); repeat for each.")
+def proxy(host: str, port: int, upstreams: list[str]):
+    """Run nginx in the foreground in front of serving hosts, with the reference configuration
+    (deploy/nginx.conf.template): requests spread over the hosts, a dead host skipped, slow
+    clients buffered, only safe retries. Needs Debian's nginx package. Stops on SIGTERM or
+    Ctrl-C (requests in flight finish)."""
+    from .proxy import ProxyError, run_proxy
+
+    try:
+        run_proxy(host, port, upstreams, echo=click.echo)
+    except ProxyError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

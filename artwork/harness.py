@@ -1,4 +1,5 @@
-"""Start `artwork serve` as a subprocess on a free port, wait until it answers, stop it.
+"""Start `artwork serve` (or `artwork proxy` in front of it) as a subprocess on a free port, wait
+until it answers, stop it; and clients that send half a request, for slow-client tests.
 
 The one harness the tests (tests/servers.py), the serving benchmark (benchmarks/serving.py) and
 the scripts (``python -m scripts.load_and_fault``, ``python -m scripts.screenshot``) start the
@@ -17,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -81,8 +83,8 @@ def wait_healthy(base_url: str, timeout: float, *, proc: subprocess.Popen | None
     deadline = time.monotonic() + timeout
     while not answers(base_url):
         if proc is not None and proc.poll() is not None:
-            raise ServerStartError(f"`artwork serve` exited with code {proc.returncode} before {base_url}/healthz "
-                               f"answered{log_tail(log_path)}")
+            raise ServerStartError(f"`{shlex.join(map(str, proc.args))}` exited with code {proc.returncode} before "
+                                   f"{base_url}/healthz answered{log_tail(log_path)}")
         if time.monotonic() >= deadline:
             raise ServerStartError(f"the service at {base_url} did not answer /healthz within {timeout:g} s"
                                f"{log_tail(log_path)}")
@@ -234,3 +236,69 @@ class ServerProcess:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class ProxyProcess(ServerProcess):
+    """`artwork proxy --host HOST --port PORT --upstream U...` (nginx in the foreground, in front of
+    the serving hosts ``upstreams``, ``host:port`` each) in its own process group, with the life
+    cycle of ServerProcess: ``with`` waits until /healthz answers through it (so at least one
+    host must answer) and stops it afterwards (SIGTERM: nginx stops gracefully)."""
+
+    def __init__(self, upstreams: Sequence[str], **kwargs):
+        super().__init__(Path(), **kwargs)  # a proxy has no data directory: command() uses none
+        self.upstreams = tuple(upstreams)
+
+    def command(self) -> list[str]:
+        hosts = [arg for upstream in self.upstreams for arg in ("--upstream", upstream)]
+        return [*artwork_command(), "proxy", "--host", self.host, "--port", str(self.port), *hosts, *self.args]
+
+
+class HalfSentRequests:
+    """``count`` clients that each send part of a ``POST path`` to ``host``:``port`` and then hold
+    their connection open, sending nothing more (a slow or hostile client). Every other one stops
+    in the middle of its headers; the rest send whole headers announcing a JSON ``body`` and then
+    half of it. As a context manager: connects them all (each connect bounded by ``timeout``
+    seconds) and closes them on the way out."""
+
+    def __init__(self, host: str, port: int, count: int = 200, path: str = "/api/v1/select-artwork",
+                 body: bytes = b'{"user_id": "slow", "title_id": "t01"}', timeout: float = 5.0):
+        self.address, self.count, self.timeout = (host, port), count, timeout
+        head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.messages = [head[:len(head) // 2], head + body[:len(body) // 2]]
+        self.sockets: list[socket.socket] = []
+
+    def open(self) -> HalfSentRequests:
+        for n in range(self.count):
+            sock = socket.create_connection(self.address, timeout=self.timeout)
+            self.sockets.append(sock)
+            sock.sendall(self.messages[n % 2])
+            sock.setblocking(False)  # held() peeks without waiting
+        return self
+
+    def held(self) -> int:
+        """How many of them the server still holds: connected, neither closed nor answered."""
+        count = 0
+        for sock in self.sockets:
+            try:
+                sock.recv(1, socket.MSG_PEEK)  # b"": closed; bytes: answered
+            except BlockingIOError:
+                count += 1  # nothing to read: still waiting on us
+            except OSError:
+                pass  # reset
+        return count
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        self.sockets.clear()
+
+    def __enter__(self) -> HalfSentRequests:
+        try:
+            return self.open()
+        except BaseException:
+            self.close()
+            raise
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import metrics
 from .config import Settings
 from .policy import Model
 from .storage import BACKSTOP_WAL_PAGES, Storage, Store
@@ -291,6 +292,7 @@ def run_learner_process(settings: Settings, parent_pid: int | None = None) -> No
             learner.run_once()
         except Exception:
             log.exception("learner round failed; retrying")
+        metrics.set_leader(learner)  # for the serving processes' /metrics (under serve --workers)
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the server (pid %d) is gone; stopping", parent_pid)
             break

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from pathlib import Path
 
 import vowpalwabbit
@@ -98,6 +99,9 @@ class Model:
         self._lock = threading.Lock()
         self._vw = vowpalwabbit.Workspace(workspace_args(vw_args, model_file))
         self._memo: dict[str, tuple[float, ...]] = {}
+        #: Unix time (seconds) the model last changed: it learned an event here, or was saved
+        #: (the loaded file's modification time), for the age /metrics reports.
+        self.updated_at = os.path.getmtime(model_file) if model_file is not None else time.time()
 
     @property
     def version(self) -> int:
@@ -137,6 +141,7 @@ class Model:
         with self._lock:
             self.learn_text(lines)
             self.seq = seq
+            self.updated_at = time.time()
 
     # The VW binding's own ``predict``/``learn`` wrap each parsed line in a Python ``Example``
     # object, which costs three times what VW's parse and predict do (26 us against 8 us for a

@@ -46,10 +46,10 @@ PAGE = 40
 EXTRA_TITLES = 84  # demo catalog (36) + these = 120 titles, so a page of 40 is a real page
 
 
-def post_json(url: str, body: dict | None = None) -> dict:
+def post_json(url: str, body: dict | None = None, timeout: float = 10) -> dict:
     request = urllib.request.Request(url, method="POST", data=json.dumps(body or {}).encode(),
                                      headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.load(response)
 
 
@@ -83,7 +83,7 @@ def prepare_data_dir(path: Path) -> list[str]:
 
 def lua_select(title_ids: list[str], page: int, people: str = "bench", tastes: list[str] | None = None) -> str:
     """A wrk script that cycles through pre-built select-artwork requests (1,000 people, titles
-    in a rotating window), built once when wrk starts so that wrk spends no more per request on
+    in a rotating window), built once per wrk thread before it sends any so that wrk spends no more per request on
     these than on the trivial endpoint's fixed request (Lua building each one cost wrk a third
     more CPU per request, on the cores it shares with the server). ``people``: "bench" people
     have no history (the service starts them from the neutral prior), "fan" people have three
@@ -98,24 +98,28 @@ def lua_select(title_ids: list[str], page: int, people: str = "bench", tastes: l
         wrk.headers["Content-Type"] = "application/json"
         local ids = {{{ids}}}
         local genres = {{{genres}}}
-        math.randomseed(1)
         local requests = {{}}
-        for n = 1, {count} do
-          local first = (n * 7) % #ids
-          local picked = {{}}
-          for k = 0, {page - 1} do picked[#picked + 1] = '"' .. ids[((first + k) % #ids) + 1] .. '"' end
-          local context = ''
-          if #genres > 0 then
-            local g = math.random(#genres)
-            local weights = {{}}
-            for k = 0, 2 do
-              weights[#weights + 1] = '"' .. genres[((g + k * 5) % #genres) + 1] .. '": ' .. math.random(9)
+        -- Built in init, once wrk has set the Host header (HTTP/1.1 requires it; nginx refuses
+        -- a request without it).
+        function init(args)
+          math.randomseed(1)
+          for n = 1, {count} do
+            local first = (n * 7) % #ids
+            local picked = {{}}
+            for k = 0, {page - 1} do picked[#picked + 1] = '"' .. ids[((first + k) % #ids) + 1] .. '"' end
+            local context = ''
+            if #genres > 0 then
+              local g = math.random(#genres)
+              local weights = {{}}
+              for k = 0, 2 do
+                weights[#weights + 1] = '"' .. genres[((g + k * 5) % #genres) + 1] .. '": ' .. math.random(9)
+              end
+              context = ', "context": {{"genre_affinity": {{' .. table.concat(weights, ", ") .. '}}}}'
             end
-            context = ', "context": {{"genre_affinity": {{' .. table.concat(weights, ", ") .. '}}}}'
+            local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": ['
+              .. table.concat(picked, ",") .. ']' .. context .. '}}'
+            requests[n] = wrk.format(nil, "/api/v1/select-artwork", nil, body)
           end
-          local body = '{{"user_id": "{people}-' .. (n % 1000) .. '", "title_ids": ['
-            .. table.concat(picked, ",") .. ']' .. context .. '}}'
-          requests[n] = wrk.format(nil, "/api/v1/select-artwork", nil, body)
         end
         local n = 0
         request = function()
@@ -199,7 +203,7 @@ def click_lag(base: str, db: Path, title_ids: list[str], clicks: int, workers: i
         seq = reader.execute("SELECT seq FROM learn_queue WHERE event_id = ?", (decision["event_id"],)).fetchone()[0]
         seen: dict[int, int] = {}
         deadline = answered + 30
-        while len(seen) < workers or min(seen.values()) < seq:
+        while len(seen) < max(workers, 1) or min(seen.values()) < seq:  # --workers 0: one process
             assert time.monotonic() < deadline, "a click was not in every serving process's model within 30 s"
             health = get_json(f"{base}/healthz")
             seen[health["pid"]] = health["model_version"]

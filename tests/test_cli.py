@@ -6,6 +6,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from servers import get_json, running_server
 
 from artwork.cli import cli
@@ -34,8 +35,11 @@ def test_data_dir_from_the_environment(runner, tmp_path):
     assert (data / "artwork.db").exists() and "0 titles" in result.output
 
 
-def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
-    """What the README's first command does: a real server process on loopback."""
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_serve_initializes_an_empty_directory_and_answers(tmp_path, stop):
+    """What the README's first command does: a real server process on loopback (waitress, not a
+    development server), which keeps its learning when a service manager (SIGTERM) or Ctrl-C
+    stops it."""
     data = tmp_path / "served"
     with running_server(data, tmp_path / "serve.log") as (proc, base):
         request = urllib.request.Request(
@@ -52,9 +56,11 @@ def test_serve_initializes_an_empty_directory_and_answers(tmp_path):
         while get_json(f"{base}/healthz")["model_version"] < 1:
             assert time.monotonic() < deadline, "the click was not learned"
             time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)  # a service manager stopping it: the learning is kept
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
     assert Store(data / "artwork.db").scalar("SELECT max(seq) FROM checkpoints") == 1
+    log = (tmp_path / "serve.log").read_text()
+    assert "Serving on http://127.0.0.1:" in log and "development server" not in log
 
 
 def write_manifest(folder: Path) -> Path:

@@ -1,5 +1,5 @@
 """Security headers on every kind of response, and no path traversal out of static/ or the
-image store: through the test client and through the real servers (Werkzeug's, and gunicorn's
+image store: through the test client and through the real servers (one process on waitress, and gunicorn's
 with --workers), with raw request lines that no client normalizes."""
 
 from __future__ import annotations
