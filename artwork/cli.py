@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import vocab
-from .catalog import data_paths, install_demo, install_titles
+from .catalog import data_paths, install_demo
 from .storage import Storage, StoreOpenError
 from .stores import has_database
 
@@ -156,13 +156,26 @@ def learn(data_dir: Path, parent_pid: int | None):
 @click.option("--skip-invalid", is_flag=True,
               help="Import the titles that are valid and report the others (default: import nothing "
                    "if any title is invalid).")
-def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invalid: bool):
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes preparing images (default: one per usable core). 1: in this process.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show titles and images done and images/s on stderr (default: when stderr is a terminal).")
+def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invalid: bool, jobs: int | None,
+                   progress: bool | None):
     """Import titles and artwork from MANIFEST (.json or .csv) with images under IMAGES_DIR.
 
-    Images are validated and resized with Pillow. A title with any problem is never half
-    written; the manifest format is described in the README.
+    Images are validated and resized with Pillow, on every core. Every title is checked before
+    any is written, and a title with any problem is never half written; the manifest format is
+    described in the README.
     """
+    import contextlib
+    import os
+    import time
+
+    from tqdm import tqdm
+
     from . import importer
+    from .catalog import StagedImages
 
     store = initialize(data_dir, demo=False)
     try:
@@ -170,18 +183,33 @@ def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invali
     except importer.ManifestError as exc:
         raise click.ClickException(str(exc)) from None
     known = tuple(sorted(store.genre_vocabulary() | set(vocab.GENRES)))
-    prepared, errors = importer.prepare_import(titles, images_dir, known_genres=known)
-    for message in errors:
-        click.echo(f"error: {message}", err=True)
-    if errors and not skip_invalid:
-        raise click.ClickException(f"{len(errors)} problem(s); nothing imported (use --skip-invalid to "
-                                   "import the valid titles)")
-    try:
-        count = install_titles(store, data_paths(data_dir)["images"], [(p.title, p.images) for p in prepared])
-    except ValueError as exc:  # e.g. an artwork id that already belongs to another title
-        raise click.ClickException(f"{exc}; nothing imported") from None
-    skipped = f"; skipped {len(titles) - count} invalid" if errors else ""
-    click.echo(f"Imported {count} title(s){skipped}.")
+    outcomes = importer.prepare_titles(titles, images_dir, known_genres=known,
+                                       jobs=jobs or len(os.sched_getaffinity(0)))
+    good, errors = [], []
+    bar = tqdm(total=sum(len(t["artwork"]) for t in titles), unit="image", desc="Importing", file=sys.stderr,
+               disable=None if progress is None else not progress, dynamic_ncols=True)
+    with StagedImages(store, data_paths(data_dir)["images"]) as staged, bar, contextlib.closing(outcomes):
+        try:
+            for done, outcome in enumerate(outcomes, start=1):
+                for message in outcome.problems:
+                    bar.write(f"error: {message}", file=sys.stderr)
+                errors += outcome.problems
+                if outcome.prepared is not None and (skip_invalid or not errors):
+                    good.append((outcome.prepared.title, staged.add(outcome.prepared.images)))
+                bar.set_postfix_str(f"{done}/{len(titles)} titles", refresh=False)
+                bar.update(outcome.images)
+        except importer.PreparationFailed as exc:
+            raise click.ClickException(f"{exc}; nothing imported") from None
+        if errors and not skip_invalid:
+            raise click.ClickException(f"{len(errors)} problem(s); nothing imported (use --skip-invalid to "
+                                       "import the valid titles)")
+        staged.publish()
+        try:
+            store.put_titles(good, time.time())  # one transaction: every title whole, or none
+        except ValueError as exc:  # e.g. an artwork id that already belongs to another title
+            raise click.ClickException(f"{exc}; nothing imported") from None
+    skipped = f"; skipped {len(titles) - len(good)} invalid" if errors else ""
+    click.echo(f"Imported {len(good)} title(s){skipped}.")
 
 
 # Offline: simulation and evaluation (thin wrappers over simulations/) --------------------------
