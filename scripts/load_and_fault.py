@@ -64,14 +64,14 @@ HOST = "127.0.0.1"
 USER_PREFIX = "lf-"
 
 
-def reexec_with_venv(argv: list[str]) -> None:
-    """Run again as `.venv/bin/python -m scripts.load_and_fault` if another interpreter started it
-    (the package, artwork, is installed in the virtualenv; it is imported only after this)."""
+def reexec_with_venv(argv: list[str], module: str = "scripts.load_and_fault") -> None:
+    """Run again as `.venv/bin/python -m MODULE` if another interpreter started it (the package,
+    artwork, is installed in the virtualenv; it is imported only after this)."""
     venv = REPO / ".venv"
     venv_python = venv / "bin" / "python"
     if venv_python.exists() and Path(sys.prefix).resolve() != venv.resolve():
         path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-        os.execve(str(venv_python), [str(venv_python), "-m", "scripts.load_and_fault", *argv],
+        os.execve(str(venv_python), [str(venv_python), "-m", module, *argv],
                   {**os.environ, "PYTHONPATH": path})
 
 
@@ -139,6 +139,7 @@ class Client(threading.Thread):
         self.sent = collections.Counter()         # kind -> requests
         self.statuses = collections.Counter()     # (kind, status) -> count
         self.errors: list[tuple[float, str, str]] = []   # (time, kind, exception)
+        self.answered_5xx: list[tuple[float, str, int]] = []  # (time, kind, status): a proxy's 502 for a host that died
         self.decisions: list[tuple[str, float, float]] = []  # (event_id, started, answered)
         self.outcomes: list[tuple[str, str, str, float]] = []  # (event_id, kind, effect, answered)
         self.retries: list[float] = []  # when a request was re-sent after its kept-alive connection broke
@@ -185,6 +186,8 @@ class Client(threading.Thread):
                 return None
         status = response.status
         self.statuses[(kind, status)] += 1
+        if status >= 500:
+            self.answered_5xx.append((time.monotonic(), kind, status))
         try:
             parsed = json.loads(payload) if payload else None
         except ValueError:
@@ -262,6 +265,73 @@ def worker_models(port: int, workers: int, timeout: float) -> dict[int, tuple[in
     return seen
 
 
+def make_clients(port: int, args) -> tuple[Shared, list[Client]]:
+    """``args.clients`` clients (not started yet) of the service on ``port``, for the titles
+    with artwork of its catalog, with ``args.seed`` and ``args.timeout`` (seconds per request)."""
+    status, payload = request(port, "GET", "/api/v1/titles", timeout=args.timeout)
+    if status != 200:
+        raise RuntimeError(f"GET /api/v1/titles on port {port} answered {status}")
+    catalog = json.loads(payload)["titles"]
+    titles = [t["id"] for t in catalog if t["artwork"]]
+    genres = sorted({g for t in catalog for g in t["genres"]})
+    shared = Shared(port)
+    return shared, [Client(i, shared, titles, genres, args.seed, args.timeout) for i in range(args.clients)]
+
+
+def start_load(shared: Shared, clients: list[Client]) -> None:
+    """Start the clients; the run's clock (``shared.t0``) starts now."""
+    shared.t0 = time.monotonic()
+    for c in clients:
+        c.start()
+
+
+def stop_clients(shared: Shared, clients: list[Client], timeout: float, say=None) -> float:
+    """Tell the clients to stop and wait for them (each at most 3 request timeouts + 5 s);
+    when the load ended (``time.monotonic``)."""
+    shared.stop.set()
+    for c in clients:
+        c.join(timeout=timeout * 3 + 5)
+    load_end = time.monotonic()
+    stuck = [c.name for c in clients if c.is_alive()]
+    if say is not None:
+        say(f"load stopped after {load_end - shared.t0:.1f} s" + (f"; clients still running: {stuck}" if stuck else ""))
+    return load_end
+
+
+def tally(clients: list[Client]) -> tuple[collections.Counter, int, collections.Counter]:
+    """The clients' requests by kind, how many were answered 2xx, and the other answers by status."""
+    sent, statuses, other = collections.Counter(), collections.Counter(), collections.Counter()
+    for c in clients:
+        sent.update(c.sent)
+        statuses.update(c.statuses)
+    for (_kind, s), count in statuses.items():
+        if not 200 <= s < 300:
+            other[str(s)] += count
+    return sent, sum(count for (_, s), count in statuses.items() if 200 <= s < 300), other
+
+
+def log_problems(result: dict) -> list[str]:
+    """What the reconciliation (``compare_log`` and the learn-queue and model counts) says is
+    wrong: lost writes, rewards that disagree, events learned twice or not at all, bad bodies, a
+    model that differs from the replay."""
+    problems = []
+    if result["decisions_lost"]:
+        problems.append(f"{result['decisions_lost']} acknowledged decisions are not in the log")
+    if result["outcomes_lost"]:
+        problems.append(f"{result['outcomes_lost']} acknowledged outcomes are not in the log")
+    if result["reward_mismatches"]:
+        problems.append(f"{result['reward_mismatches']} outcomes whose logged reward disagrees with their answer")
+    if result["learned_twice"] or result["queued_not_final"] or result["final_not_queued"]:
+        problems.append("learn queue: {learned_twice} learned twice, {queued_not_final} queued but not final, "
+                        "{final_not_queued} final but not queued".format(**result))
+    if result["unparseable_2xx_bodies"]:
+        problems.append(f"{result['unparseable_2xx_bodies']} 2xx answers that were not JSON")
+    if not result["model_equal"]:
+        problems.append(f"the model differs from one that learned the same log in order without crashing "
+                        f"({result['model_comparison']})")
+    return problems
+
+
 # Reconciling --------------------------------------------------------------------------------
 
 
@@ -279,35 +349,79 @@ def table_columns(conn, table: str) -> set[str]:
     return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
 
 
-def reconcile(data_dir: Path, decisions: list, outcomes: list, default_reward: float) -> dict:
+def compare_log(decisions: list, outcomes: list, logged: set[str], ours: set[str], in_log: collections.Counter,
+                rewards: dict, default_reward: float) -> dict:
+    """What the clients were told against what the log holds, whatever the database.
+
+    ``decisions``/``outcomes``: the clients' acknowledged ones (as ``Client`` keeps them);
+    ``logged``: every event id in impressions; ``ours``: those of the run's people (USER_PREFIX);
+    ``in_log``: (event_id, kind, effect) -> count in outcomes; ``rewards``: event_id -> (state,
+    reward, final_reason) of the run's people."""
+    acked = {e for e, _, _ in decisions}
+    # Outcomes: every acknowledged (event, kind, effect) is there as often as it was answered.
+    answered = collections.Counter((e, k, eff) for e, k, eff, _ in outcomes)
+    ours_outcomes = sum(n for (e, _, _), n in in_log.items() if e in ours)
+    # The reward join agrees with what the clients were told.
+    reward_mismatches = []
+    for (event_id, kind, effect), _ in answered.items():
+        state, reward, reason = rewards.get(event_id, (None, None, None))
+        if effect == "rewarded" and (state, reward, reason) != ("final", 1.0, "outcome"):
+            reward_mismatches.append((event_id, kind, effect, state, reward, reason))
+        elif effect == "dismissed" and (state, reward, reason) != ("final", default_reward, "window"):
+            reward_mismatches.append((event_id, kind, effect, state, reward, reason))
+    return {
+        "decisions_found": len(acked & logged),
+        "decisions_lost": len(acked - logged),
+        "decisions_lost_ids": sorted(acked - logged)[:20],
+        "decisions_unacknowledged_in_log": len(ours - acked),
+        "outcomes_found": sum(min(n, in_log[key]) for key, n in answered.items()),
+        "outcomes_lost": sum(max(0, n - in_log[key]) for key, n in answered.items()),
+        "outcomes_lost_examples": [list(k) for k, n in answered.items() if in_log[k] < n][:20],
+        "outcomes_unacknowledged_in_log": max(0, ours_outcomes - sum(answered.values())),
+        "reward_mismatches": len(reward_mismatches),
+        "reward_mismatch_examples": [list(m) for m in reward_mismatches[:20]],
+    }
+
+
+def replay_equal(path: Path, checkpoint: dict, vw_args: str, events, start_seq: int) -> tuple[bool, str]:
+    """Whether the checkpoint's model file at ``path`` ({"seq", "file", "sha256"}) equals a fresh
+    model with ``vw_args`` fed ``events`` (learn-queue rows with seq, features, chosen_index,
+    reward, probability, in seq order) up to the checkpoint's seq: same JSON weights. Also a note
+    saying what was compared, or why nothing could be."""
     from artwork.policy import Model
 
+    if not path.is_file():
+        return False, f"checkpoint file {path} missing"
+    if hashlib.sha256(path.read_bytes()).hexdigest() != checkpoint["sha256"]:
+        return False, f"checkpoint file {path} fails its checksum"
+    restarted = Model(vw_args, path, seq=checkpoint["seq"])
+    never_crashed = Model(vw_args)
+    try:
+        for row in events:
+            if row["seq"] > checkpoint["seq"]:
+                break
+            never_crashed.learn(json.loads(row["features"]), row["chosen_index"], row["reward"],
+                                row["probability"], row["seq"])
+        equal = restarted.weights() == never_crashed.weights()
+    finally:
+        restarted.close()
+        never_crashed.close()
+    return equal, (f"checkpoint {checkpoint['file']} (event {checkpoint['seq']}) vs a fresh model fed "
+                   f"events {start_seq + 1}..{checkpoint['seq']} in order")
+
+
+def reconcile(data_dir: Path, decisions: list, outcomes: list, default_reward: float) -> dict:
     db = data_dir / "artwork.db"
     conn = read_only(db)
     try:
-        # Decisions: every acknowledged event id is in the log.
         logged = {row[0] for row in conn.execute("SELECT event_id FROM impressions")}
-        acked = {e for e, _, _ in decisions}
-        found_decisions = len(acked & logged)
         ours = {row[0] for row in conn.execute("SELECT event_id FROM impressions WHERE user_id LIKE ?",
                                                (USER_PREFIX + "%",))}
-        # Outcomes: every acknowledged (event, kind, effect) is there as often as it was answered.
         in_log = collections.Counter((r["event_id"], r["kind"], r["effect"])
                                      for r in conn.execute("SELECT event_id, kind, effect FROM outcomes"))
-        answered = collections.Counter((e, k, eff) for e, k, eff, _ in outcomes)
-        lost_outcomes = sum(max(0, n - in_log[key]) for key, n in answered.items())
-        ours_outcomes = sum(n for (e, _, _), n in in_log.items() if e in ours)
-        # The reward join agrees with what the clients were told.
         rewards = {r["event_id"]: (r["state"], r["reward"], r["final_reason"]) for r in conn.execute(
             "SELECT event_id, state, reward, final_reason FROM impressions WHERE user_id LIKE ?",
             (USER_PREFIX + "%",))}
-        reward_mismatches = []
-        for (event_id, kind, effect), _ in answered.items():
-            state, reward, reason = rewards.get(event_id, (None, None, None))
-            if effect == "rewarded" and (state, reward, reason) != ("final", 1.0, "outcome"):
-                reward_mismatches.append((event_id, kind, effect, state, reward, reason))
-            elif effect == "dismissed" and (state, reward, reason) != ("final", default_reward, "window"):
-                reward_mismatches.append((event_id, kind, effect, state, reward, reason))
         # Exactly-once learning.
         queued = scalar(conn, "SELECT count(*) FROM learn_queue")
         twice = scalar(conn, "SELECT count(*) - count(DISTINCT event_id) FROM learn_queue")
@@ -339,40 +453,12 @@ def reconcile(data_dir: Path, decisions: list, outcomes: list, default_reward: f
         latest = json.loads((data_dir / "models" / "latest.json").read_text())
     except (OSError, ValueError):
         pass
-    model_equal, model_note = False, ""
-    if checkpoint is None:
-        model_note = "no checkpoint"
-    else:
-        path = data_dir / "models" / checkpoint["file"]
-        vw_args = checkpoint["vw_args"] or epoch_args
-        if not path.is_file():
-            model_note = f"checkpoint file {path} missing"
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != checkpoint["sha256"]:
-            model_note = f"checkpoint file {path} fails its checksum"
-        else:
-            restarted = Model(vw_args, path, seq=checkpoint["seq"])
-            never_crashed = Model(vw_args)
-            for row in events:
-                if row["seq"] > checkpoint["seq"]:
-                    break
-                never_crashed.learn(json.loads(row["features"]), row["chosen_index"], row["reward"],
-                                    row["probability"], row["seq"])
-            model_equal = restarted.weights() == never_crashed.weights()
-            model_note = (f"checkpoint {checkpoint['file']} (event {checkpoint['seq']}) vs a fresh model fed "
-                          f"events {start_seq + 1}..{checkpoint['seq']} in order")
-            restarted.close()
-            never_crashed.close()
+    model_equal, model_note = False, "no checkpoint"
+    if checkpoint is not None:
+        model_equal, model_note = replay_equal(data_dir / "models" / checkpoint["file"], checkpoint,
+                                               checkpoint["vw_args"] or epoch_args, events, start_seq)
     return {
-        "decisions_found": found_decisions,
-        "decisions_lost": len(acked - logged),
-        "decisions_lost_ids": sorted(acked - logged)[:20],
-        "decisions_unacknowledged_in_log": len(ours - acked),
-        "outcomes_found": sum(min(n, in_log[key]) for key, n in answered.items()),
-        "outcomes_lost": lost_outcomes,
-        "outcomes_lost_examples": [list(k) for k, n in answered.items() if in_log[k] < n][:20],
-        "outcomes_unacknowledged_in_log": max(0, ours_outcomes - sum(answered.values())),
-        "reward_mismatches": len(reward_mismatches),
-        "reward_mismatch_examples": [list(m) for m in reward_mismatches[:20]],
+        **compare_log(decisions, outcomes, logged, ours, in_log, rewards, default_reward),
         "integrity_check": integrity[:10],
         "events_learned": queued,
         "learned_twice": twice,
@@ -392,26 +478,32 @@ def reconcile(data_dir: Path, decisions: list, outcomes: list, default_reward: f
 # The run ------------------------------------------------------------------------------------
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="load_and_fault", description=__doc__.split("\n\n")[0],
+def load_parser(prog: str, description: str, kill: str, wall: int) -> argparse.ArgumentParser:
+    """The options of a load-and-fault run (this script's and scripts/multihost_fault's): load,
+    seed, reward window, timeouts, the kill's time (``kill`` says what is killed), the hard wall
+    (``wall`` seconds past the duration by default), logs, --keep and --json."""
+    p = argparse.ArgumentParser(prog=prog, description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--duration", type=float, default=30.0, help="seconds of load (default 30)")
     p.add_argument("--clients", type=int, default=16, help="concurrent client threads (default 16)")
-    p.add_argument("--workers", type=int, default=2, help="serving processes (default 2)")
-    p.add_argument("--threads", type=int, default=4, help="request threads per serving process (default 4)")
+    p.add_argument("--workers", type=int, default=2, help="serving processes of a server (default 2)")
     p.add_argument("--kill-after", type=float, default=None,
-                   help="seconds into the load to SIGKILL the server's process group (default: half the duration)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="data directory (default: a fresh temporary one made with `artwork init`, removed "
-                        "afterwards unless --keep or a check failed); an empty or missing one is initialized")
+                   help=f"seconds into the load to SIGKILL {kill} (default: half the duration)")
     p.add_argument("--log-dir", type=Path, default=None, help="where the server logs go (default: a temporary folder)")
     p.add_argument("--seed", type=int, default=None, help="seed of the clients' choices (default: random)")
     p.add_argument("--reward-wait", type=float, default=2.0,
-                   help="ARTWORK_REWARD_WAIT_SECONDS for the server (default 2), so every window closes soon")
+                   help="ARTWORK_REWARD_WAIT_SECONDS for the servers (default 2), so every window closes soon")
     p.add_argument("--timeout", type=float, default=10.0, help="timeout of each HTTP request (default 10 s)")
-    p.add_argument("--wall", type=float, default=None, help="hard limit of the whole run (default duration + 120 s)")
+    p.add_argument("--wall", type=float, default=None,
+                   help=f"hard limit of the whole run (default duration + {wall} s)")
+    p.set_defaults(wall_margin=wall)
     p.add_argument("--keep", action="store_true", help="keep the temporary data directory and logs")
     p.add_argument("--json", action="store_true", help="also print the result as one JSON line at the end")
+    return p
+
+
+def parse_load_args(p: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """``argv`` parsed by a ``load_parser``, checked, with the defaults that depend on others."""
     args = p.parse_args(argv)
     if args.kill_after is None:
         args.kill_after = args.duration / 2
@@ -420,10 +512,19 @@ def parse_args(argv):
     if args.clients < 1 or args.workers < 1 or args.duration <= 0:
         p.error("--clients, --workers and --duration must be positive")
     if args.wall is None:
-        args.wall = args.duration + 120
+        args.wall = args.duration + args.wall_margin
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(2**31)
     return args
+
+
+def parse_args(argv):
+    p = load_parser("load_and_fault", __doc__.split("\n\n")[0], "the server's process group", 120)
+    p.add_argument("--threads", type=int, default=4, help="request threads per serving process (default 4)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="data directory (default: a fresh temporary one made with `artwork init`, removed "
+                        "afterwards unless --keep or a check failed); an empty or missing one is initialized")
+    return parse_load_args(p, argv)
 
 
 def run(args) -> dict:
@@ -473,21 +574,11 @@ def run(args) -> dict:
         start_server(server, log_dir, free_port(HOST))
         if not came_up(server, 90):
             raise RuntimeError(f"the server did not come up; see {server.logs[-1]}")
-        status, payload = request(server.port, "GET", "/api/v1/titles", timeout=args.timeout)
-        if status != 200:
-            raise RuntimeError(f"GET /api/v1/titles answered {status}")
-        catalog = json.loads(payload)["titles"]
-        titles = [t["id"] for t in catalog if t["artwork"]]
-        genres = sorted({g for t in catalog for g in t["genres"]})
+        shared, clients = make_clients(server.port, args)
         workers_before = worker_models(server.port, args.workers, 30)
         log(f"server up on port {server.port} ({len(workers_before)} serving processes answered); "
             f"{args.clients} clients for {args.duration:.0f} s, SIGKILL at {args.kill_after:.1f} s")
-
-        shared = Shared(server.port)
-        clients = [Client(i, shared, titles, genres, args.seed, args.timeout) for i in range(args.clients)]
-        shared.t0 = time.monotonic()
-        for c in clients:
-            c.start()
+        start_load(shared, clients)
 
         # The fault: SIGKILL to the whole process group, then a restart on the same data.
         time.sleep(max(0.0, shared.t0 + args.kill_after - time.monotonic()))
@@ -517,12 +608,7 @@ def run(args) -> dict:
         log(f"restarted on port {server.port} after {shared.ready_t - shared.kill_t:.2f} s")
 
         time.sleep(max(0.0, shared.t0 + args.duration - time.monotonic()))
-        shared.stop.set()
-        for c in clients:
-            c.join(timeout=args.timeout * 3 + 5)
-        load_end = time.monotonic()
-        stuck = [c.name for c in clients if c.is_alive()]
-        log(f"load stopped after {load_end - shared.t0:.1f} s" + (f"; clients still running: {stuck}" if stuck else ""))
+        load_end = stop_clients(shared, clients, args.timeout, log)
 
         # Drain: every window closes, the learner learns it all, every serving process has it.
         drain_deadline = time.monotonic() + max(45.0, 10 * args.reward_wait)
@@ -562,16 +648,7 @@ def run(args) -> dict:
             server.kill()
 
     # Counting.
-    sent = collections.Counter()
-    statuses = collections.Counter()
-    for c in clients:
-        sent.update(c.sent)
-        statuses.update(c.statuses)
-    acked_requests = sum(n for (_, s), n in statuses.items() if 200 <= s < 300)
-    other = collections.Counter()
-    for (_kind, s), n in statuses.items():
-        if not 200 <= s < 300:
-            other[str(s)] += n
+    sent, acked_requests, other = tally(clients)
     five_xx = sum(n for s, n in other.items() if s.startswith("5"))
     window_end = shared.ready_t + 2.0
     errors = [e for c in clients for e in c.errors]
@@ -615,26 +692,14 @@ def run(args) -> dict:
         **reconciled,
     })
     problems = result["problems"]
-    if result["decisions_lost"]:
-        problems.append(f"{result['decisions_lost']} acknowledged decisions are not in the log")
-    if result["outcomes_lost"]:
-        problems.append(f"{result['outcomes_lost']} acknowledged outcomes are not in the log")
-    if result["reward_mismatches"]:
-        problems.append(f"{result['reward_mismatches']} outcomes whose logged reward disagrees with their answer")
-    if result["learned_twice"] or result["queued_not_final"] or result["final_not_queued"]:
-        problems.append("learn queue: {learned_twice} learned twice, {queued_not_final} queued but not final, "
-                        "{final_not_queued} final but not queued".format(**result))
+    problems += log_problems(result)
     if result["integrity_check"] != ["ok"]:
         problems.append(f"the database fails its integrity check: {result['integrity_check']}")
     if five_xx:
         problems.append(f"{five_xx} responses with a 5xx status: {dict(other)}")
-    if result["unparseable_2xx_bodies"]:
-        problems.append(f"{result['unparseable_2xx_bodies']} 2xx answers that were not JSON")
     if not result["learner_caught_up"]:
         problems.append(f"the learner did not catch up: checkpoint at {result['checkpoint_seq']}, latest.json at "
                         f"{result['latest_json_seq']}, learn queue at {result['max_seq']}")
-    if not result["model_equal"]:
-        problems.append(f"the restarted model differs from one that never crashed ({result['model_comparison']})")
     if code != 0:
         problems.append(f"the graceful stop ended with exit code {code}")
     if left or left_after_stop:
@@ -650,9 +715,6 @@ def run(args) -> dict:
 
 
 def table(r: dict) -> str:
-    def n(x):
-        return f"{x:,}" if isinstance(x, int) else str(x)
-
     s = r["settings"]
     other = ", ".join(f"{k}: {v}" for k, v in sorted(r["other_non_2xx"].items())) or "none"
     kinds = ", ".join(f"{k} {n(v)}" for k, v in sorted(r["requests_by_kind"].items()))
@@ -694,11 +756,41 @@ def table(r: dict) -> str:
             f"processes: master, serving processes, learner); restarted ({r['restarts']} restart) and answering "
             f"after {r['downtime_seconds']:.2f} s; drained in {r['drain_seconds']:.1f} s; graceful stop exit code "
             f"{r['graceful_exit_code']}\n\n")
+    return head + verdict_table(rows, r)
+
+
+def verdict_table(rows: list[tuple[str, str]], r: dict) -> str:
+    """``rows`` (what, count) as a Markdown table, then PASS or FAIL with the run's problems."""
     width = max(len(a) for a, _ in rows)
     lines = [f"| {'what'.ljust(width)} | count |", f"| {'-' * width} | --- |"]
     lines += [f"| {a.ljust(width)} | {b} |" for a, b in rows]
     verdict = "\n\nPASS" if r["passed"] else "\n\nFAIL:\n" + "\n".join(f"- {p}" for p in r["problems"])
-    return head + "\n".join(lines) + verdict
+    return "\n".join(lines) + verdict
+
+
+def n(x) -> str:
+    """A count with thousands separators; anything else as it is."""
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
+def run_and_report(run, table, args, say, errors=(), where=lambda result: "") -> int:
+    """Carry out ``run(args)`` and print ``table(result)`` (and with ``args.json`` the result as
+    one JSON line); the exit code: 0 passed, 1 a check failed (then ``where(result)`` is printed:
+    where to look), 2 the run could not be carried out (``errors``, besides RuntimeError,
+    SubprocessError and OSError, are such exceptions)."""
+    try:
+        result = run(args)
+    except (RuntimeError, subprocess.SubprocessError, OSError, *errors) as exc:
+        say(f"the run could not be carried out: {exc}")
+        if args.json:
+            print(json.dumps({"passed": False, "error": str(exc)}))
+        return 2
+    print(table(result))
+    if not result["passed"]:
+        print(where(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0 if result["passed"] else 1
 
 
 def main(argv=None) -> int:
@@ -706,19 +798,8 @@ def main(argv=None) -> int:
     reexec_with_venv(argv)
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))  # run the clean-up (kill the server) on SIGTERM
-    try:
-        result = run(args)
-    except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
-        log(f"the run could not be carried out: {exc}")
-        if args.json:
-            print(json.dumps({"passed": False, "error": str(exc)}))
-        return 2
-    print(table(result))
-    if not result["passed"]:
-        print(f"server logs: {', '.join(result['server_logs'])}; data directory: {result['settings']['data_dir']}")
-    if args.json:
-        print(json.dumps(result))
-    return 0 if result["passed"] else 1
+    return run_and_report(run, table, args, log, where=lambda r: f"server logs: {', '.join(r['server_logs'])}; "
+                                                                 f"data directory: {r['settings']['data_dir']}")
 
 
 if __name__ == "__main__":
