@@ -81,10 +81,10 @@ def init(data_dir: Path, demo: bool):
                    "core's worth of traffic. N >= 1: gunicorn with N serving processes plus one learner "
                    "process.")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
-              help="Request threads per process. Default: 2 in one process; 1 per serving process with "
-                   "--workers. More threads contend for the GIL while holding the log's write lock: "
-                   "measured with --workers, 1 thread per process doubled throughput and cut p99 "
-                   "latency five-fold against 4.")
+              help="Request threads per process. Default: 2 in one process; per serving process with "
+                   "--workers, 1 on SQLite (threads would contend for the GIL while holding the log's "
+                   "write lock) and 8 on PostgreSQL (each decision waits for its commit's flush; threads "
+                   "overlap the waits). Measurements: benchmarks/README.md.")
 def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | None):
     """Start the service. An empty or new data directory (with ARTWORK_DATABASE_URL: a database
     with no catalog) is initialized with the demo catalog.
@@ -99,10 +99,10 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | Non
     initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None).close()
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    from .production import SINGLE_THREADS, serve_production, serve_single
+    from .production import POSTGRES_THREADS, SINGLE_THREADS, serve_production, serve_single
 
     if workers:
-        serve_production(data_dir, host, port, workers, threads or 1)
+        serve_production(data_dir, host, port, workers, threads or (POSTGRES_THREADS if settings.database_url else 1))
     else:
         serve_single(data_dir, host, port, threads or SINGLE_THREADS)
 

@@ -139,6 +139,10 @@ def serve_production(data_dir: Path, host: str, port: int, workers: int, threads
 #: GIL, so more threads add contention, not throughput (benchmarks/README.md); a few keep a
 #: slow request (an image, an admin import) from holding up the rest.
 SINGLE_THREADS = 2
+#: Request threads per serving process of ``serve --workers`` on PostgreSQL, by default: there each
+#: decision waits for its own commit's flush on the database server, and threads let those waits
+#: overlap (benchmarks/README.md, "PostgreSQL beside SQLite"). On SQLite, 1 (the writer lock serializes).
+POSTGRES_THREADS = 8
 #: Connections one process keeps open at once (waitress's default is 100); past it, new ones
 #: wait in the listen backlog. Each costs a socket and its buffers, not a thread.
 MAX_CONNECTIONS = 1000

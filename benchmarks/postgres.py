@@ -7,19 +7,42 @@
 2. The learner: final events learned per second from the log (``Learner.learn_available`` from
    nothing), PostgreSQL beside SQLite, on the same events.
 
-Run: .venv/bin/python benchmarks/postgres.py [--url postgresql://postgres@127.0.0.1:5432/postgres]
+Run: .venv/bin/python benchmarks/postgres.py [--url ADMIN_URL (default ARTWORK_TEST_DATABASE_URL, else
+postgresql://postgres@127.0.0.1:5432/postgres)]
 [--seconds 5] [--events 5000]. It creates a database of its own on that server and drops it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import os
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
+
+#: The server benchmarks create their databases on, unless told otherwise (the tests' variable).
+ADMIN_URL = os.environ.get("ARTWORK_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str = ADMIN_URL) -> Iterator[str]:
+    """A new, empty database with a unique name on ``admin_url``'s server; yields its URL and
+    drops it afterwards (closing whatever connections are still open to it)."""
+    import psycopg
+
+    name = f"artwork_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def open_store(backend: str, target: str):
@@ -95,25 +118,17 @@ def learner_rate(backend: str, target: str, events: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--url", default=ADMIN_URL,
                         help="Admin URL of a PostgreSQL server (a database is created on it and dropped).")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--writers", default="1,4,16", help="Numbers of writing processes to measure, comma-separated.")
     args = parser.parse_args()
 
-    import psycopg
-
     from artwork.cli import initialize
 
-    name = f"artwork_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(args.url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    pg_url = urlsplit(args.url)._replace(path=f"/{name}").geturl()
     tmp = Path(tempfile.mkdtemp())
-    try:
-        import os
-
+    with scratch_database(args.url) as pg_url:
         os.environ["ARTWORK_DATABASE_URL"] = pg_url
         initialize(tmp / "pg").close()
         del os.environ["ARTWORK_DATABASE_URL"]
@@ -128,9 +143,6 @@ def main() -> None:
         print(f"learner, {args.events} final events learned from nothing:")
         for backend, target in targets.items():
             print(f"  {backend:8s} {learner_rate(backend, target, args.events):8.0f} events/s")
-    finally:
-        with psycopg.connect(args.url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ import textwrap
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -53,13 +54,21 @@ def post_json(url: str, body: dict | None = None, timeout: float = 10) -> dict:
         return json.load(response)
 
 
-def prepare_data_dir(path: Path) -> list[str]:
-    """The demo catalog plus generated titles (tags only: decisions need no image files)."""
+def prepare_data_dir(path: Path, database_url: str | None = None) -> list[str]:
+    """The demo catalog plus generated titles (tags only: decisions need no image files), in
+    ``path``'s SQLite database, or with ``database_url`` in that PostgreSQL database (``path``
+    is then only the serving host's local cache)."""
     from artwork.catalog import data_paths
     from artwork.demo_catalog import demo_titles
     from artwork.storage import Store
 
-    store = Store(data_paths(path)["db"])
+    path.mkdir(parents=True, exist_ok=True)
+    if database_url is None:
+        store = Store(data_paths(path)["db"])
+    else:
+        from artwork.postgres import PostgresStore
+
+        store = PostgresStore(database_url)
     demo = demo_titles()
     with store.write() as conn:
         for title in demo:
@@ -152,22 +161,31 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
     return int(fields[11]) / tick, int(fields[12]) / tick
 
 
-def measured_wrk(server_pid: int, url: str, duration: int, connections: int, script: Path | None = None) -> dict:
+def measured_wrk(server_pid: int, url: str, duration: int, connections: int, script: Path | None = None,
+                 db_pids: Sequence[int] = ()) -> dict:
     """``run_wrk`` plus the server's CPU per request (every process of it: gunicorn, serving
-    processes, learner), user and system, in microseconds."""
+    processes, learner), user and system, in microseconds; and as "db_us" the CPU per request
+    (user + system, µs) of ``db_pids`` (a database server's processes), 0 without them."""
     pids = [server_pid, *children(server_pid)]
-    before = {pid: cpu_seconds(pid) for pid in pids}
+    before = {pid: cpu_seconds(pid) for pid in [*pids, *db_pids]}
     result = run_wrk(url, duration, connections, script)
     requests = result["rps"] * duration
-    used = [tuple(a - b for a, b in zip(cpu_seconds(pid), before[pid], strict=True)) for pid in pids]
-    result["user_us"] = sum(u for u, _ in used) / requests * 1e6
-    result["sys_us"] = sum(s for _, s in used) / requests * 1e6
+
+    def used(pid: int) -> tuple[float, float]:
+        with contextlib.suppress(FileNotFoundError):  # a database connection closed meanwhile
+            return tuple(a - b for a, b in zip(cpu_seconds(pid), before[pid], strict=True))
+        return 0.0, 0.0
+
+    result["user_us"] = sum(used(pid)[0] for pid in pids) / requests * 1e6
+    result["sys_us"] = sum(used(pid)[1] for pid in pids) / requests * 1e6
+    result["db_us"] = sum(sum(used(pid)) for pid in db_pids) / requests * 1e6
     return result
 
 
 def median_run(runs: list[dict]) -> dict:
     """The median of each figure over rounds; non-2xx answers are summed."""
-    merged = {key: statistics.median(r[key] for r in runs) for key in ("rps", "p50", "p99", "user_us", "sys_us")}
+    keys = ("rps", "p50", "p99", "user_us", "sys_us", "db_us")
+    merged = {key: statistics.median(r[key] for r in runs) for key in keys}
     merged["errors"] = sum(r["errors"] for r in runs)
     return merged
 

@@ -57,7 +57,7 @@ def test_serve_initializes_an_empty_directory_and_answers(tmp_path, stop):
             assert time.monotonic() < deadline, "the click was not learned"
             time.sleep(0.05)
         proc.send_signal(stop)
-        assert proc.wait(timeout=30) == 0
+        assert proc.wait(timeout=90) == 0  # generous: the suite's machine is shared and loaded
     assert Store(data / "artwork.db").scalar("SELECT max(seq) FROM checkpoints") == 1
     log = (tmp_path / "serve.log").read_text()
     assert "Serving on http://127.0.0.1:" in log and "development server" not in log
