@@ -4,7 +4,9 @@ installed as ``artwork.simulations.demo_routes``), so the core imports nothing f
 
 Each view declares its contract with ``@operation`` (``openapi.py``): the request body and path
 parameters are validated against ``schemas.py`` before the view runs, and the same declarations
-make the OpenAPI document served at ``GET /openapi.json``.
+make the OpenAPI document served at ``GET /openapi.json``. Operations declared with
+``client_key=True`` need a client key when CLIENT_KEYS is set (``security.require_client_key``);
+health, metrics, the document, ping, images and the demo page stay open (README "Client keys").
 """
 
 from __future__ import annotations
