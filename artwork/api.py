@@ -211,7 +211,9 @@ def image(artwork_id, size):
     meta = service().store.image(artwork_id, size)
     if meta is None:
         raise not_found(f"unknown artwork {artwork_id!r}"[:300], "unknown_artwork")
-    path = current_app.extensions["artwork.paths"]["images"] / meta["file"]
+    path = service().store.local_copy(current_app.extensions["artwork.paths"]["images"], meta["file"], "image")
+    if path is None:  # a row without its image: the store lost the file
+        raise not_found(f"artwork {artwork_id!r} has no stored {size} image"[:300], "not_found")
     # The file name is the hash of the bytes: a strong ETag for free.
     response = send_file(path, mimetype="image/jpeg", etag=meta["file"].split(".")[0],
                          conditional=True, max_age=3600)

@@ -18,7 +18,8 @@ from .config import load_settings
 from .errors import ServiceError
 from .learner import Learner, SnapshotFollower, load_model
 from .service import Service
-from .storage import BACKSTOP_WAL_PAGES, Store
+from .storage import BACKSTOP_WAL_PAGES
+from .stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     paths = data_paths(settings.data_dir)
     # A learner (thread or process) checkpoints the WAL after each round; requests do not.
     has_learner = settings.role == "serve" or settings.learner == "thread"
-    store = Store(paths["db"], wal_autocheckpoint=BACKSTOP_WAL_PAGES if has_learner else None)
+    store = open_store(settings, wal_autocheckpoint=BACKSTOP_WAL_PAGES if has_learner else None)
     model = load_model(store, settings.vw_args, paths["models"])
     service = Service(settings, store, model, clock=clock)
     learner = follower = None

@@ -1,15 +1,17 @@
 """Putting titles and their images into a data directory: the demo catalog and imports.
 
-Image files are content-addressed (their name is a hash of their bytes), so they are written
-first and the database rows that point at them are committed afterwards in one transaction:
-a failure at any point leaves at most unreferenced files, never a half-written title.
+Image files are content-addressed (their name is a hash of their bytes), so they are kept first
+(``Storage.put_image_files``: files in the data directory, or rows of a database that keeps the
+bytes) and the rows that point at them are committed afterwards in one transaction: a failure
+at any point leaves at most unreferenced files, never a half-written title.
 
 ``Catalog`` is the serving side: the titles with their active artwork, held in memory.
 """
 
 from __future__ import annotations
 
-import os
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -27,19 +29,23 @@ def data_paths(data_dir: str | Path) -> dict[str, Path]:
             "models": data_dir / "models"}
 
 
-def write_image_files(images_dir: Path, encoded: dict[str, bytes]) -> dict[str, dict]:
-    """Write one artwork's encoded sizes; returns size -> {"file", "width", "height", "bytes"}."""
-    images_dir.mkdir(parents=True, exist_ok=True)
-    written = {}
+def _named(encoded: dict[str, bytes]) -> tuple[dict[str, dict], dict[str, bytes]]:
+    """One artwork's encoded sizes as ``put_titles`` takes them (size -> {"file", "width",
+    "height", "bytes"}), and as content-addressed files (name -> bytes)."""
+    written, files = {}, {}
     for size, data in encoded.items():
         name = I.content_name(data)
-        path = images_dir / name
-        if not path.exists():
-            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+        files[name] = data
         width, height = I.SIZES[size]
         written[size] = {"file": name, "width": width, "height": height, "bytes": len(data)}
+    return written, files
+
+
+def image_files(store: Storage, images_dir: Path, encoded: dict[str, bytes]) -> dict[str, dict]:
+    """Keep one artwork's encoded sizes (``Storage.put_image_files``); returns size -> {"file",
+    "width", "height", "bytes"}."""
+    written, files = _named(encoded)
+    store.put_image_files(images_dir, files)
     return written
 
 
@@ -51,11 +57,56 @@ def install_titles(store: Storage, images_dir: Path, prepared: list[tuple[dict, 
     """
     now = time.time() if now is None else now
     files = [
-        (title, {art_id: write_image_files(images_dir, sizes) for art_id, sizes in encoded.items()})
+        (title, {art_id: image_files(store, images_dir, sizes) for art_id, sizes in encoded.items()})
         for title, encoded in prepared
     ]
     store.put_titles(files, now)
     return len(files)
+
+
+class StagedImages:
+    """An import's image files, kept in a hidden folder inside the images folder until its
+    titles are committed: an import holds file names, not images, in memory however large the
+    catalog, and a refused or stopped import leaves no image behind.
+
+    ``with StagedImages(store, images_dir) as staged:`` ``staged.add`` each title's images, then
+    ``staged.publish()`` just before committing the rows that name them; leaving the block
+    removes whatever was not published.
+    """
+
+    #: Staged files handed to ``Storage.put_image_files`` at a time (bounds the memory publishing takes).
+    PUBLISH_BATCH = 256
+
+    def __init__(self, store: Storage, images_dir: Path):
+        images_dir.mkdir(parents=True, exist_ok=True)
+        self.store = store
+        self.images_dir = images_dir
+        self.folder = Path(tempfile.mkdtemp(prefix=".import-", dir=images_dir))
+
+    def add(self, encoded: dict[str, dict[str, bytes]]) -> dict[str, dict]:
+        """Write one title's images ({artwork id: {size: JPEG bytes}}) aside; returns them as
+        ``Storage.put_titles`` takes them."""
+        described = {}
+        for art_id, sizes in encoded.items():
+            described[art_id], files = _named(sizes)
+            for name, data in files.items():
+                (self.folder / name).write_bytes(data)
+        return described
+
+    def publish(self) -> None:
+        """Keep the staged files where the store keeps images (``Storage.put_image_files``: the
+        images folder, or the database), a batch at a time. A name already kept holds the same
+        bytes (names are content hashes)."""
+        paths = sorted(self.folder.iterdir())
+        for start in range(0, len(paths), self.PUBLISH_BATCH):
+            batch = paths[start:start + self.PUBLISH_BATCH]
+            self.store.put_image_files(self.images_dir, {path.name: path.read_bytes() for path in batch})
+
+    def __enter__(self) -> StagedImages:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def install_demo(store: Storage, images_dir: Path, progress=None) -> int:

@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 
 from . import vocab
-from .catalog import data_paths, install_demo, install_titles
+from .catalog import data_paths, install_demo
 from .proxy import KEY_BURST, KEY_RATE
-from .storage import Store
+from .storage import Storage, StoreOpenError
+from .stores import has_database
 
 data_dir_option = click.option(
     "--data-dir", envvar="ARTWORK_DATA_DIR", default="./artwork-data", show_default=True,
@@ -25,16 +26,37 @@ def cli():
     """Personalized artwork selection with a Vowpal Wabbit contextual bandit."""
 
 
-def initialize(data_dir: Path, demo: bool = True) -> Store:
-    paths = data_paths(data_dir)
-    paths["data_dir"].mkdir(parents=True, exist_ok=True)
-    store = Store(paths["db"])
+def settings_for(data_dir: Path, **overrides):
+    """The settings with this data directory (and ``ARTWORK_*``, e.g. ARTWORK_DATABASE_URL)."""
+    from .config import load_settings
+
+    try:
+        return load_settings({"DATA_DIR": str(data_dir), **overrides})
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def open_store_or_fail(settings) -> Storage:
+    """The settings' store (stores.open_store), or a clear error for a bad URL or a silent server."""
+    from .stores import open_store
+
+    try:
+        return open_store(settings)
+    except StoreOpenError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def initialize(data_dir: Path, demo: bool = True) -> Storage:
+    """Open (and migrate) the store of ``data_dir``'s settings, installing the demo catalog if it
+    has none and ``demo``."""
+    settings = settings_for(data_dir)
+    store = open_store_or_fail(settings)
     if demo and not store.has_catalog():
         from .demo_catalog import demo_titles
 
         count = len(demo_titles())
         with click.progressbar(length=count, label="Rendering demo artwork", file=sys.stderr) as bar:
-            install_demo(store, paths["images"], progress=bar.update)
+            install_demo(store, data_paths(data_dir)["images"], progress=bar.update)
     return store
 
 
@@ -65,16 +87,17 @@ def init(data_dir: Path, demo: bool):
                    "measured with --workers, 1 thread per process doubled throughput and cut p99 "
                    "latency five-fold against 4.")
 def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | None):
-    """Start the service. An empty or new data directory is initialized with the demo catalog.
+    """Start the service. An empty or new data directory (with ARTWORK_DATABASE_URL: a database
+    with no catalog) is initialized with the demo catalog.
 
     Without --workers: one process (waitress) with the learner in a thread.
     With --workers N: gunicorn with N serving processes that predict with the learner's
     published snapshots, plus exactly one learner process (`artwork learn`).
     """
-    if not data_paths(data_dir)["db"].exists():
-        initialize(data_dir)
-    else:
-        Store(data_paths(data_dir)["db"]).close()  # apply pending migrations once, before any worker
+    # A new database gets the demo catalog (PostgreSQL: one with no catalog yet); pending
+    # migrations are applied here, once, before any worker starts.
+    settings = settings_for(data_dir)
+    initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None).close()
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from .production import SINGLE_THREADS, serve_production, serve_single
@@ -94,17 +117,15 @@ def purge(data_dir: Path, older_than: float | None):
     and print what was deleted. Run it daily (cron, a systemd timer) to keep the retention."""
     import json
 
-    from .config import load_settings
     from .service import Admin, Service
 
-    settings = load_settings({"DATA_DIR": str(data_dir), "LEARNER": "manual"})
+    settings = settings_for(data_dir, LEARNER="manual")
     days = older_than if older_than is not None else settings.retention_days
     if not days > 0:
         raise click.ClickException("no retention period: give --older-than DAYS or set RETENTION_DAYS")
-    paths = data_paths(data_dir)
-    if not paths["db"].exists():
+    if not has_database(settings):
         raise click.ClickException(f"no database in {data_dir}")
-    store = Store(paths["db"])
+    store = open_store_or_fail(settings)
     click.echo(json.dumps(Admin(Service(settings, store, model=None)).purge(days)))
     store.close()
 
@@ -115,15 +136,18 @@ def purge(data_dir: Path, older_than: float | None):
               help="Stop when this process is gone (set by serve --workers).")
 def learn(data_dir: Path, parent_pid: int | None):
     """Run the learner on its own: learn final events from the log in order and publish model
-    snapshots for serving processes (`serve --workers` starts one for you). Stops on SIGTERM or
-    Ctrl-C after a last checkpoint."""
+    snapshots for serving processes (`serve --workers` starts one for you). Run one on several
+    hosts with ARTWORK_DATABASE_URL: they elect one leader, the others stand by and take over
+    within seconds if it dies. Stops on SIGTERM or Ctrl-C after a last checkpoint."""
     import logging
 
-    from .config import load_settings
     from .learner import run_learner_process
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s learner %(levelname)s %(message)s")
-    run_learner_process(load_settings({"DATA_DIR": str(data_dir)}), parent_pid=parent_pid)
+    try:
+        run_learner_process(settings_for(data_dir), parent_pid=parent_pid)
+    except StoreOpenError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command("import")
@@ -133,13 +157,26 @@ def learn(data_dir: Path, parent_pid: int | None):
 @click.option("--skip-invalid", is_flag=True,
               help="Import the titles that are valid and report the others (default: import nothing "
                    "if any title is invalid).")
-def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invalid: bool):
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes preparing images (default: one per usable core). 1: in this process.")
+@click.option("--progress/--no-progress", default=None,
+              help="Show titles and images done and images/s on stderr (default: when stderr is a terminal).")
+def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invalid: bool, jobs: int | None,
+                   progress: bool | None):
     """Import titles and artwork from MANIFEST (.json or .csv) with images under IMAGES_DIR.
 
-    Images are validated and resized with Pillow. A title with any problem is never half
-    written; the manifest format is described in the README.
+    Images are validated and resized with Pillow, on every core. Every title is checked before
+    any is written, and a title with any problem is never half written; the manifest format is
+    described in the README.
     """
+    import contextlib
+    import os
+    import time
+
+    from tqdm import tqdm
+
     from . import importer
+    from .catalog import StagedImages
 
     store = initialize(data_dir, demo=False)
     try:
@@ -147,26 +184,41 @@ def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invali
     except importer.ManifestError as exc:
         raise click.ClickException(str(exc)) from None
     known = tuple(sorted(store.genre_vocabulary() | set(vocab.GENRES)))
-    prepared, errors = importer.prepare_import(titles, images_dir, known_genres=known)
-    for message in errors:
-        click.echo(f"error: {message}", err=True)
-    if errors and not skip_invalid:
-        raise click.ClickException(f"{len(errors)} problem(s); nothing imported (use --skip-invalid to "
-                                   "import the valid titles)")
-    try:
-        count = install_titles(store, data_paths(data_dir)["images"], [(p.title, p.images) for p in prepared])
-    except ValueError as exc:  # e.g. an artwork id that already belongs to another title
-        raise click.ClickException(f"{exc}; nothing imported") from None
-    skipped = f"; skipped {len(titles) - count} invalid" if errors else ""
-    click.echo(f"Imported {count} title(s){skipped}.")
+    outcomes = importer.prepare_titles(titles, images_dir, known_genres=known,
+                                       jobs=jobs or len(os.sched_getaffinity(0)))
+    good, errors = [], []
+    bar = tqdm(total=sum(len(t["artwork"]) for t in titles), unit="image", desc="Importing", file=sys.stderr,
+               disable=None if progress is None else not progress, dynamic_ncols=True)
+    with StagedImages(store, data_paths(data_dir)["images"]) as staged, bar, contextlib.closing(outcomes):
+        try:
+            for done, outcome in enumerate(outcomes, start=1):
+                for message in outcome.problems:
+                    bar.write(f"error: {message}", file=sys.stderr)
+                errors += outcome.problems
+                if outcome.prepared is not None and (skip_invalid or not errors):
+                    good.append((outcome.prepared.title, staged.add(outcome.prepared.images)))
+                bar.set_postfix_str(f"{done}/{len(titles)} titles", refresh=False)
+                bar.update(outcome.images)
+        except importer.PreparationFailed as exc:
+            raise click.ClickException(f"{exc}; nothing imported") from None
+        if errors and not skip_invalid:
+            raise click.ClickException(f"{len(errors)} problem(s); nothing imported (use --skip-invalid to "
+                                       "import the valid titles)")
+        staged.publish()
+        try:
+            store.put_titles(good, time.time())  # one transaction: every title whole, or none
+        except ValueError as exc:  # e.g. an artwork id that already belongs to another title
+            raise click.ClickException(f"{exc}; nothing imported") from None
+    skipped = f"; skipped {len(titles) - len(good)} invalid" if errors else ""
+    click.echo(f"Imported {len(good)} title(s){skipped}.")
 
 
 # Offline: simulation and evaluation (thin wrappers over simulations/) --------------------------
 
 def _catalog(data_dir: Path | None) -> list[dict]:
     """The catalog of a data directory if it has one, else the bundled demo catalog."""
-    if data_dir is not None and data_paths(data_dir)["db"].exists():
-        store = Store(data_paths(data_dir)["db"])
+    if data_dir is not None and has_database(settings_for(data_dir)):
+        store = open_store_or_fail(settings_for(data_dir))
         if store.has_catalog():
             return store.titles()
     from .demo_catalog import demo_titles
@@ -337,6 +389,9 @@ def export_log(data_dir: Path, out_file: Path):
     `vw --dsjson --cb_explore_adf` and readable by `artwork evaluate --dsjson`."""
     from artwork.simulations import logs
 
+    if settings_for(data_dir).database_url is not None:
+        raise click.ClickException("export reads the SQLite log of a data directory; with ARTWORK_DATABASE_URL, "
+                                   "use PostgreSQL's own tools (e.g. COPY impressions TO ...) for now")
     db = data_paths(data_dir)["db"]
     if not db.exists():
         raise click.ClickException(f"no database in {data_dir}")

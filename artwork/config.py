@@ -24,6 +24,7 @@ DEFAULT_VW_ARGS = (
 REWARDS = ("click", "quality_play")
 ROLES = ("all", "serve")
 LEARNER_MODES = ("thread", "manual")
+DATABASE_SCHEMES = ("postgresql", "postgres")
 
 def setting(default, doc: str, kind: type | None = None, optional: bool = False):
     """A field of ``Settings``: its default, its documentation and its type (``kind``: what the
@@ -38,7 +39,11 @@ class Settings:
     ``ValueError`` naming the setting). Build it with ``load_settings``; change it with
     ``settings.replace(NAME=value)``."""
 
-    data_dir: str = setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints.")
+    data_dir: str = setting("./artwork-data", "Folder holding the SQLite database, images and model checkpoints "
+                            "(with DATABASE_URL: only a cache of images and checkpoints).")
+    database_url: str | None = setting(None, "PostgreSQL URL (postgresql://user@host:port/db) of the log that every "
+                                       "serving host and learner shares; unset: the SQLite file in DATA_DIR.",
+                                       kind=str, optional=True)
     vw_args: str = setting(DEFAULT_VW_ARGS, "Vowpal Wabbit arguments of the policy (must include --cb_explore_adf).")
     policy_name: str = setting("vw-squarecb", "Name logged with every decision, to tell policies apart in the log.")
     propensity_floor: float = setting(0.01, "Smallest probability any candidate artwork is shown with (0 to 1): the "
@@ -214,6 +219,9 @@ def _validate(s: Settings) -> None:
         raise ValueError(f"ROLE must be one of {', '.join(ROLES)}, not {s.role!r}")
     if "--cb_explore_adf" not in s.vw_args.split():
         raise ValueError("VW_ARGS must include --cb_explore_adf: the service needs a probability per artwork")
+    if s.database_url is not None and s.database_url.split("://", 1)[0] not in DATABASE_SCHEMES:
+        # The URL may hold a password: the message does not repeat it.
+        raise ValueError("DATABASE_URL must be a PostgreSQL URL (postgresql://user@host:port/database)")
     if s.catalog_cache_seconds < 0:
         raise ValueError("CATALOG_CACHE_SECONDS must not be negative")
     for name in ("reward_wait_seconds", "half_life_days", "full_view_seconds", "learner_interval_seconds",

@@ -3,7 +3,9 @@
 This module only reads and checks; storing the result is the caller's job. Problems with the
 manifest's structure raise ``ManifestError``; problems with a title's content are collected
 per title, and a title with any problem is left out whole, so a catalog is never half-imported
-one title at a time.
+one title at a time. ``prepare_titles`` streams a catalog of any size, its images prepared in
+worker processes (spawned, so a script that calls it with ``jobs`` > 1 needs the usual
+``if __name__ == "__main__":`` guard), each title yielded in manifest order.
 
 Manifest formats
 ----------------
@@ -60,8 +62,11 @@ reads too:
 
 import csv
 import json
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+import multiprocessing
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -257,12 +262,58 @@ def _csv_year(cell: str, where: str) -> int | None:
 # --------------------------------------------------------------------------- validating
 
 
+class PreparationFailed(RuntimeError):
+    """Preparing a title stopped for a reason outside the checks (a worker process that died,
+    a bug): the import cannot go on. The message names the title."""
+
+
+@dataclass(frozen=True)
+class TitleOutcome:
+    """One manifest entry, prepared: the title if it passed every check, else its problems."""
+
+    prepared: PreparedTitle | None
+    problems: list[str]
+    images: int  # image files looked at, for progress
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A title after the checks that need the whole manifest but no pixels (done in the main
+    process); ``files`` are what a worker decodes, one per artwork that is an object."""
+
+    label: str
+    title: dict
+    problems: list[str]  # the title's own, then per artwork (images' added later)
+    artwork: list[tuple[str, list[str], dict | None]]  # (label, own problems, artwork object)
+    files: list
+
+
 def prepare_import(titles: list[dict], images_dir, *,
                    known_genres: Iterable[str] = vocab.GENRES) -> tuple[list[PreparedTitle], list[str]]:
-    """Check every title and encode its images; returns (good titles, error messages).
+    """Check every title and encode its images in this process; returns (good titles, error
+    messages). Holds every encoded image: for uploads of bounded size; ``prepare_titles``
+    streams a catalog of any size.
 
     Never raises for a title's content: each problem becomes a message naming the title (and
     artwork and file), and that title is left out of the result.
+    """
+    prepared, errors = [], []
+    for outcome in prepare_titles(titles, images_dir, known_genres=known_genres, jobs=1):
+        errors += outcome.problems
+        if outcome.prepared is not None:
+            prepared.append(outcome.prepared)
+    return prepared, errors
+
+
+def prepare_titles(titles: list[dict], images_dir, *, known_genres: Iterable[str] = vocab.GENRES,
+                   jobs: int = 1) -> Iterator[TitleOutcome]:
+    """Check and encode the titles, yielding one ``TitleOutcome`` per manifest entry, in
+    manifest order whatever ``jobs`` is, so an import's result does not depend on it.
+
+    With ``jobs`` > 1 the images (decoding, checks, resizing, encoding: the CPU-bound part)
+    are prepared in that many worker processes, with at most ``2 * jobs`` titles in flight so
+    memory stays bounded whatever the catalog's size; ``jobs`` = 1 works in this process.
+    Raises ``PreparationFailed`` naming the title if a worker dies or fails outside the checks.
     """
     root = Path(images_dir).resolve()
     dicts = [t if isinstance(t, dict) else {} for t in titles]
@@ -276,42 +327,103 @@ def prepare_import(titles: list[dict], images_dir, *,
             if isinstance(art, dict) and isinstance(art.get("id"), str):
                 artwork_owners[art["id"]].append(t.get("id"))
 
-    prepared, errors = [], []
-    for index, (raw, t) in enumerate(zip(titles, dicts, strict=True), start=1):
-        label = f"title {t['id']!r}" if isinstance(t.get("id"), str) else f"title #{index}"
-        if not isinstance(raw, dict):
-            errors.append(f"{label}: must be an object, not {raw!r}")
+    checked = (_check(index, raw, t, themes, title_ids, artwork_owners)
+               for index, (raw, t) in enumerate(zip(titles, dicts, strict=True), start=1))
+    # Starting a worker costs about as much as a title: no more workers than titles.
+    for title, images in _in_order(checked, root, max(1, min(jobs, len(titles)))):
+        yield _assemble(title, images)
+
+
+def _check(index: int, raw, t: dict, themes: set[str], title_ids: Counter, owners: dict) -> _Checked:
+    label = f"title {t['id']!r}" if isinstance(t.get("id"), str) else f"title #{index}"
+    if not isinstance(raw, dict):
+        return _Checked(label, t, [f"{label}: must be an object, not {raw!r}"], [], [])
+    problems = [f"{label}: {p}" for p in _check_title(t, title_ids)]
+    artwork, files = [], []
+    for number, art in enumerate(_list(t.get("artwork")), start=1):
+        aid = art.get("id") if isinstance(art, dict) else None
+        art_label = f"{label} artwork {aid!r}" if isinstance(aid, str) else f"{label} artwork #{number}"
+        if not isinstance(art, dict):
+            artwork.append((art_label, ["must be an object"], None))
             continue
-        problems = [f"{label}: {p}" for p in _check_title(t, title_ids)]
-        artwork, images = [], {}
-        for number, art in enumerate(_list(t.get("artwork")), start=1):
-            aid = art.get("id") if isinstance(art, dict) else None
-            art_label = f"{label} artwork {aid!r}" if isinstance(aid, str) else f"{label} artwork #{number}"
-            if not isinstance(art, dict):
-                problems.append(f"{art_label}: must be an object")
-                continue
-            own = _check_artwork(art, themes, artwork_owners, t.get("id"))
-            encoded, image_problem = _prepare_image(root, art.get("file"))
-            own += [image_problem] if image_problem else []
-            problems += [f"{art_label}: {p}" for p in own]
-            if not own:
-                tags = art["tags"]
-                cast = [name.strip() for name in tags.get("cast") or []]
-                artwork.append({"id": aid, "tags": {"theme": tags["theme"], "tone": tags["tone"],
-                                                    "subject": tags["subject"], "cast": cast}})
-                images[aid] = encoded
-        if problems:
-            errors += problems
-            continue
-        prepared.append(PreparedTitle({
-            "id": t["id"],
-            "name": t["name"].strip(),
-            "genres": list(dict.fromkeys(t["genres"])),
-            "year": t.get("year"),
-            "synopsis": (t.get("synopsis") or "").strip(),
-            "artwork": artwork,
-        }, images))
-    return prepared, errors
+        artwork.append((art_label, _check_artwork(art, themes, owners, t.get("id")), art))
+        files.append(art.get("file"))
+    return _Checked(label, t, problems, artwork, files)
+
+
+def _prepare_images(root: Path, files: list) -> list[tuple[dict[str, bytes] | None, str | None]]:
+    """A title's images, each encoded or with the reason it cannot be used (the worker's job)."""
+    return [_prepare_image(root, file) for file in files]
+
+
+def _in_order(checked: Iterator[_Checked], root: Path, jobs: int):
+    """(title, its prepared images) for each checked title, in order; images in ``jobs`` processes."""
+    if jobs == 1:
+        for title in checked:
+            try:
+                images = _prepare_images(root, title.files)
+            except Exception as exc:  # not a refusal (those are returned): a bug, an exhausted machine
+                raise _failed(title, exc) from exc
+            yield title, images
+        return
+    # spawn, not fork: the caller may hold threads (a progress bar's monitor, a server's) and
+    # forking a threaded process can deadlock the child.
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    in_flight: deque[tuple[_Checked, Future]] = deque()
+    try:
+        for title in checked:
+            in_flight.append((title, pool.submit(_prepare_images, root, title.files)))
+            if len(in_flight) >= 2 * jobs:
+                yield _next_done(in_flight)
+        while in_flight:
+            yield _next_done(in_flight)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _next_done(in_flight: deque) -> tuple[_Checked, list]:
+    title, future = in_flight.popleft()
+    try:
+        return title, future.result()
+    except BrokenProcessPool:
+        beside = [t.label for t, _ in in_flight]
+        others = f" (also in flight, any of which may be the cause: {', '.join(beside)})" if beside else ""
+        raise PreparationFailed(f"a worker process stopped (killed, out of memory, or crashed in an "
+                                f"image decoder) while {title.label} was being prepared{others}") from None
+    except Exception as exc:
+        raise _failed(title, exc) from exc
+
+
+def _failed(title: _Checked, exc: Exception) -> PreparationFailed:
+    return PreparationFailed(f"preparing {title.label} failed: {type(exc).__name__}: {exc}")
+
+
+def _assemble(checked: _Checked, images: list) -> TitleOutcome:
+    """The title with its encoded images, or every problem found, in the manifest's order."""
+    t, problems = checked.title, list(checked.problems)
+    artwork, encoded_images = [], {}
+    prepared_images = iter(images)
+    for art_label, own, art in checked.artwork:
+        if art is not None:
+            encoded, image_problem = next(prepared_images)
+            own = own + ([image_problem] if image_problem else [])
+        problems += [f"{art_label}: {p}" for p in own]
+        if not own:
+            tags = art["tags"]
+            cast = [name.strip() for name in tags.get("cast") or []]
+            artwork.append({"id": art["id"], "tags": {"theme": tags["theme"], "tone": tags["tone"],
+                                                      "subject": tags["subject"], "cast": cast}})
+            encoded_images[art["id"]] = encoded
+    if problems:
+        return TitleOutcome(None, problems, len(checked.files))
+    return TitleOutcome(PreparedTitle({
+        "id": t["id"],
+        "name": t["name"].strip(),
+        "genres": list(dict.fromkeys(t["genres"])),
+        "year": t.get("year"),
+        "synopsis": (t.get("synopsis") or "").strip(),
+        "artwork": artwork,
+    }, encoded_images), [], len(checked.files))
 
 
 def _list(value) -> list:

@@ -9,8 +9,6 @@ learning and learns nothing twice.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -21,7 +19,8 @@ from pathlib import Path
 from . import metrics
 from .config import Settings
 from .policy import Model
-from .storage import BACKSTOP_WAL_PAGES, Storage, Store
+from .storage import BACKSTOP_WAL_PAGES, Storage, file_sha256
+from .stores import open_store
 
 log = logging.getLogger(__name__)
 
@@ -29,13 +28,6 @@ KEEP_CHECKPOINTS = 3
 #: Events whose windows the learner closes per write transaction (measured 35 µs each: about
 #: 4 ms of the writer lock, which decisions wait for).
 CLOSE_BATCH = 100
-#: The published snapshot, in the models folder: serving processes follow this pointer.
-LATEST = "latest.json"
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def epoch_args(epoch: dict, default_args: str) -> str:
@@ -46,18 +38,17 @@ def load_model(store: Storage, default_args: str, models_dir: Path) -> Model:
     """The newest checkpoint of the current model epoch that loads, else a fresh model.
 
     A checkpoint made with other VW arguments or in an earlier epoch is not used: the model is
-    then rebuilt from the log, from the epoch's starting point.
+    then rebuilt from the log, from the epoch's starting point. A checkpoint's file comes from
+    this host's disk or, where the database keeps the bytes, from the database
+    (``Storage.local_copy``), checksum checked either way.
     """
     epoch = store.current_epoch()
     vw_args = epoch_args(epoch, default_args)
     rows = store.checkpoints(vw_args, epoch["epoch"])
     for row in rows:
-        path = models_dir / row["file"]
-        if not path.is_file():
-            log.warning("checkpoint %s is missing; trying an older one", path)
-            continue
-        if file_sha256(path) != row["sha256"]:
-            log.warning("checkpoint %s is corrupted (checksum mismatch); trying an older one", path)
+        path = store.local_copy(models_dir, row["file"], "checkpoint", row["sha256"])
+        if path is None:
+            log.warning("checkpoint %s is missing or corrupted (checksum mismatch); trying an older one", row["file"])
             continue
         try:
             return Model(vw_args, path, seq=row["seq"], epoch=epoch["epoch"])
@@ -68,25 +59,9 @@ def load_model(store: Storage, default_args: str, models_dir: Path) -> Model:
     return Model(vw_args, seq=epoch["start_seq"], epoch=epoch["epoch"])
 
 
-def publish(models_dir: Path, snapshot: dict) -> None:
-    """Point ``latest.json`` at a checkpoint, atomically (write, fsync, rename)."""
-    tmp = models_dir / f".{LATEST}.{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(snapshot, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, models_dir / LATEST)
-
-
-def read_published(models_dir: Path) -> dict | None:
-    try:
-        return json.loads((models_dir / LATEST).read_text())
-    except (OSError, ValueError):
-        return None
-
-
 class SnapshotFollower:
-    """In a serving process: load each snapshot the learner publishes and swap it in.
+    """In a serving process: load each snapshot the learner publishes and swap it in (SQLite:
+    ``latest.json`` in the models folder; PostgreSQL: the database's newest checkpoint).
 
     Requests keep using the model they started with; the old one is freed when the last of them
     is done with it.
@@ -107,18 +82,18 @@ class SnapshotFollower:
 
     def check(self) -> bool:
         """Load the published snapshot if it is newer than the model in use; True if swapped."""
-        snapshot = read_published(self.models_dir)
+        snapshot = self.service.store.latest_snapshot(self.models_dir)
         current = self.service.model
         if snapshot is None or (snapshot.get("epoch", 1), snapshot["seq"]) <= (current.epoch, current.seq):
             return False
-        path = self.models_dir / snapshot["file"]
         try:
-            if file_sha256(path) != snapshot["sha256"]:
+            path = self.service.store.local_copy(self.models_dir, snapshot["file"], "checkpoint", snapshot["sha256"])
+            if path is None:
                 return False  # being replaced right now; the next look will find the new one
             self.service.model = Model(snapshot["vw_args"], path, seq=snapshot["seq"],
                                        epoch=snapshot.get("epoch", 1))
         except (OSError, RuntimeError) as exc:  # deleted or replaced under us: try again later
-            log.info("snapshot %s not loaded (%s); will retry", path, exc)
+            log.info("snapshot %s not loaded (%s); will retry", snapshot["file"], exc)
             return False
         return True
 
@@ -188,11 +163,9 @@ class Learner:
             self.model.save(self.models_dir / name)
             # Forgets older checkpoints beyond the last few, and every one of an earlier model epoch
             # (after a person's decisions were forgotten, no model file may keep what was learned from them).
-            digest = file_sha256(self.models_dir / name)
-            old = self.store.add_checkpoint(seq, name, digest, self.model.vw_args, self.model.epoch, self.clock(),
-                                            keep=KEEP_CHECKPOINTS)
-            publish(self.models_dir, {"seq": seq, "epoch": self.model.epoch, "file": name, "sha256": digest,
-                                      "vw_args": self.model.vw_args})
+            snapshot = {"seq": seq, "epoch": self.model.epoch, "file": name,
+                        "sha256": file_sha256(self.models_dir / name), "vw_args": self.model.vw_args}
+            old = self.store.publish_checkpoint(self.models_dir, snapshot, self.clock(), keep=KEEP_CHECKPOINTS)
             for file in old:
                 if file != name:
                     (self.models_dir / file).unlink(missing_ok=True)
@@ -262,40 +235,97 @@ class Learner:
             self.checkpoint()
 
 
-def learner_store(db: Path) -> Store:
-    """The learner process's store. It checkpoints the WAL after each round (``Learner.run_once``),
-    never inside a commit, where the writer lock is held and every serving process's decisions
-    would wait for the copying (SQLite's own autocheckpoint runs inside the commit)."""
-    return Store(db, wal_autocheckpoint=BACKSTOP_WAL_PAGES)
+def learner_store(settings: Settings) -> Storage:
+    """The learner process's store. With SQLite it checkpoints the WAL after each round
+    (``Learner.run_once``), never inside a commit, where the writer lock is held and every
+    serving process's decisions would wait for the copying (SQLite's own autocheckpoint runs
+    inside the commit)."""
+    return open_store(settings, wal_autocheckpoint=BACKSTOP_WAL_PAGES)
+
+
+class LearnerCandidate:
+    """One candidate for being the learner of a log: among all candidates of every host that
+    share it, exactly one leads (holds ``Storage.learner_lease``) and learns; the others stand
+    by, trying for the lease every ``STANDBY_POLL_SECONDS``. A leader checks that it still holds
+    the lease before each round and, if it was lost (its database connection broke), stops
+    learning at once and stands by again. Becoming leader starts from the newest checkpoint and
+    the log, as a restart does."""
+
+    def __init__(self, settings: Settings, store: Storage, models_dir: Path, clock=time.time):
+        self.settings = settings
+        self.store = store
+        self.models_dir = Path(models_dir)
+        self.clock = clock
+        self.lease = store.learner_lease()
+        #: The learner while this candidate leads, else None.
+        self.learner: Learner | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process is the one learner now (for metrics and logs)."""
+        return self.learner is not None
+
+    def step(self) -> bool:
+        """One pass: a standby tries for the lease (and, winning it, catches up with the log); a
+        leader checks it still holds the lease and runs a learner round, or steps down. Returns
+        whether this candidate leads afterwards."""
+        if self.learner is None:
+            if self.lease.acquire():
+                self._lead()
+            return self.is_leader
+        if not self.lease.held():
+            log.warning("lost the learner lease (database connection gone?): standing by")
+            self.learner = None
+            return False
+        self.learner.run_once()
+        return True
+
+    def _lead(self) -> None:
+        model = load_model(self.store, self.settings.vw_args, self.models_dir)
+        learner = Learner(self.settings, self.store, model, self.models_dir, clock=self.clock,
+                          checkpoint_seconds=self.settings.publish_every_seconds)
+        learned = learner.learn_available()
+        learner.checkpoint()
+        self.learner = learner
+        log.info("leading: the learner of this log, at event %d (%d re-learned from the log)", model.seq, learned)
+
+    def stop(self) -> None:
+        """A leader writes a last checkpoint; the lease is given up either way."""
+        try:
+            if self.learner is not None and self.lease.held():
+                self.learner.checkpoint()
+        finally:
+            self.learner = None
+            self.lease.release()
+
+
+#: How often a standby candidate tries for the learner lease, in seconds.
+STANDBY_POLL_SECONDS = 1.0
 
 
 def run_learner_process(settings: Settings, parent_pid: int | None = None) -> None:
-    """The learner as its own process (``artwork learn``): catch up with the log, then learn
-    and publish snapshots until SIGTERM or SIGINT (or, with ``parent_pid``, until that process
-    is gone: a server killed outright leaves no learner behind), and write a last checkpoint."""
+    """The learner as its own process (``artwork learn``): a candidate that, once it leads,
+    catches up with the log, then learns and publishes snapshots; until SIGTERM or SIGINT (or,
+    with ``parent_pid``, until that process is gone: a server killed outright leaves no learner
+    behind), when a leader writes a last checkpoint."""
     from .catalog import data_paths
 
-    paths = data_paths(settings.data_dir)
-    store = learner_store(paths["db"])
-    model = load_model(store, settings.vw_args, paths["models"])
-    learner = Learner(settings, store, model, paths["models"],
-                      checkpoint_seconds=settings.publish_every_seconds)
+    store = learner_store(settings)
+    candidate = LearnerCandidate(settings, store, data_paths(settings.data_dir)["models"])
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
-    learned = learner.learn_available()
-    learner.checkpoint()
-    log.info("learner ready at event %d (%d re-learned from the log)", model.seq, learned)
-    interval = settings.learner_interval_seconds
+    log.info("learner candidate started (pid %d)", os.getpid())
     while not stopping.is_set():
         try:
-            learner.run_once()
+            candidate.step()
         except Exception:
             log.exception("learner round failed; retrying")
-        metrics.set_leader(learner)  # for the serving processes' /metrics (under serve --workers)
+        metrics.set_leader(candidate)  # for the serving processes' /metrics (under serve --workers)
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the server (pid %d) is gone; stopping", parent_pid)
             break
-        stopping.wait(interval)
-    learner.checkpoint()
+        stopping.wait(settings.learner_interval_seconds if candidate.is_leader else STANDBY_POLL_SECONDS)
+    candidate.stop()
+    metrics.set_leader(candidate)
     store.close()

@@ -8,10 +8,11 @@ needs, since it has no spare processes to lose. (gunicorn with one gthread worke
 other candidate; it would put the learner thread in a forked worker, and its threads read the
 request themselves.)
 
-N serving processes (``serve_production``): gunicorn, plus exactly one learner process. Serving
-processes (``ROLE=serve``) only predict and log; they follow the snapshots the learner
-publishes. The learner (``artwork learn``) is started beside gunicorn, restarted if it dies,
-and stopped with it (SIGTERM, so it writes a last checkpoint).
+N serving processes (``serve_production``): gunicorn, plus one learner candidate process.
+Serving processes (``ROLE=serve``) only predict and log; they follow the snapshots the learner
+publishes. The learner candidate (``artwork learn``) is started beside gunicorn, restarted if it
+dies, and stopped with it (SIGTERM, so a leader writes a last checkpoint); among the candidates
+of every host on one log, one is elected and learns (``learner.LearnerCandidate``).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The storage contract and its SQLite implementation: the only module that holds SQL.
+"""The storage contract and its SQLite implementation (``artwork/postgres.py`` is the other).
 
 ``Storage`` names every operation the service, the learner and the tools need from the log
 (logging a page of decisions, reading a person's history, recording an outcome under the reward
-join, closing due windows, the next batch to learn, checkpoints, profiles, read-outs, deleting a
-person...) and says what each promises: atomicity, ordering, exactly-once. ``Store`` implements
-it over one SQLite file; a server database (PostgreSQL, for many serving hosts) would be a second
-class with the same methods, not a rewrite of the service (ARCHITECTURE.md, "Scale path").
+join, closing due windows, the next batch to learn, checkpoints and snapshots, image bytes,
+electing the learner, profiles, read-outs, deleting a person...) and says what each promises:
+atomicity, ordering, exactly-once. ``Store`` implements it over one SQLite file;
+``postgres.PostgresStore`` over a PostgreSQL database that many serving hosts share.
 
 The reward join's rule, what finalizing an event does (it becomes final with its reward and
 enters the learn queue, in order, at most once), is written once: ``Store._finalize``, used by
@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import abc
 import fcntl
+import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
@@ -39,6 +40,97 @@ BACKSTOP_WAL_PAGES = 10_000
 RESTART_WAIT_MS = 5
 #: Idle connections kept per process for the next request.
 POOL_SIZE = 16
+#: The published snapshot, in the models folder (SQLite): serving processes follow this pointer.
+LATEST = "latest.json"
+#: Copies of checkpoints fetched from a database that keeps their bytes, per host (a cache).
+CACHED_CHECKPOINTS = 4
+
+
+class StoreOpenError(RuntimeError):
+    """The store cannot be opened: a malformed database URL, or a server that does not answer.
+    The message says which, naming the setting, for the command line to print as it is."""
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a
+    part (write a temporary file beside it, fsync, rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class LearnerLease(abc.ABC):
+    """The right to be the one learner of a log (``Storage.learner_lease``): at most one holder
+    at a time among every process of every host that shares the log. A holder that dies, or
+    whose connection to the database is lost, loses it, and a candidate's next ``acquire`` wins."""
+
+    @abc.abstractmethod
+    def acquire(self) -> bool:
+        """Take the lease if nobody holds it, without waiting; True if this lease now holds it."""
+
+    @abc.abstractmethod
+    def held(self) -> bool:
+        """True while this lease still holds it (a leader asks before each round: False means it
+        was lost, e.g. with the database connection, and the leader must stop learning)."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """Give it up (if held) and free what the lease holds."""
+
+    @abc.abstractmethod
+    def taken(self) -> bool:
+        """Whether some candidate, of any process or host, holds the lease now (read-only, for
+        metrics: any process may ask, candidate or not)."""
+
+
+class FileLease(LearnerLease):
+    """A lease as an ``flock`` on a file: the kernel drops it when the process dies. Each lease
+    opens the file itself, so two leases in one process exclude each other too."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the last descriptor drops the flock
+            self._fd = None
+
+    def taken(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # a shared lock is refused while a leader holds the exclusive one
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # a candidate that tried meanwhile just tries again at its next poll
+        return False
 
 migrations = Migrations("artwork")
 
@@ -245,19 +337,21 @@ class RewardJoin(abc.ABC):
 
 class Storage(abc.ABC):
     """The storage contract: every operation on the log, the catalog, people and the model's
-    checkpoints, and what each promises. ``Store`` is the SQLite implementation; another
-    database is another subclass with these methods (``Store``'s ``write``, ``query`` and
-    ``put_title`` are SQLite's own, for tests and tools, and not part of the contract).
+    checkpoints, and what each promises. ``Store`` is the SQLite implementation,
+    ``postgres.PostgresStore`` the PostgreSQL one (``SQLStorage``'s ``write``, ``query`` and
+    ``put_title`` are for the SQL backends, their tests and tools, and not part of the contract).
 
     Promises that hold throughout:
 
     - A write operation is one transaction: all of it commits, or (on any exception) none.
-    - **The reward join's rule.** Finalizing an event makes it final with its reward and gives
-      it the next place in the learn queue, in the same transaction, only if it was pending:
-      an event enters the learn queue at most once, and the queue's order is the order in which
-      events became final. The model is the epoch's VW arguments plus the queue learned in
-      order, so learning is exactly-once and a restart rebuilds the same model
-      (``reward_join`` and ``close_due_windows`` both finalize by this one rule).
+    - **The reward join's rule.** Finalizing an event makes it final with its reward and queues
+      it for learning, in the same transaction, only if it was pending: an event enters the
+      learn queue at most once, and once ``learn_batch`` has returned a place, no event is ever
+      given a place at or before it (SQLite numbers at finalizing, its one writer committing in
+      order; PostgreSQL numbers committed final events when the learner reads, ARCHITECTURE.md).
+      The model is the epoch's VW arguments plus the queue learned in order, so learning is
+      exactly-once and a restart rebuilds the same model (``reward_join`` and
+      ``close_due_windows`` both finalize by this one rule).
     - Values go in and come out plain: str, int, float, None, lists and dicts.
     """
 
@@ -406,11 +500,30 @@ class Storage(abc.ABC):
         """The checkpoints made with ``vw_args`` in ``epoch``, newest first: {"seq", "file", "sha256"}."""
 
     @abc.abstractmethod
-    def add_checkpoint(self, seq: int, file: str, sha256: str, vw_args: str, epoch: int, now: float,
-                       keep: int) -> list[str]:
-        """Record a checkpoint and, in the same transaction, forget every one of an earlier epoch
-        and all but the newest ``keep`` of this one. Returns the files of those forgotten (the
-        caller deletes them)."""
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+        """Record a checkpoint and publish it as the snapshot serving processes load, and forget
+        every checkpoint of an earlier epoch and all but the newest ``keep`` of this one.
+        ``snapshot`` is {"seq", "epoch", "file", "sha256", "vw_args"}; the model's file is
+        ``models_dir / snapshot["file"]``. Published atomically: a reader finds the previous
+        snapshot or this whole one, with bytes that match its sha256 (SQLite: the file stays the
+        only copy and ``latest.json`` points at it; PostgreSQL: the bytes go into the database in
+        the checkpoint's own transaction). Returns the files of the checkpoints forgotten (the
+        caller deletes them from its disk)."""
+
+    @abc.abstractmethod
+    def latest_snapshot(self, models_dir: Path) -> dict | None:
+        """The newest published snapshot ({"seq", "epoch", "file", "sha256", "vw_args"}), or
+        None if none was published; ``local_copy(models_dir, ...)`` gives its file."""
+
+    @abc.abstractmethod
+    def stored_file(self, kind: str, name: str) -> bytes | None:
+        """The bytes of a file the database keeps (``kind`` 'image': a content-addressed image
+        file; 'checkpoint': a model checkpoint's file), or None where it keeps none (SQLite:
+        the files in the data directory are the only copy)."""
+
+    @abc.abstractmethod
+    def learner_lease(self) -> LearnerLease:
+        """A new candidate's lease on being the one learner of this log (not yet acquired)."""
 
     # Read-outs ------------------------------------------------------------------------------
 
@@ -443,11 +556,313 @@ class Storage(abc.ABC):
         entries, and views and ratings before it, in one transaction (pending decisions stay).
         Returns {"decisions", "views", "ratings"} deleted."""
 
+    # Files: images and model checkpoints (the same for every backend) -------------------------
 
-class Store(Storage):
+    def put_image_files(self, images_dir: Path, files: Mapping[str, bytes]) -> None:
+        """Keep content-addressed image files (name -> bytes) before the rows that name them are
+        committed (``put_titles``): a failure in between leaves unreferenced files, never a row
+        without its image. Here, as files in ``images_dir``; a database that keeps the bytes
+        itself overrides this."""
+        images_dir.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            if not (images_dir / name).exists():
+                write_atomically(images_dir / name, data)
+
+    def local_copy(self, folder: Path, name: str, kind: str, sha256: str | None = None) -> Path | None:
+        """A file of ``kind`` ('image' or 'checkpoint', see ``stored_file``) on this host's disk:
+        ``folder / name`` if it is there (and, given ``sha256``, has those bytes), else the
+        database's copy (checked against ``sha256``, or for an image against its content-addressed
+        name) written to the cache under ``folder``; None if neither is to be had intact. Where
+        the database keeps the bytes, the local disk is only a cache: a host with an empty one
+        gets every file from the database."""
+        for path in (folder / name, folder / "cache" / name):
+            if path.is_file() and (sha256 is None or file_sha256(path) == sha256):
+                return path
+        data = self.stored_file(kind, name)
+        if data is None:
+            return None
+        digest = hashlib.sha256(data).hexdigest()
+        intact = digest == sha256 if sha256 is not None else name.startswith(digest[:20])
+        if not intact:
+            return None  # damaged in the database: the caller falls back as for a bad file
+        cache = folder / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        write_atomically(cache / name, data)
+        if kind == "checkpoint":  # a host follows snapshot after snapshot: keep the newest few only
+            for old in sorted(cache.glob("*.vw"), key=lambda p: p.stat().st_mtime)[:-CACHED_CHECKPOINTS]:
+                old.unlink(missing_ok=True)
+        return cache / name
+
+
+class SQLStorage(Storage):
+    """What the SQL backends (``Store``, ``postgres.PostgresStore``) run alike, written once with
+    ``?`` placeholders and SQL that SQLite and PostgreSQL both read the same way. A subclass
+    gives ``write`` (a transaction whose connection runs ``?`` statements), ``query``,
+    ``query_one`` and ``scalar``; what differs between the databases (the reward join, the learn
+    queue, retention, snapshots) stays in the subclass."""
+
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager:
+        """``with store.write() as conn:`` one write transaction; ``conn.execute(sql, params)``
+        and ``conn.executemany`` take ``?`` placeholders."""
+
+    @abc.abstractmethod
+    def query(self, sql: str, params=()) -> list[dict]:
+        """Rows of a read as dicts (``?`` placeholders)."""
+
+    @abc.abstractmethod
+    def query_one(self, sql: str, params=()) -> dict | None:
+        """The first row of a read as a dict, or None."""
+
+    @abc.abstractmethod
+    def scalar(self, sql: str, params=()):
+        """The first column of the first row of a read, or None."""
+
+    @abc.abstractmethod
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        """Rows of a read as tuples (``?`` placeholders): no dict per row, for the request path."""
+
+    # Catalog --------------------------------------------------------------------------------
+
+    def has_catalog(self) -> bool:
+        return bool(self.scalar("SELECT EXISTS (SELECT 1 FROM titles)"))
+
+    def catalog_counts(self) -> tuple[int, int]:
+        return (self.scalar("SELECT count(*) FROM titles"),
+                self.scalar("SELECT count(*) FROM artworks WHERE active = 1"))
+
+    def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
+        with self.write() as conn:
+            for title, images in titles:
+                self.put_title(conn, title, images, now)
+
+    def put_title(self, conn, title: dict, images: dict, now: float) -> None:
+        """Insert or replace one title and its artwork inside the caller's write transaction.
+
+        ``images`` maps artwork id -> size -> {"file", "width", "height", "bytes"}. Artwork that
+        the title had before and no longer lists is retired (kept, inactive), because logged
+        decisions still refer to it.
+        """
+        position = conn.execute(
+            "SELECT coalesce((SELECT position FROM titles WHERE id = ?),"
+            " (SELECT coalesce(max(position), -1) + 1 FROM titles))", (title["id"],)
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO titles (id, name, genres, year, synopsis, position, updated_ts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+            " genres = excluded.genres, year = excluded.year, synopsis = excluded.synopsis,"
+            " updated_ts = excluded.updated_ts",
+            (title["id"], title["name"], json.dumps(title["genres"]), title.get("year"),
+             title.get("synopsis"), position, now),
+        )
+        conn.execute("UPDATE artworks SET active = 0 WHERE title_id = ?", (title["id"],))
+        for index, art in enumerate(title["artwork"]):
+            owner = conn.execute("SELECT title_id FROM artworks WHERE id = ?", (art["id"],)).fetchone()
+            if owner is not None and owner[0] != title["id"]:
+                raise ValueError(f"artwork id {art['id']!r} already belongs to title {owner[0]!r}")
+            conn.execute(
+                "INSERT INTO artworks (id, title_id, position, tags, active) VALUES (?, ?, ?, ?, 1)"
+                " ON CONFLICT(id) DO UPDATE SET position = excluded.position, tags = excluded.tags,"
+                " active = 1",
+                (art["id"], title["id"], index, json.dumps(art["tags"])),
+            )
+            for size, meta in images.get(art["id"], {}).items():
+                conn.execute(
+                    "INSERT INTO artwork_images (artwork_id, size, file, width, height, bytes)"
+                    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(artwork_id, size) DO UPDATE SET file = excluded.file,"
+                    " width = excluded.width, height = excluded.height, bytes = excluded.bytes",
+                    (art["id"], size, meta["file"], meta["width"], meta["height"], meta["bytes"]),
+                )
+
+    def titles(self) -> list[dict]:
+        """Every title in catalog order with its active artwork, as plain dicts (the service
+        reads them through its in-memory ``Catalog``)."""
+        rows = self.query("SELECT * FROM titles ORDER BY position")
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        arts = self.query(
+            f"SELECT id, title_id, tags FROM artworks WHERE active = 1 AND title_id IN ({marks})"
+            " ORDER BY title_id, position", [r["id"] for r in rows])
+        by_title: dict[str, list] = {}
+        for art in arts:
+            by_title.setdefault(art["title_id"], []).append({"id": art["id"], "tags": json.loads(art["tags"])})
+        return [
+            {"id": r["id"], "name": r["name"], "genres": json.loads(r["genres"]), "year": r["year"],
+             "synopsis": r["synopsis"], "artwork": by_title.get(r["id"], [])}
+            for r in rows
+        ]
+
+    def genre_vocabulary(self) -> set[str]:
+        return {g for r in self.query("SELECT genres FROM titles") for g in json.loads(r["genres"])}
+
+    def image(self, artwork_id: str, size: str) -> dict | None:
+        return self.query_one("SELECT * FROM artwork_images WHERE artwork_id = ? AND size = ?",
+                              (artwork_id, size))
+
+    def artwork_tags(self, artwork_ids: Sequence[str]) -> dict[str, dict]:
+        marks = ",".join("?" * len(artwork_ids))
+        return {r["id"]: json.loads(r["tags"]) for r in self.query(
+            f"SELECT id, tags FROM artworks WHERE id IN ({marks})", list(artwork_ids))}
+
+    # People ---------------------------------------------------------------------------------
+
+    def history(self, user_id: str) -> dict:
+        rows = self.rows(
+            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?"
+            " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?"
+            " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?", (user_id,) * 3)
+        onboarding = [r[1] for r in rows if r[0] == "o"]
+        return {"known": bool(onboarding),
+                "views": [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"],
+                # PostgreSQL types the union's column as a float: thumbs come back as the int stored
+                "ratings": [{"title_id": r[1], "thumbs": int(r[2]), "at_ts": r[3]} for r in rows if r[0] == "r"],
+                "onboarding_genres": json.loads(onboarding[0]) if onboarding else []}
+
+    _NEW_PERSON = "INSERT INTO users (id, created_ts) VALUES (?, ?) ON CONFLICT (id) DO NOTHING"
+
+    def add_view(self, user_id: str, title_id: str, seconds: float, at_ts: float, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
+                         (user_id, title_id, seconds, at_ts))
+
+    def set_rating(self, user_id: str, title_id: str, thumbs: int, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("INSERT INTO ratings (user_id, title_id, thumbs, at_ts) VALUES (?, ?, ?, ?)"
+                         " ON CONFLICT (user_id, title_id) DO UPDATE SET thumbs = excluded.thumbs,"
+                         " at_ts = excluded.at_ts", (user_id, title_id, thumbs, now))
+
+    def set_onboarding_genres(self, user_id: str, genres: list[str], now: float) -> None:
+        with self.write() as conn:
+            conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.execute("UPDATE users SET onboarding_genres = ? WHERE id = ?", (json.dumps(genres), user_id))
+
+    def profile(self, user_id: str, recent: int = 20) -> dict:
+        user = self.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
+        return {
+            "known": user is not None,
+            "onboarding_genres": json.loads(user["onboarding_genres"]) if user else [],
+            "views": self.scalar("SELECT count(*) FROM views WHERE user_id = ?", (user_id,)),
+            "recent_views": self.query("SELECT title_id, seconds, at_ts FROM views WHERE user_id = ?"
+                                       " ORDER BY at_ts DESC, id DESC LIMIT ?", (user_id, recent)),
+            "ratings": self.query("SELECT title_id, thumbs FROM ratings WHERE user_id = ? ORDER BY at_ts DESC",
+                                  (user_id,)),
+        }
+
+    # Decisions --------------------------------------------------------------------------------
+
+    _LOG_DECISION = (f"INSERT INTO impressions ({', '.join(DECISION_COLUMNS)})"
+                     f" VALUES ({', '.join('?' * len(DECISION_COLUMNS))})")
+
+    def log_decisions(self, user_id: str, rows: Sequence[tuple], now: float, new_person: bool) -> None:
+        with self.write() as conn:
+            if new_person:
+                conn.execute(self._NEW_PERSON, (user_id, now))
+            conn.executemany(self._LOG_DECISION, rows)
+
+    # The reward join ----------------------------------------------------------------------------
+
+    #: How the reward join's read of an event and window closing's read of due events lock
+    #: their rows (SQLite: nothing to add, its writer lock makes every other writer wait).
+    _EVENT_LOCK = ""
+    _DUE_LOCK = ""
+
+    @staticmethod
+    @abc.abstractmethod
+    def _finalize(conn, event_ids: Sequence[str], reward: float, reason: str, now: float) -> list[str]:
+        """The backend's reward join rule (``Storage`` states it) inside the caller's write
+        transaction; returns the events of ``event_ids`` that it finalized."""
+
+    @contextmanager
+    def reward_join(self, event_id: str) -> Iterator[RewardJoin]:
+        with self.write() as conn:
+            yield SQLRewardJoin(conn, event_id, self._finalize, lock=self._EVENT_LOCK)
+
+    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
+        closed = 0
+        while True:
+            with self.write() as conn:
+                due = [r[0] for r in conn.execute(
+                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
+                    " ORDER BY deadline_ts, event_id LIMIT ?" + self._DUE_LOCK, (now, batch))]
+                done = self._finalize(conn, due, reward, "window", now)
+                if len(done) != len(due):  # cannot happen with the rows locked; never half-close
+                    raise RuntimeError(f"closing windows: {len(due)} due, {len(done)} finalized")
+            closed += len(due)
+            if len(due) < batch:
+                return closed
+
+    # Learning ---------------------------------------------------------------------------------
+
+    def current_epoch(self) -> dict:
+        return self.query_one("SELECT * FROM model_epochs ORDER BY epoch DESC LIMIT 1")
+
+    @staticmethod
+    def _epoch_args(conn) -> str | None:
+        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
+
+    @staticmethod
+    def _new_epoch(conn, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
+        return conn.execute("INSERT INTO model_epochs (epoch, start_seq, vw_args, reason, created_ts)"
+                            " SELECT max(epoch) + 1, ?, ?, ?, ? FROM model_epochs RETURNING epoch",
+                            (start_seq, vw_args, reason, now)).fetchone()[0]
+
+    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
+        return self.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
+                          " ORDER BY seq DESC, id DESC", (vw_args, epoch))
+
+    # Retention --------------------------------------------------------------------------------
+
+    #: The tables that hold an event's place in (or on the way to) the learn queue.
+    _QUEUE_TABLES: tuple[str, ...] = ("learn_queue",)
+
+    def purge(self, cutoff: float) -> dict:
+        with self.write() as conn:
+            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
+            for table in ("outcomes", *self._QUEUE_TABLES):
+                conn.execute(f"DELETE FROM {table} WHERE event_id IN ({old})", (cutoff,))
+            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
+                                     (cutoff,)).rowcount
+            views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
+            ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
+        return {"decisions": decisions, "views": views, "ratings": ratings}
+
+    # Read-outs --------------------------------------------------------------------------------
+
+    def decision(self, event_id: str) -> dict | None:
+        row = self.query_one("SELECT * FROM impressions WHERE event_id = ?", (event_id,))
+        if row is not None:
+            row["outcomes"] = self.query("SELECT kind, seconds, effect, received_ts FROM outcomes"
+                                         " WHERE event_id = ? ORDER BY id", (event_id,))
+        return row
+
+    def log_totals(self) -> dict:
+        final = self.query_one("SELECT count(*) AS n, avg(reward) AS mean FROM impressions WHERE state = 'final'")
+        return {
+            "impressions": self.scalar("SELECT count(*) FROM impressions"),
+            "clicks": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'click'"),
+            "plays": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'play'"),
+            "final": final["n"], "mean_reward": final["mean"],
+            "pending": self.scalar("SELECT count(*) FROM impressions WHERE state = 'pending'"),
+            "awaiting_activation": self.scalar("SELECT count(*) FROM impressions WHERE state = 'awaiting_activation'"),
+        }
+
+    _CLICKED = "LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c ON c.event_id = i.event_id"
+
+    def click_rates(self, column: str) -> list[dict]:
+        if column not in RATE_COLUMNS:
+            raise ValueError(f"click rates by {column!r}: not one of {RATE_COLUMNS}")
+        return self.query(f"SELECT coalesce(i.{column}, 'none') AS key, count(*) AS impressions,"
+                          f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED}"
+                          " GROUP BY 1 ORDER BY 1")
+
+
+class Store(SQLStorage):
     """The storage contract over the project's SQLite database: one file, WAL mode, one writer at
-    a time. ``write``, ``query``, ``query_one``, ``scalar`` and ``put_title`` are SQLite's own (for
-    tests, benchmarks and the simulator's set-up), not part of the contract."""
+    a time. ``write``, ``query``, ``query_one``, ``scalar``, ``rows`` and ``put_title`` (for tests,
+    benchmarks and the simulator's set-up) are not part of the contract."""
 
     def __init__(self, path: str | Path, wal_autocheckpoint: int | None = None, *, durable: bool = True,
                  writes_per_commit: int = 1):
@@ -658,69 +1073,10 @@ class Store(Storage):
         row = self.conn.execute(sql, params).fetchone()
         return row[0] if row is not None else None
 
+    def rows(self, sql: str, params=()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
     # Catalog --------------------------------------------------------------------------------
-
-    def has_catalog(self) -> bool:
-        return bool(self.scalar("SELECT EXISTS (SELECT 1 FROM titles)"))
-
-    def put_title(self, conn: sqlite3.Connection, title: dict, images: dict, now: float) -> None:
-        """Insert or replace one title and its artwork inside the caller's write transaction.
-
-        ``images`` maps artwork id -> size -> {"file", "width", "height", "bytes"}. Artwork that
-        the title had before and no longer lists is retired (kept, inactive), because logged
-        decisions still refer to it.
-        """
-        position = conn.execute(
-            "SELECT coalesce((SELECT position FROM titles WHERE id = ?),"
-            " (SELECT coalesce(max(position), -1) + 1 FROM titles))", (title["id"],)
-        ).fetchone()[0]
-        conn.execute(
-            "INSERT INTO titles (id, name, genres, year, synopsis, position, updated_ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
-            " genres = excluded.genres, year = excluded.year, synopsis = excluded.synopsis,"
-            " updated_ts = excluded.updated_ts",
-            (title["id"], title["name"], json.dumps(title["genres"]), title.get("year"),
-             title.get("synopsis"), position, now),
-        )
-        conn.execute("UPDATE artworks SET active = 0 WHERE title_id = ?", (title["id"],))
-        for index, art in enumerate(title["artwork"]):
-            owner = conn.execute("SELECT title_id FROM artworks WHERE id = ?", (art["id"],)).fetchone()
-            if owner is not None and owner[0] != title["id"]:
-                raise ValueError(f"artwork id {art['id']!r} already belongs to title {owner[0]!r}")
-            conn.execute(
-                "INSERT INTO artworks (id, title_id, position, tags, active) VALUES (?, ?, ?, ?, 1)"
-                " ON CONFLICT(id) DO UPDATE SET position = excluded.position, tags = excluded.tags,"
-                " active = 1",
-                (art["id"], title["id"], index, json.dumps(art["tags"])),
-            )
-            for size, meta in images.get(art["id"], {}).items():
-                conn.execute(
-                    "INSERT OR REPLACE INTO artwork_images (artwork_id, size, file, width, height, bytes)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (art["id"], size, meta["file"], meta["width"], meta["height"], meta["bytes"]),
-                )
-
-    def titles(self) -> list[dict]:
-        """Every title in catalog order with its active artwork, as plain dicts (the service
-        reads them through its in-memory ``Catalog``)."""
-        rows = self.query("SELECT * FROM titles ORDER BY position")
-        if not rows:
-            return []
-        marks = ",".join("?" * len(rows))
-        arts = self.query(
-            f"SELECT id, title_id, tags FROM artworks WHERE active = 1 AND title_id IN ({marks})"
-            " ORDER BY title_id, position", [r["id"] for r in rows])
-        by_title: dict[str, list] = {}
-        for art in arts:
-            by_title.setdefault(art["title_id"], []).append({"id": art["id"], "tags": json.loads(art["tags"])})
-        return [
-            {"id": r["id"], "name": r["name"], "genres": json.loads(r["genres"]), "year": r["year"],
-             "synopsis": r["synopsis"], "artwork": by_title.get(r["id"], [])}
-            for r in rows
-        ]
-
-    def genre_vocabulary(self) -> set[str]:
-        return {g for (genres,) in self.conn.execute("SELECT genres FROM titles") for g in json.loads(genres)}
 
     # Lifecycle (the contract's) ---------------------------------------------------------------
 
@@ -734,67 +1090,8 @@ class Store(Storage):
 
     # Catalog (the contract's) ---------------------------------------------------------------
 
-    def catalog_counts(self) -> tuple[int, int]:
-        return (self.scalar("SELECT count(*) FROM titles"),
-                self.scalar("SELECT count(*) FROM artworks WHERE active = 1"))
-
-    def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
-        with self.write() as conn:
-            for title, images in titles:
-                self.put_title(conn, title, images, now)
-
-    def image(self, artwork_id: str, size: str) -> dict | None:
-        return self.query_one("SELECT * FROM artwork_images WHERE artwork_id = ? AND size = ?",
-                              (artwork_id, size))
-
-    def artwork_tags(self, artwork_ids: Sequence[str]) -> dict[str, dict]:
-        marks = ",".join("?" * len(artwork_ids))
-        return {r[0]: json.loads(r[1]) for r in self.conn.execute(
-            f"SELECT id, tags FROM artworks WHERE id IN ({marks})", list(artwork_ids))}
-
     # People (the contract's) ----------------------------------------------------------------
 
-    def history(self, user_id: str) -> dict:
-        rows = self.conn.execute(
-            "SELECT 'v', title_id, seconds, at_ts FROM views WHERE user_id = ?1"
-            " UNION ALL SELECT 'r', title_id, thumbs, at_ts FROM ratings WHERE user_id = ?1"
-            " UNION ALL SELECT 'o', onboarding_genres, NULL, NULL FROM users WHERE id = ?1", (user_id,)).fetchall()
-        onboarding = [r[1] for r in rows if r[0] == "o"]
-        return {"known": bool(onboarding),
-                "views": [{"title_id": r[1], "seconds": r[2], "at_ts": r[3]} for r in rows if r[0] == "v"],
-                "ratings": [{"title_id": r[1], "thumbs": r[2], "at_ts": r[3]} for r in rows if r[0] == "r"],
-                "onboarding_genres": json.loads(onboarding[0]) if onboarding else []}
-
-    _NEW_PERSON = "INSERT OR IGNORE INTO users (id, created_ts) VALUES (?, ?)"
-
-    def add_view(self, user_id: str, title_id: str, seconds: float, at_ts: float, now: float) -> None:
-        with self.write() as conn:
-            conn.execute(self._NEW_PERSON, (user_id, now))
-            conn.execute("INSERT INTO views (user_id, title_id, seconds, at_ts) VALUES (?, ?, ?, ?)",
-                         (user_id, title_id, seconds, at_ts))
-
-    def set_rating(self, user_id: str, title_id: str, thumbs: int, now: float) -> None:
-        with self.write() as conn:
-            conn.execute(self._NEW_PERSON, (user_id, now))
-            conn.execute("INSERT OR REPLACE INTO ratings (user_id, title_id, thumbs, at_ts) VALUES (?, ?, ?, ?)",
-                         (user_id, title_id, thumbs, now))
-
-    def set_onboarding_genres(self, user_id: str, genres: list[str], now: float) -> None:
-        with self.write() as conn:
-            conn.execute(self._NEW_PERSON, (user_id, now))
-            conn.execute("UPDATE users SET onboarding_genres = ? WHERE id = ?", (json.dumps(genres), user_id))
-
-    def profile(self, user_id: str, recent: int = 20) -> dict:
-        user = self.query_one("SELECT onboarding_genres FROM users WHERE id = ?", (user_id,))
-        return {
-            "known": user is not None,
-            "onboarding_genres": json.loads(user["onboarding_genres"]) if user else [],
-            "views": self.scalar("SELECT count(*) FROM views WHERE user_id = ?", (user_id,)),
-            "recent_views": self.query("SELECT title_id, seconds, at_ts FROM views WHERE user_id = ?"
-                                       " ORDER BY at_ts DESC, id DESC LIMIT ?", (user_id, recent)),
-            "ratings": self.query("SELECT title_id, thumbs FROM ratings WHERE user_id = ? ORDER BY at_ts DESC",
-                                  (user_id,)),
-        }
 
     def delete_person(self, user_id: str, forget_decisions: bool, now: float) -> dict:
         """SQLite: the log has no index by person (m004), so the decisions are found by a scan
@@ -832,14 +1129,6 @@ class Store(Storage):
 
     # Decisions and the reward join (the contract's) ------------------------------------------
 
-    _LOG_DECISION = (f"INSERT INTO impressions ({', '.join(DECISION_COLUMNS)})"
-                     f" VALUES ({', '.join('?' * len(DECISION_COLUMNS))})")
-
-    def log_decisions(self, user_id: str, rows: Sequence[tuple], now: float, new_person: bool) -> None:
-        with self.write() as conn:
-            if new_person:
-                conn.execute(self._NEW_PERSON, (user_id, now))
-            conn.executemany(self._LOG_DECISION, rows)
 
     @staticmethod
     def _finalize(conn: sqlite3.Connection, event_ids: Sequence[str], reward: float, reason: str,
@@ -855,25 +1144,6 @@ class Store(Storage):
                          [(event_id, now) for event_id in done])
         return done
 
-    @contextmanager
-    def reward_join(self, event_id: str) -> Iterator[RewardJoin]:
-        with self.write() as conn:
-            yield _SQLiteRewardJoin(conn, event_id)
-
-    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
-        closed = 0
-        while True:
-            with self.write() as conn:
-                due = [r[0] for r in conn.execute(
-                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
-                    " ORDER BY deadline_ts, event_id LIMIT ?", (now, batch))]
-                done = self._finalize(conn, due, reward, "window", now)
-                if len(done) != len(due):  # cannot happen under the writer lock; never half-close
-                    raise RuntimeError(f"closing windows: {len(due)} due, {len(done)} finalized")
-            closed += len(due)
-            if len(due) < batch:
-                return closed
-
     # Learning (the contract's) ----------------------------------------------------------------
 
     def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
@@ -888,19 +1158,6 @@ class Store(Storage):
                                           (seq,)).fetchone()
         return count, oldest
 
-    def current_epoch(self) -> dict:
-        return self.query_one("SELECT * FROM model_epochs ORDER BY epoch DESC LIMIT 1")
-
-    @staticmethod
-    def _epoch_args(conn: sqlite3.Connection) -> str | None:
-        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
-
-    @staticmethod
-    def _new_epoch(conn: sqlite3.Connection, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
-        conn.execute("INSERT INTO model_epochs (start_seq, vw_args, reason, created_ts) VALUES (?, ?, ?, ?)",
-                     (start_seq, vw_args, reason, now))
-        return conn.execute("SELECT max(epoch) FROM model_epochs").fetchone()[0]
-
     def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
         with self.write() as conn:
             start = 0 if relearn_log else conn.execute("SELECT coalesce(max(seq), 0) FROM learn_queue").fetchone()[0]
@@ -908,77 +1165,56 @@ class Store(Storage):
             epoch = self._new_epoch(conn, start, args, reason, now)
         return {"epoch": epoch, "start_seq": start, "vw_args": args}
 
-    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
-        return self.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
-                          " ORDER BY seq DESC, id DESC", (vw_args, epoch))
-
-    def add_checkpoint(self, seq: int, file: str, sha256: str, vw_args: str, epoch: int, now: float,
-                       keep: int) -> list[str]:
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+        """SQLite: the row commits, then ``latest.json`` is pointed at the file (write, fsync,
+        rename), which is what serving processes on this host follow."""
+        epoch = snapshot["epoch"]
         with self.write() as conn:
             conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", (seq, file, sha256, vw_args, now, epoch))
+                         " VALUES (?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
+                                                        snapshot["vw_args"], now, epoch))
             old = conn.execute(
                 "SELECT id, file FROM checkpoints WHERE epoch < ?1 OR id IN (SELECT id FROM checkpoints"
                 " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)", (epoch, keep)).fetchall()
             conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r[0],) for r in old])
+        write_atomically(Path(models_dir) / LATEST, json.dumps(snapshot).encode())
         return [r[1] for r in old]
+
+    def latest_snapshot(self, models_dir: Path) -> dict | None:
+        try:
+            return json.loads((Path(models_dir) / LATEST).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def stored_file(self, kind: str, name: str) -> bytes | None:
+        return None  # the data directory's files are the only copy
+
+    def learner_lease(self) -> LearnerLease:
+        return FileLease(self.path.with_name(self.path.name + ".learner-lock"))
 
     # Read-outs (the contract's) -------------------------------------------------------------
 
-    def decision(self, event_id: str) -> dict | None:
-        row = self.query_one("SELECT * FROM impressions WHERE event_id = ?", (event_id,))
-        if row is not None:
-            row["outcomes"] = self.query("SELECT kind, seconds, effect, received_ts FROM outcomes"
-                                         " WHERE event_id = ? ORDER BY id", (event_id,))
-        return row
-
-    def log_totals(self) -> dict:
-        final = self.query_one("SELECT count(*) AS n, avg(reward) AS mean FROM impressions WHERE state = 'final'")
-        return {
-            "impressions": self.scalar("SELECT count(*) FROM impressions"),
-            "clicks": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'click'"),
-            "plays": self.scalar("SELECT count(DISTINCT event_id) FROM outcomes WHERE kind = 'play'"),
-            "final": final["n"], "mean_reward": final["mean"],
-            "pending": self.scalar("SELECT count(*) FROM impressions WHERE state = 'pending'"),
-            "awaiting_activation": self.scalar("SELECT count(*) FROM impressions WHERE state = 'awaiting_activation'"),
-        }
-
-    _CLICKED = "LEFT JOIN (SELECT DISTINCT event_id FROM outcomes WHERE kind = 'click') c ON c.event_id = i.event_id"
-
-    def click_rates(self, column: str) -> list[dict]:
-        if column not in RATE_COLUMNS:
-            raise ValueError(f"click rates by {column!r}: not one of {RATE_COLUMNS}")
-        return self.query(f"SELECT coalesce(i.{column}, 'none') AS key, count(*) AS impressions,"
-                          f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED} GROUP BY key ORDER BY key")
 
     def timeline(self, since: float) -> list[dict]:
         return self.query("SELECT CAST(i.created_ts / 60 AS INTEGER) AS minute, count(*) AS impressions,"
                           f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED}"
                           " WHERE i.created_ts >= ? GROUP BY minute ORDER BY minute", (since,))
 
-    # Retention (the contract's) -------------------------------------------------------------
 
-    def purge(self, cutoff: float) -> dict:
-        with self.write() as conn:
-            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
-            conn.execute(f"DELETE FROM outcomes WHERE event_id IN ({old})", (cutoff,))
-            conn.execute(f"DELETE FROM learn_queue WHERE event_id IN ({old})", (cutoff,))
-            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
-                                     (cutoff,)).rowcount
-            views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
-            ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
-        return {"decisions": decisions, "views": views, "ratings": ratings}
+class SQLRewardJoin(RewardJoin):
+    """``RewardJoin`` inside a SQL store's write transaction, on a connection that runs ``?``
+    statements. ``finalize_rule`` is the store's reward join rule (``Store._finalize``,
+    ``PostgresStore._finalize``); ``lock`` ends the read of the event (PostgreSQL: ``FOR UPDATE``,
+    so outcomes for one event take turns; SQLite's writer lock already makes everything wait)."""
 
-
-class _SQLiteRewardJoin(RewardJoin):
-    """``RewardJoin`` inside a ``Store.write`` transaction (the writer lock is held throughout)."""
-
-    def __init__(self, conn: sqlite3.Connection, event_id: str):
+    def __init__(self, conn, event_id: str, finalize_rule, lock: str = ""):
         self._conn = conn
         self._event_id = event_id
+        self._finalize = finalize_rule
         row = conn.execute("SELECT state, deadline_ts, deferred, final_reason, reward FROM impressions"
-                           " WHERE event_id = ?", (event_id,)).fetchone()
-        self.event = None if row is None else {**dict(row), "deferred": bool(row["deferred"])}
+                           " WHERE event_id = ?" + lock, (event_id,)).fetchone()
+        self.event = None if row is None else {"state": row[0], "deadline_ts": row[1], "deferred": bool(row[2]),
+                                               "final_reason": row[3], "reward": row[4]}
 
     def held_outcomes(self) -> list[dict]:
         return [{"kind": r[0], "seconds": r[1]} for r in self._conn.execute(
@@ -991,7 +1227,7 @@ class _SQLiteRewardJoin(RewardJoin):
         self.event.update(state="pending", deadline_ts=deadline_ts)
 
     def finalize(self, reward: float, reason: str, now: float) -> bool:
-        if not Store._finalize(self._conn, [self._event_id], reward, reason, now):
+        if not self._finalize(self._conn, [self._event_id], reward, reason, now):
             return False
         self.event.update(state="final", reward=reward, final_reason=reason)
         return True

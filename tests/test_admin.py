@@ -10,6 +10,9 @@ from artwork.cli import cli
 from artwork.service import Admin
 from artwork.storage import Store
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 TOKEN = "s3cret-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -55,6 +58,7 @@ def decide_and_click(client, user, n, clock):
         d = client.post("/api/v1/select-artwork", json={"user_id": user, "title_id": f"t{i % 30 + 1:02d}"})
         event = d.get_json()["decisions"][0]["event_id"]
         client.post(f"/api/v1/events/{event}/click")
+        clock.advance(0.01)  # final one after another (PostgreSQL orders the queue by final time)
         events.append(event)
     return events
 
@@ -76,6 +80,7 @@ def test_deleting_a_person_removes_history_and_unlinks_decisions(admin_app, admi
     assert admin_client.delete("/api/v1/users/alice", headers=AUTH).status_code == 404
 
 
+@pytest.mark.sqlite_only  # SQLite's own scan for a person's decisions / its file
 @pytest.mark.parametrize("forget", [False, True])
 def test_deleting_a_person_finds_every_decision_of_theirs_even_those_made_during_the_scan(
         admin_app, admin_client, clock, monkeypatch, forget):
@@ -103,6 +108,7 @@ def test_deleting_a_person_finds_every_decision_of_theirs_even_those_made_during
     assert outcomes == set(erin) | (set() if forget else set(dana))
 
 
+@pytest.mark.sqlite_only  # SQLite's own scan for a person's decisions / its file
 @pytest.mark.parametrize("forget", [False, True])
 def test_a_decision_on_a_reused_rowid_during_the_scan_is_found(admin_app, admin_client, clock, monkeypatch, forget):
     """The log has no AUTOINCREMENT: once its newest rows are deleted (another person forgotten,
@@ -127,6 +133,7 @@ def test_a_decision_on_a_reused_rowid_during_the_scan_is_found(admin_app, admin_
     assert store.scalar("SELECT count(*) FROM impressions WHERE user_id = 'dana'") == 0
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_a_decision_on_a_rowid_freed_by_a_purge_during_the_scan_is_found(admin_app, admin_client, clock, monkeypatch):
     service = admin_app.extensions["artwork"]
     store = service.store
@@ -148,6 +155,7 @@ def test_a_decision_on_a_rowid_freed_by_a_purge_during_the_scan_is_found(admin_a
     assert store.scalar("SELECT count(*) FROM impressions") == 0
 
 
+@pytest.mark.sqlite_only  # SQLite's own scan for a person's decisions / its file
 def test_a_decision_no_longer_the_persons_after_the_scan_is_left_alone(admin_app, admin_client, clock, monkeypatch):
     """A decision the scan found but another deletion unlinked before the writer lock was taken
     is no longer this person's: forgetting the person leaves it (and its outcome) in the log."""
@@ -209,6 +217,7 @@ def test_reset_and_retrain_start_new_model_epochs(admin_app, admin_client, clock
     assert bad.status_code == 400
 
 
+@pytest.mark.sqlite_only  # reads the SQLite file directly
 def test_purge_deletes_what_is_older_than_the_retention(runner, data_dir, make_app, clock):
     app = make_app()
     client = app.test_client()

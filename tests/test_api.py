@@ -4,6 +4,9 @@ import json
 
 import pytest
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 EVENING = "2026-11-23T21:00:00+01:00"
 
 

@@ -4,6 +4,9 @@ import time
 
 import pytest
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 FANS = {"thriller": {"thriller": 1.0}, "romance": {"romance": 1.0}}
 
 

@@ -2,6 +2,9 @@
 
 import random
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 FANS = {"romance": {"romance": 1.0}, "thriller": {"thriller": 1.0}}
 CLICK_IF_MATCH, CLICK_OTHERWISE = 0.7, 0.03
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: import name -> distribution name, where they differ (werkzeug comes with flask).
-DISTRIBUTIONS = {"PIL": "pillow", "sqlite_utils": "sqlite-utils", "werkzeug": "flask", "jsonschema_rs": "jsonschema-rs"}
+DISTRIBUTIONS = {"PIL": "pillow", "sqlite_utils": "sqlite-utils", "werkzeug": "flask", "jsonschema_rs": "jsonschema-rs",
+                 "psycopg_pool": "psycopg-pool"}
 LOCAL = {"artwork"}  # a top-level `simulations` import would show up as an undeclared one
 
 

@@ -6,6 +6,9 @@ import random
 from artwork.config import DEFAULT_VW_ARGS
 from artwork.policy import Model
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 PERSONAS = [{"romance": 1.0}, {"thriller": 1.0}, {"family": 0.5, "animation": 0.5}]
 
 

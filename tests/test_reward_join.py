@@ -1,6 +1,10 @@
 """The reward join: every event learned exactly once, with the right reward, whatever arrives."""
 
 import pytest
+from conftest import numbered
+
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
 
 
 def decide(client, title="t01", **extra):
@@ -14,7 +18,7 @@ def post(client, event_id, kind, **body):
 
 
 def queue(service):
-    return service.store.query("SELECT q.seq, q.event_id, i.reward, i.final_reason FROM learn_queue q"
+    return numbered(service.store).query("SELECT q.seq, q.event_id, i.reward, i.final_reason FROM learn_queue q"
                                " JOIN impressions i USING (event_id) ORDER BY q.seq")
 
 

@@ -14,6 +14,9 @@ from servers import running_server
 
 from artwork.security import CONTENT_SECURITY_POLICY, HEADERS
 
+#: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
+BOTH_BACKENDS = True
+
 EXPECTED = {name: value for name, (value, _) in HEADERS.items()}
 
 
