@@ -4,7 +4,9 @@ installed as ``artwork.simulations.demo_routes``), so the core imports nothing f
 
 Each view declares its contract with ``@operation`` (``openapi.py``): the request body and path
 parameters are validated against ``schemas.py`` before the view runs, and the same declarations
-make the OpenAPI document served at ``GET /openapi.json``.
+make the OpenAPI document served at ``GET /openapi.json``. Operations declared with
+``client_key=True`` need a client key when CLIENT_KEYS is set (``security.require_client_key``);
+health, metrics, the document, ping, images and the demo page stay open (README "Client keys").
 """
 
 from __future__ import annotations
@@ -77,20 +79,22 @@ def ping():
 
 
 @bp.get("/api/v1/titles")
-@operation("The catalog", tags=("catalog",), responses={200: ("Every title with its active artwork.", S.TITLES)})
+@operation("The catalog", tags=("catalog",), client_key=True,
+           responses={200: ("Every title with its active artwork.", S.TITLES)})
 def list_titles():
     return jsonify({"titles": service().titles()})
 
 
 @bp.get("/api/v1/titles/<title_id>")
-@operation("One title", tags=("catalog",), responses={200: ("The title with its active artwork.", S.TITLE)},
+@operation("One title", tags=("catalog",), client_key=True,
+           responses={200: ("The title with its active artwork.", S.TITLE)},
            errors={400: ["bad_request"], 404: ["unknown_title", "not_found"]})
 def get_title(title_id):
     return jsonify(service().title(title_id))
 
 
 @bp.post("/api/v1/select-artwork")
-@operation("Pick one artwork per title for a person now", tags=("decisions",), body=_select_request,
+@operation("Pick one artwork per title for a person now", tags=("decisions",), client_key=True, body=_select_request,
            description="Every decision is logged (with its propensity) before the answer is sent. Give "
                        "`title_id` or `title_ids`.",
            responses={200: ("One decision per title, in the order asked.", S.SELECT_RESPONSE)},
@@ -109,7 +113,7 @@ def _outcome(kind: str, summary: str, description: str, conflicts: list[str] | N
     errors = {400: ["bad_request"], 404: EVENT_404, **WRITES}
     if conflicts:
         errors[409] = conflicts
-    return operation(summary, tags=("outcomes",), description=description,
+    return operation(summary, tags=("outcomes",), description=description, client_key=True,
                      body=S.PLAY_REQUEST if kind == "play" else S.EMPTY_BODY, body_required=kind == "play",
                      responses={200: ("The outcome's effect.", S.OUTCOME_RESPONSE)}, errors=errors)
 
@@ -148,7 +152,7 @@ def dismiss(event_id, body):
 
 
 @bp.get("/api/v1/events/<event_id>")
-@operation("One logged decision, explained", tags=("decisions",),
+@operation("One logged decision, explained", tags=("decisions",), client_key=True,
            responses={200: ("The decision, its outcomes and an explanation.", S.EVENT_DETAIL)},
            errors={404: EVENT_404})
 def get_event(event_id):
@@ -159,14 +163,14 @@ USER_ERRORS = {400: ["bad_request"], 404: ["unknown_title", "not_found"], **WRIT
 
 
 @bp.post("/api/v1/users/<user_id>/views")
-@operation("Add a view to a person's history", tags=("people",), body=S.VIEW_REQUEST,
+@operation("Add a view to a person's history", tags=("people",), client_key=True, body=S.VIEW_REQUEST,
            responses={201: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
 def add_view(user_id, body):
     return jsonify(service().record_view(user_id, body["title_id"], body["seconds"], body.get("at"))), 201
 
 
 @bp.post("/api/v1/users/<user_id>/ratings")
-@operation("Thumbs up or down on a title", tags=("people",), body=S.RATING_REQUEST,
+@operation("Thumbs up or down on a title", tags=("people",), client_key=True, body=S.RATING_REQUEST,
            description="A person's latest rating of a title wins.",
            responses={200: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
 def add_rating(user_id, body):
@@ -174,7 +178,7 @@ def add_rating(user_id, body):
 
 
 @bp.put("/api/v1/users/<user_id>/onboarding")
-@operation("Genres picked at sign-up", tags=("people",), body=S.ONBOARDING_REQUEST,
+@operation("Genres picked at sign-up", tags=("people",), client_key=True, body=S.ONBOARDING_REQUEST,
            responses={200: ("The updated profile.", S.PROFILE)},
            errors={400: ["bad_request", "unknown_genre"], 404: ["not_found"], **WRITES})
 def set_onboarding(user_id, body):
@@ -182,7 +186,7 @@ def set_onboarding(user_id, body):
 
 
 @bp.get("/api/v1/users/<user_id>/profile")
-@operation("What the service knows of a person's taste", tags=("people",),
+@operation("What the service knows of a person's taste", tags=("people",), client_key=True,
            description="A person never seen before gets the neutral prior.",
            responses={200: ("The profile.", S.PROFILE)}, errors={400: ["bad_request"], 404: ["not_found"]})
 def profile(user_id):
@@ -190,7 +194,7 @@ def profile(user_id):
 
 
 @bp.get("/api/v1/stats")
-@operation("Totals, click rates and the learner's lag", tags=("read-outs",),
+@operation("Totals, click rates and the learner's lag", tags=("read-outs",), client_key=True,
            responses={200: ("Read-outs of the decision log.", S.STATS)})
 def stats():
     return jsonify(service().stats())

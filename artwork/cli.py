@@ -10,6 +10,7 @@ import click
 
 from . import vocab
 from .catalog import data_paths, install_demo
+from .proxy import KEY_BURST, KEY_RATE
 from .storage import Storage, StoreOpenError
 from .stores import has_database
 
@@ -412,7 +413,11 @@ def _upstream(ctx, param, values: tuple[str, ...]) -> list[str]:
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--upstream", "upstreams", multiple=True, required=True, metavar="HOST:PORT", callback=_upstream,
               help="A serving host (`artwork serve` on it); repeat for each.")
-def proxy(host: str, port: int, upstreams: list[str]):
+@click.option("--key-rate", default=KEY_RATE, show_default=True, type=click.IntRange(1),
+              help="Requests per second each client key (X-Api-Key) may send; more get 429.")
+@click.option("--key-burst", default=KEY_BURST, show_default=True, type=click.IntRange(0),
+              help="Requests above the rate a client key may send at once.")
+def proxy(host: str, port: int, upstreams: list[str], key_rate: int, key_burst: int):
     """Run nginx in the foreground in front of serving hosts, with the reference configuration
     (deploy/nginx.conf.template): requests spread over the hosts, a dead host skipped, slow
     clients buffered, only safe retries. Needs Debian's nginx package. Stops on SIGTERM or
@@ -420,7 +425,7 @@ def proxy(host: str, port: int, upstreams: list[str]):
     from .proxy import ProxyError, run_proxy
 
     try:
-        run_proxy(host, port, upstreams, echo=click.echo)
+        run_proxy(host, port, upstreams, echo=click.echo, key_rate=key_rate, key_burst=key_burst)
     except ProxyError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -11,6 +11,7 @@ setting cannot go undocumented.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass, field
 
@@ -73,6 +74,12 @@ class Settings:
                            "called.")
     admin_token: str | None = setting(None, "Bearer token for admin operations (catalog upload, deleting users, "
                                       "model reset/retrain); unset: they are off.", kind=str, optional=True)
+    client_keys: str | None = setting(None, "Comma-separated keys, at least 16 characters each, one of which every "
+                                      "public API call must send in X-Api-Key (README \"Client keys\"); unset: no key "
+                                      "is needed.", kind=str, optional=True)
+    demo_key: str | None = setting(None, "With CLIENT_KEYS: the demo page's own key, handed to every browser that "
+                                   "opens it (so public, unlike the client keys); unset: the demo is off.",
+                                   kind=str, optional=True)
     retention_days: float = setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than "
                                     "this (0: keep everything).")
     role: str = setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's "
@@ -82,6 +89,14 @@ class Settings:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _coerce_value(f, getattr(self, f.name)))
         _validate(self)
+
+    @functools.cached_property
+    def accepted_keys(self) -> tuple[str, ...]:
+        """The keys a public API call may send: the client keys and the demo key; empty when
+        CLIENT_KEYS is unset (no key needed)."""
+        if self.client_keys is None:
+            return ()
+        return (*_split_keys(self.client_keys), *([self.demo_key] if self.demo_key else []))
 
     def replace(self, **changes) -> Settings:
         """A copy with some settings changed, by name (``REWARD=...``) or field (``reward=...``);
@@ -173,6 +188,27 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
     return Settings(**values)
 
 
+def _split_keys(text: str) -> list[str]:
+    return [key.strip() for key in text.split(",")]
+
+
+def _validate_keys(s: Settings) -> None:
+    """Every key long enough to be unguessable; the demo key (handed to anyone) never one of the
+    client keys. Messages never show a key."""
+    if s.client_keys is None:
+        return
+    keys = _split_keys(s.client_keys)
+    for n, key in enumerate(keys, 1):
+        if len(key) < 16 or any(ch.isspace() or not ch.isprintable() for ch in key) or not key.isascii():
+            raise ValueError(f"CLIENT_KEYS: key {n} of {len(keys)} must be at least 16 printable ASCII characters "
+                             "without spaces (keys are separated by commas)")
+    if s.demo_key is not None:
+        if len(s.demo_key) < 16 or not (s.demo_key.isascii() and s.demo_key.isprintable()) or " " in s.demo_key:
+            raise ValueError("DEMO_KEY must be at least 16 printable ASCII characters without spaces")
+        if s.demo_key in keys:
+            raise ValueError("DEMO_KEY must not be one of CLIENT_KEYS: every visitor of the demo page gets it")
+
+
 def _validate(s: Settings) -> None:
     """Refuse settings that would make the service misbehave, with the setting named."""
     if s.reward not in REWARDS:
@@ -197,6 +233,7 @@ def _validate(s: Settings) -> None:
             raise ValueError(f"{name.upper()} must be at least 1, not {getattr(s, name)!r}")
     if s.admin_token is not None and len(s.admin_token) < 16:
         raise ValueError("ADMIN_TOKEN must be at least 16 characters (or unset, which turns admin operations off)")
+    _validate_keys(s)
     if s.retention_days < 0:
         raise ValueError("RETENTION_DAYS must not be negative (0 keeps everything)")
     if not 0 <= s.propensity_floor < 1:

@@ -31,7 +31,7 @@ from werkzeug.exceptions import ClientDisconnected
 from . import schemas as S
 from .config import Settings
 from .errors import ServiceError, bad_request
-from .security import require_admin
+from .security import CLIENT_KEY_CODES, CLIENT_KEY_HEADER, require_admin, require_client_key
 
 SchemaSpec = dict | Callable[[Settings], dict]  # a schema, or a function of the app's settings
 
@@ -289,6 +289,7 @@ class Operation:
     response_headers: dict[int, dict[str, dict]] = field(default_factory=dict)
     max_body_bytes: int | None = None
     admin: bool = False
+    client_key: bool = False
 
     def body_schema(self, settings: Settings) -> dict | None:
         return resolve(self.body, settings)
@@ -359,20 +360,23 @@ def operation(summary: str, *, description: str = "", tags: tuple[str, ...] = ()
               body_required: bool = True, responses: dict[int, tuple[str, SchemaSpec | None]],
               errors: dict[int, list[str]] | None = None, media_type: str = JSON,
               response_headers: dict[int, dict[str, dict]] | None = None, max_body_bytes: int | None = None,
-              admin: bool = False):
+              admin: bool = False, client_key: bool = False):
     """Declare a view's contract. The wrapped view gets ``body=`` (the validated JSON object)
     when the operation has a body schema; path parameters are checked against
     ``schemas.PATH_PARAMETERS`` first. ``errors`` lists, per status, the error codes answered.
-    ``admin`` operations check the admin token before anything else; ``max_body_bytes`` raises
-    the body limit for this operation (after that check)."""
+    ``admin`` operations check the admin token before anything else, ``client_key`` ones the
+    client key (when CLIENT_KEYS is set); ``max_body_bytes`` raises the body limit for this
+    operation (after those checks)."""
     op = Operation(summary, description, tags, body, body_required, dict(responses), dict(errors or {}),
-                   media_type, dict(response_headers or {}), max_body_bytes, admin)
+                   media_type, dict(response_headers or {}), max_body_bytes, admin, client_key)
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(**kwargs):
             if op.admin:  # before anything of the request is read
                 require_admin(app_settings(current_app))
+            elif op.client_key:
+                require_client_key(app_settings(current_app))
             check_path_parameters(kwargs)
             if op.max_body_bytes is not None:  # this operation takes larger bodies than MAX_BODY_BYTES
                 request.max_content_length = op.max_body_bytes
@@ -428,10 +432,16 @@ class _Components:
 _PATH_VAR = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 304: "Not Modified", 400: "Bad Request",
                 404: "Not Found", 409: "Conflict", 413: "Content Too Large"}
-_ERROR_TEXT = {400: "Malformed or invalid request", 404: "Not found", 409: "Conflict",
+_ERROR_TEXT = {400: "Malformed or invalid request", 401: "Not authorized", 404: "Not found", 409: "Conflict",
                413: "Body larger than MAX_BODY_BYTES",
                503: "The decision log stayed locked; nothing was recorded, retry after Retry-After seconds"}
 _ERROR_HEADERS = {503: {"Retry-After": {"required": True, "schema": {"type": "string", "pattern": "^[0-9]+$"}}}}
+_CLIENT_KEY_401 = {"WWW-Authenticate": {"required": True, "description": "How to send the key.",
+                                        "schema": {"type": "string"}}}
+#: components.securitySchemes: the admin token always; the client key only where CLIENT_KEYS is set.
+ADMIN_SCHEME = {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN (README \"Who may do what\")."}
+CLIENT_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": CLIENT_KEY_HEADER,
+                     "description": "One of CLIENT_KEYS (README \"Client keys\")."}
 
 
 def openapi_path(rule: str) -> str:
@@ -489,15 +499,23 @@ def _operation_object(op: Operation, endpoint: str, method: str, params: list[st
             response["content"] = {op.media_type: {"schema": {"type": "string", "contentMediaType": op.media_type}}}
         responses[str(status)] = response
     for status, codes in sorted(op.errors.items()):
-        responses[str(status)] = {
-            "description": f"{_ERROR_TEXT.get(status, _STATUS_TEXT.get(status, 'Error'))}: "
-                           f"code {', '.join(codes)}",
-            "headers": _headers(_ERROR_HEADERS.get(status)),
-            "content": {JSON: {"schema": components.walk(S.error_for(status, codes)),
-                               "example": {"error": {"status": status, "code": codes[0], "message": "..."}}}},
-        }
-    out["responses"] = responses
+        responses[str(status)] = _error_response(status, codes, _ERROR_HEADERS.get(status), components)
+    if op.admin:
+        out["security"] = [{"adminToken": []}]
+    elif op.client_key and settings.accepted_keys:
+        out["security"] = [{"clientKey": []}]
+        responses["401"] = _error_response(401, CLIENT_KEY_CODES, _CLIENT_KEY_401, components)
+    out["responses"] = dict(sorted(responses.items()))
     return out
+
+
+def _error_response(status: int, codes: list[str], headers: dict | None, components: _Components) -> dict:
+    return {
+        "description": f"{_ERROR_TEXT.get(status, _STATUS_TEXT.get(status, 'Error'))}: code {', '.join(codes)}",
+        "headers": _headers(headers),
+        "content": {JSON: {"schema": components.walk(S.error_for(status, codes)),
+                           "example": {"error": {"status": status, "code": codes[0], "message": "..."}}}},
+    }
 
 
 def documented_routes(app) -> list[tuple[str, str, str, Operation]]:
@@ -541,6 +559,8 @@ def build_openapi(app) -> dict:
             "headers": {name: {"description": description, "required": True,
                                "schema": {"type": "string", "const": value}}
                         for name, (value, description) in HEADERS.items()},
+            "securitySchemes": {"adminToken": ADMIN_SCHEME,
+                                **({"clientKey": CLIENT_KEY_SCHEME} if settings.accepted_keys else {})},
         },
     }
 

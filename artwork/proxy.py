@@ -26,6 +26,9 @@ NGINX_MISSING = "nginx not found: install Debian's nginx package (apt-get instal
 #: Where Debian installs nginx, searched after PATH: a non-root user's PATH lacks the sbin folders.
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin")
 TEMPLATE_NAME = "nginx.conf.template"
+#: Default per-client-key rate limit: requests per second, and how many more may come at once.
+KEY_RATE = 100
+KEY_BURST = 200
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 
@@ -53,10 +56,17 @@ def template_text() -> str:
     return resources.files("artwork.deploy").joinpath(TEMPLATE_NAME).read_text()
 
 
-def render_config(listen: str, upstreams: Sequence[str], template: str | None = None) -> str:
+def render_config(listen: str, upstreams: Sequence[str], template: str | None = None, *, key_rate: int = KEY_RATE,
+                  key_burst: int = KEY_BURST) -> str:
     """The nginx configuration for ``listen`` (``host:port``) and the serving hosts
     (``host:port`` each): the directive line holding ``{{upstream}}`` is written once per host,
-    ``{{listen}}`` is replaced; comment lines are left as they are."""
+    ``{{listen}}``, ``{{key_rate}}`` (requests per second per client key) and ``{{key_burst}}``
+    (requests above the rate a key may send at once) are replaced; comment lines are left as
+    they are."""
+    if key_rate < 1 or key_burst < 0:
+        raise ProxyError(f"the key rate must be at least 1 request/s and the burst at least 0, not "
+                         f"{key_rate} and {key_burst}")
+    values = {"listen": listen, "key_rate": str(key_rate), "key_burst": str(key_burst)}
     if not upstreams:
         raise ProxyError("give at least one serving host (--upstream HOST:PORT)")
     lines = []
@@ -66,7 +76,7 @@ def render_config(listen: str, upstreams: Sequence[str], template: str | None = 
         elif "{{upstream}}" in line:
             lines += [line.replace("{{upstream}}", upstream) for upstream in upstreams]
         else:
-            lines.append(line.replace("{{listen}}", listen))
+            lines.append(_PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), line))
     text = "".join(lines)
     left = {m.group(1) for line in text.splitlines() if not line.lstrip().startswith("#")
             for m in _PLACEHOLDER.finditer(line)}
@@ -127,17 +137,19 @@ def make_prefix() -> Path:
     return prefix
 
 
-def run_proxy(host: str, port: int, upstreams: Sequence[str], echo=print) -> None:
+def run_proxy(host: str, port: int, upstreams: Sequence[str], echo=print, *, key_rate: int = KEY_RATE,
+              key_burst: int = KEY_BURST) -> None:
     """Run nginx in the foreground on ``host``:``port`` in front of ``upstreams`` (``host:port``
-    each) until it exits, or until SIGTERM or SIGINT, which stop it gracefully (SIGQUIT: requests
-    in flight finish, for up to the configuration's worker_shutdown_timeout). ProxyError if it
+    each), each client key limited to ``key_rate`` requests/s with ``key_burst`` more at once,
+    until it exits, or until SIGTERM or SIGINT, which stop it gracefully (SIGQUIT: requests in
+    flight finish, for up to the configuration's worker_shutdown_timeout). ProxyError if it
     cannot start or exits on its own with an error (its messages are on stderr)."""
     nginx = find_nginx()
     check_port_free(host, port)
     prefix = make_prefix()
     try:
         conf = prefix / "nginx.conf"
-        conf.write_text(render_config(address(host, port), upstreams))
+        conf.write_text(render_config(address(host, port), upstreams, key_rate=key_rate, key_burst=key_burst))
         check_config(nginx, prefix, conf)
         echo(f"Proxying http://{address(host, port)}/ to {', '.join(upstreams)} (nginx, prefix {prefix})")
         proc = subprocess.Popen([*nginx_command(nginx, prefix, conf), "-g", "daemon off;"])

@@ -366,6 +366,9 @@ JOB = record({
 JOB_RESPONSE = record({"job": JOB}, title="SimulationJobResponse")
 LATEST_JOB_RESPONSE = record({"job": {"anyOf": [JOB, {"type": "null"}]}}, title="LatestSimulationJobResponse")
 
+DEMO_KEY = record({"key": {"type": ["string", "null"], "description": "The key to send in X-Api-Key; null: none is "
+                                                                   "needed."}}, title="DemoKey")
+
 #: The OpenAPI document itself (it is described loosely: the OpenAPI 3.1 meta-schema is its contract).
 OPENAPI_DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths"]}
 

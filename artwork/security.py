@@ -1,4 +1,5 @@
-"""Security headers on every response: HTML, JSON, images and errors alike.
+"""Security headers on every response: HTML, JSON, images and errors alike; the admin token and
+the client keys that requests must carry.
 
 The demo page loads only its own scripts and styles (``static/``), so the Content-Security-Policy
 allows no inline script, no inline ``<style>``/``style=`` markup (the demo sets CSS custom
@@ -9,6 +10,7 @@ properties through the CSSOM, which CSP permits), no plugins and no framing. Ins
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 
 from flask import request
 
@@ -66,3 +68,39 @@ def require_admin(settings) -> None:
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
         raise ServiceError(401, "unauthorized", "admin operations need 'Authorization: Bearer <admin token>'",
                            headers={"WWW-Authenticate": "Bearer"})
+
+
+#: The header a public API call carries its client key in (README "Client keys").
+CLIENT_KEY_HEADER = "X-Api-Key"
+#: The error codes of a refused key: none given, or not one of the accepted keys.
+CLIENT_KEY_CODES = ["missing_client_key", "invalid_client_key"]
+CLIENT_KEY_CHALLENGE = f'ApiKey header="{CLIENT_KEY_HEADER}"'
+
+
+def key_matches(given: str | None, keys: Sequence[str]) -> bool:
+    """Whether ``given`` is one of ``keys``. Each comparison takes constant time and every key is
+    compared (no early exit), so the time taken tells nothing about the keys."""
+    if not given:
+        return False
+    given_bytes = given.encode()
+    found = False
+    for key in keys:
+        found |= hmac.compare_digest(given_bytes, key.encode())
+    return found
+
+
+def require_client_key(settings, header: str = CLIENT_KEY_HEADER) -> None:
+    """Refuse (401) unless the request's ``header`` holds one of the accepted keys (the client
+    keys and the demo key); nothing is checked when CLIENT_KEYS is unset. The key itself is
+    never logged nor repeated in the answer."""
+    keys = settings.accepted_keys
+    if not keys:
+        return
+    given = request.headers.get(header)
+    if key_matches(given, keys):
+        return
+    if not given:
+        code, message = CLIENT_KEY_CODES[0], f"this operation needs a client key in the {header} header"
+    else:
+        code, message = CLIENT_KEY_CODES[1], f"the key in the {header} header is not a valid client key"
+    raise ServiceError(401, code, message, headers={"WWW-Authenticate": CLIENT_KEY_CHALLENGE})

@@ -1,7 +1,8 @@
 """The demo's simulated-visitor routes (``POST/GET /api/v1/simulate...``): a blueprint of their
 own, registered by the app factory (``artwork.app.create_app``), so the core service and its API
 import nothing from the simulator. People from the synthetic world (``visitors.py``) make
-requests through the same decision and outcome code as the API.
+requests through the same decision and outcome code as the API. With CLIENT_KEYS set, the demo
+page asks ``GET /api/v1/demo-key`` for its own key (DEMO_KEY) and sends it like any client.
 """
 
 from __future__ import annotations
@@ -11,11 +12,27 @@ from flask import Blueprint, current_app, jsonify
 from artwork import schemas as S
 from artwork.api import TOO_LARGE, service
 from artwork.errors import ServiceError, not_found
-from artwork.openapi import operation
+from artwork.openapi import app_settings, operation
 
 from .visitors import MAX_VISITORS, VisitorJobs
 
 bp = Blueprint("simulate", __name__)
+
+
+@bp.get("/api/v1/demo-key")
+@operation("The demo page's key", tags=("demo",),
+           description="The key the demo page sends in X-Api-Key: null when the service needs no key, DEMO_KEY "
+                       "when CLIENT_KEYS is set; 403 demo_off when keys are needed and DEMO_KEY is unset. Anyone "
+                       "may ask: the demo key is public by design, never one of the client keys.",
+           responses={200: ("The demo's key.", S.DEMO_KEY)}, errors={403: ["demo_off"]})
+def demo_key():
+    settings = app_settings(current_app)
+    if settings.accepted_keys and not settings.demo_key:
+        raise ServiceError(403, "demo_off", "this service needs a client key and has no demo key: the demo is off "
+                                            "(set ARTWORK_DEMO_KEY to turn it on)")
+    response = jsonify({"key": settings.demo_key if settings.accepted_keys else None})
+    response.headers["Cache-Control"] = "no-store"  # a rotated demo key must reach the next page load
+    return response
 
 
 def _simulate_request(settings) -> dict:
@@ -30,7 +47,8 @@ def visitor_jobs() -> VisitorJobs:
 
 
 @bp.post("/api/v1/simulate")
-@operation("Start a burst of simulated visitors", tags=("demo",), body=_simulate_request, body_required=False,
+@operation("Start a burst of simulated visitors", tags=("demo",), client_key=True, body=_simulate_request,
+           body_required=False,
            description="People from the synthetic world make requests through the same decision and outcome "
                        "code as the API, in a background thread; one burst at a time.",
            responses={202: ("The burst started.", S.JOB_RESPONSE)},
@@ -44,7 +62,7 @@ def start_simulation(body):
 
 
 @bp.get("/api/v1/simulate")
-@operation("The latest burst's progress", tags=("demo",),
+@operation("The latest burst's progress", tags=("demo",), client_key=True,
            responses={200: ("The latest burst, or null if none ran.", S.LATEST_JOB_RESPONSE)})
 def latest_simulation():
     job = visitor_jobs().latest()
@@ -52,7 +70,7 @@ def latest_simulation():
 
 
 @bp.get("/api/v1/simulate/<job_id>")
-@operation("One burst's progress", tags=("demo",), responses={200: ("The burst.", S.JOB_RESPONSE)},
+@operation("One burst's progress", tags=("demo",), client_key=True, responses={200: ("The burst.", S.JOB_RESPONSE)},
            errors={404: ["unknown_simulation", "not_found"]})
 def get_simulation(job_id):
     job = visitor_jobs().get(job_id)

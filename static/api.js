@@ -11,11 +11,35 @@ export class ApiError extends Error {
 }
 
 const TIMEOUT_MS = 15000;
+const KEY_HEADER = "X-Api-Key";
+
+// The demo's own key (null when the service needs none), asked for once: a service with client
+// keys hands its demo key (DEMO_KEY) to any page that asks, never a client key.
+let demoKey = null;
+
+function key() {
+  if (demoKey === null) {
+    demoKey = send("GET", "/api/v1/demo-key").then((d) => d.key);
+    demoKey.catch(() => { demoKey = null; }); // asked again by the next call
+  }
+  return demoKey;
+}
 
 async function request(method, path, body) {
+  try {
+    return await send(method, path, body, await key());
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    demoKey = null; // the demo key was changed while the page was open: ask once more
+    return send(method, path, body, await key());
+  }
+}
+
+async function send(method, path, body, apiKey = null) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
   const init = { method, headers: { Accept: "application/json" }, signal: controller.signal };
+  if (apiKey) init.headers[KEY_HEADER] = apiKey;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
