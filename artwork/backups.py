@@ -16,6 +16,7 @@ With PostgreSQL the log and the model snapshots are both in the database: its ow
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -52,9 +53,12 @@ def backup(store: Store, paths: dict[str, Path], out: Path) -> dict:
             for row in copy.all_checkpoints():
                 saved = Path(tmp) / row["file"]
                 source = store.local_copy(paths["models"], row["file"], "checkpoint", row["sha256"])
+                intact = False
                 if source is not None:
-                    shutil.copyfile(source, saved)
-                if source is None or file_sha256(saved) != row["sha256"]:  # replaced meanwhile
+                    with contextlib.suppress(FileNotFoundError):  # deleted since, by a newer checkpoint
+                        shutil.copyfile(source, saved)
+                        intact = file_sha256(saved) == row["sha256"]
+                if not intact:
                     copy.forget_checkpoint(row["file"])
                     continue
                 members["models/" + row["file"]] = saved
