@@ -31,7 +31,7 @@ class Finding:
 def check_at_start(store: Storage, *, seconds: float = START_CHECK_SECONDS) -> bool:
     """Refuse a damaged database before a server starts: raise ``StoreDamaged`` with the problem
     and the way back. Checks the structure (SQLite: the schema, the first and last entry of every
-    table and index, where each write lands) and then the pages (``quick_check``) for at most
+    table and index, where appended rows land) and then the pages (``quick_check``) for at most
     ``seconds`` (0: structure only). Returns whether the page check ran to the end."""
     problems, complete = store.integrity_problems(full=False, seconds=seconds)
     if problems:

@@ -1160,7 +1160,7 @@ class Store(SQLStorage):
 
     def integrity_problems(self, *, full: bool = True, seconds: float | None = None) -> tuple[list[str], bool]:
         """SQLite: first the structure (the schema, and the first and last entry of every table
-        and index: the pages every write of the log touches, a few reads each), then
+        and index: where appended rows land, a few reads each), then
         ``PRAGMA integrity_check`` (``full``) or ``quick_check``, interrupted after ``seconds`` (0:
         not run)."""
         conn = self._connect()  # its own, so an interrupt cannot reach a request's connection
