@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, jsonify, send_file, send_from_director
 
 from . import metrics
 from . import schemas as S
-from .errors import not_found
+from .errors import ServiceError, not_found
 from .openapi import openapi_document, operation
 from .service import Service
 
@@ -52,10 +52,18 @@ def openapi_json():
 
 
 @bp.get("/healthz")
-@operation("Liveness and learner lag", tags=("meta",), responses={200: ("The service is up.", S.HEALTH)})
+@operation("Liveness and learner lag", tags=("meta",), responses={200: ("The service is up.", S.HEALTH)},
+           description="503 when the decision log cannot be read (unreachable, locked past the wait, or damaged), "
+                       "with the reason: a load balancer takes the host out.",
+           errors={503: ["storage_unavailable"]})
 def healthz():
     svc = service()
-    svc.store.ping()
+    try:
+        svc.store.ping()
+    except svc.store.failures as exc:
+        current_app.logger.error("health check: storage failed: %s", exc)
+        raise ServiceError(503, "storage_unavailable", f"the decision log cannot be read: {exc}"[:300],
+                           {"Retry-After": "1"}) from None
     return jsonify({"status": "ok", "model_version": svc.model.version, "learner_lag": svc.learner_lag(),
                     "role": svc.settings.role, "pid": os.getpid()})
 

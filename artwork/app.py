@@ -16,6 +16,7 @@ from . import metrics
 from .catalog import data_paths
 from .config import load_settings
 from .errors import ServiceError
+from .integrity import check_at_start
 from .learner import Learner, SnapshotFollower, load_model
 from .service import Service
 from .storage import BACKSTOP_WAL_PAGES
@@ -71,6 +72,9 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     # A learner (thread or process) checkpoints the WAL after each round; requests do not.
     has_learner = settings.role == "serve" or settings.learner == "thread"
     store = open_store(settings, wal_autocheckpoint=BACKSTOP_WAL_PAGES if has_learner else None)
+    # A damaged database is refused before anything is served (StoreDamaged, its message saying
+    # how to restore); only the structure here, for every worker: `artwork serve` checked the pages.
+    check_at_start(store, seconds=0)
     model = load_model(store, settings.vw_args, paths["models"])
     service = Service(settings, store, model, clock=clock)
     learner = follower = None

@@ -46,6 +46,16 @@ def open_store_or_fail(settings) -> Storage:
         raise click.ClickException(str(exc)) from None
 
 
+def _check_at_start(store: Storage) -> None:
+    """Refuse to start on a damaged database (``integrity.check_at_start``): its message, no traceback."""
+    from .integrity import check_at_start
+
+    try:
+        check_at_start(store)
+    except StoreOpenError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def initialize(data_dir: Path, demo: bool = True) -> Storage:
     """Open (and migrate) the store of ``data_dir``'s settings, installing the demo catalog if it
     has none and ``demo``."""
@@ -97,7 +107,9 @@ def serve(data_dir: Path, host: str, port: int, workers: int, threads: int | Non
     # A new database gets the demo catalog (PostgreSQL: one with no catalog yet); pending
     # migrations are applied here, once, before any worker starts.
     settings = settings_for(data_dir)
-    initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None).close()
+    store = initialize(data_dir, demo=not has_database(settings) or settings.database_url is not None)
+    _check_at_start(store)
+    store.close()
     # SIGTERM (systemd, docker stop) ends the server like Ctrl-C, so the final checkpoint is written.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     from .production import POSTGRES_THREADS, SINGLE_THREADS, serve_production, serve_single
@@ -211,6 +223,80 @@ def import_catalog(data_dir: Path, manifest: Path, images_dir: Path, skip_invali
             raise click.ClickException(f"{exc}; nothing imported") from None
     skipped = f"; skipped {len(titles) - len(good)} invalid" if errors else ""
     click.echo(f"Imported {len(good)} title(s){skipped}.")
+
+
+# Integrity and backups ------------------------------------------------------------------------
+
+@cli.command()
+@data_dir_option
+def check(data_dir: Path):
+    """Check the database's pages (SQLite's integrity_check; with PostgreSQL, that it answers),
+    every model checkpoint's checksum and an image for every active artwork. Prints a report;
+    exits 1 if anything is wrong. Safe while the service runs (it only reads)."""
+    from .integrity import check as check_all
+
+    settings = settings_for(data_dir)
+    if not has_database(settings):
+        raise click.ClickException(f"no database in {data_dir}")
+    store = open_store_or_fail(settings)
+    findings = check_all(store, data_paths(data_dir))
+    store.close()
+    for finding in findings:
+        click.echo(f"{finding.part}: {'ok' if finding.ok else 'PROBLEMS'} ({finding.summary})")
+        for problem in finding.problems:
+            click.echo(f"  - {problem}")
+    if not all(finding.ok for finding in findings):
+        click.echo("Damaged: restore the newest backup (`artwork restore BACKUP.tar`), see the README's "
+                   "\"Integrity and backups\".", err=True)
+        sys.exit(1)
+
+
+@cli.command()
+@data_dir_option
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The backup file to write (a tar).")
+def backup(data_dir: Path, out_file: Path):
+    """Back up the data directory while the service runs: the log (SQLite's online backup, one
+    moment's copy), the model checkpoints it names and the images, in one tar file with a
+    manifest of checksums. With ARTWORK_DATABASE_URL, use PostgreSQL's pg_dump instead."""
+    from .backups import backup as write_backup
+
+    settings = settings_for(data_dir)
+    if settings.database_url is not None:
+        raise click.ClickException("the log and the model are in PostgreSQL: back them up with its own tools "
+                                   "(pg_dump -Fc, or pg_basebackup with WAL archiving); see the README's "
+                                   "\"Integrity and backups\"")
+    if not has_database(settings):
+        raise click.ClickException(f"no database in {data_dir}")
+    store = open_store_or_fail(settings)
+    try:
+        manifest = write_backup(store, data_paths(data_dir), out_file)
+    finally:
+        store.close()
+    click.echo(f"Wrote {out_file}: {manifest['decisions']} decisions, {manifest['checkpoints']} checkpoint(s), "
+               f"{len(manifest['files'])} files.")
+
+
+@cli.command()
+@data_dir_option
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True,
+              help="Replace a database the data directory has already, even one a running process has open.")
+def restore(data_dir: Path, archive: Path, force: bool):
+    """Restore a backup written by `artwork backup` into the data directory, after checking every
+    file's checksum. Stop the service first: a data directory with a database, or one in use, is
+    refused unless --force."""
+    from .backups import BackupError
+    from .backups import restore as install
+
+    if settings_for(data_dir).database_url is not None:
+        raise click.ClickException("ARTWORK_DATABASE_URL is set: restore PostgreSQL with pg_restore")
+    try:
+        manifest = install(archive, data_paths(data_dir), force=force)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Restored {manifest['decisions']} decisions and {manifest['checkpoints']} checkpoint(s) "
+               f"into {data_dir}.")
 
 
 # Offline: simulation and evaluation (thin wrappers over simulations/) --------------------------

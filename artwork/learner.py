@@ -309,8 +309,10 @@ def run_learner_process(settings: Settings, parent_pid: int | None = None) -> No
     with ``parent_pid``, until that process is gone: a server killed outright leaves no learner
     behind), when a leader writes a last checkpoint."""
     from .catalog import data_paths
+    from .integrity import check_at_start
 
     store = learner_store(settings)
+    check_at_start(store, seconds=0)  # the structure only: `artwork serve` checked the pages
     candidate = LearnerCandidate(settings, store, data_paths(settings.data_dir)["models"])
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -286,8 +286,20 @@ class PostgresStore(SQLStorage):
 
     # Lifecycle --------------------------------------------------------------------------------
 
+    failures = (psycopg.Error, psycopg_pool.PoolTimeout)
+
     def ping(self) -> None:
         self.scalar("SELECT 1")
+
+    def integrity_problems(self, *, full: bool = True, seconds: float | None = None) -> tuple[list[str], bool]:
+        """PostgreSQL: the server answers and the tables are readable; its pages are checked by
+        its own tools (``amcheck``'s ``verify_heapam``/``bt_index_check``, ``pg_checksums``),
+        which need rights and a stopped cluster that a service's role should not have."""
+        try:
+            self.scalar("SELECT count(*) FROM model_epochs")
+        except psycopg.Error as exc:
+            return [f"PostgreSQL does not answer a read: {exc}"], True
+        return [], True
 
     def close_thread(self) -> None:
         """Nothing: each operation gives its connection back to the pool when it ends."""

@@ -51,6 +51,19 @@ class StoreOpenError(RuntimeError):
     The message says which, naming the setting, for the command line to print as it is."""
 
 
+class StoreDamaged(StoreOpenError):
+    """The database is damaged (SQLite: a page that fails its check, "database disk image is
+    malformed"). The message names the problem and the way back, for the command line to print."""
+
+
+def damaged_message(path: Path, problem: str) -> str:
+    """What a damaged SQLite database's refusal says: the problem, and how to get back."""
+    return (f"the database {path} is damaged: {problem}. Nothing was started. To get back: stop every "
+            f"process using it and restore the newest backup (`artwork restore BACKUP.tar --data-dir "
+            f"{path.parent} --force`); without one, SQLite's `sqlite3 {path.name} .recover` salvages the rows "
+            f"it can still read. `artwork check --data-dir {path.parent}` reports every problem found")
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, as hex."""
     with open(path, "rb") as fh:
@@ -66,6 +79,24 @@ def write_atomically(path: Path, data: bytes) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+def in_use_path(db_path: Path) -> Path:
+    """The file every ``Store`` of a database holds a shared ``flock`` on while it is open."""
+    return db_path.with_name(db_path.name + ".in-use")
+
+
+def database_in_use(db_path: Path) -> bool:
+    """Whether some process of this host has the SQLite database at ``db_path`` open as a store
+    (a server, a learner, a command): the kernel drops their locks when they exit."""
+    fd = os.open(in_use_path(db_path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 class LearnerLease(abc.ABC):
@@ -364,6 +395,17 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise (one of ``unavailable``) unless the store answers a trivial read."""
+
+    #: Every exception the driver raises when the store fails (unavailable, damaged, refused):
+    #: ``/healthz`` answers any of them from ``ping`` with 503 and the reason.
+    failures: tuple[type[BaseException], ...] = ()
+
+    @abc.abstractmethod
+    def integrity_problems(self, *, full: bool = True, seconds: float | None = None) -> tuple[list[str], bool]:
+        """The database's own check of its pages: (the problems found, whether the check ran to the
+        end). ``full``: every page, index entries against rows (SQLite's ``integrity_check``);
+        else the cheaper ``quick_check``. ``seconds``: stop after about that long (the first
+        part, the structure, always runs; 0: only it). PostgreSQL checks no pages here (its own tools do)."""
 
     @abc.abstractmethod
     def close_thread(self) -> None:
@@ -813,6 +855,23 @@ class SQLStorage(Storage):
         return self.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
                           " ORDER BY seq DESC, id DESC", (vw_args, epoch))
 
+    def all_checkpoints(self) -> list[dict]:
+        """Every recorded checkpoint, of every epoch, oldest first: {"epoch", "seq", "file", "sha256",
+        "vw_args"} (for ``artwork check`` and backups)."""
+        return self.query("SELECT epoch, seq, file, sha256, vw_args FROM checkpoints ORDER BY epoch, seq, id")
+
+    def forget_checkpoint(self, file: str) -> None:
+        """Delete the checkpoint rows that name ``file`` (a backup whose copy of it could not be had)."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM checkpoints WHERE file = ?", (file,))
+
+    def active_artwork_images(self) -> list[dict]:
+        """Every active artwork with its image files: {"artwork_id", "size", "file"}, with size and
+        file None for an artwork that has no image at all (for ``artwork check`` and backups)."""
+        return self.query("SELECT a.id AS artwork_id, i.size, i.file FROM artworks a"
+                          " LEFT JOIN artwork_images i ON i.artwork_id = a.id WHERE a.active = 1"
+                          " ORDER BY a.id, i.size")
+
     # Retention --------------------------------------------------------------------------------
 
     #: The tables that hold an event's place in (or on the way to) the learn queue.
@@ -888,13 +947,23 @@ class Store(SQLStorage):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer_lock_fd = os.open(self.path.with_name(self.path.name + ".write-lock"),
                                        os.O_RDWR | os.O_CREAT, 0o644)
+        # Held (shared) for as long as this store exists, so that ``artwork restore`` can tell
+        # that some process of this host still uses the database (``database_in_use``).
+        self._in_use_fd = os.open(in_use_path(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._in_use_fd, fcntl.LOCK_SH)
         # Several serving processes may open a new database at once: one migrates, the others wait.
         with open(self.path.with_name(self.path.name + ".migrate-lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             db = sqlite_utils.Database(self._connect())
-            db.enable_wal()
-            migrations.apply(db)
-            db.conn.close()
+            try:
+                db.enable_wal()
+                migrations.apply(db)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise  # locked, a full disk, a folder we may not write: not damage
+                raise StoreDamaged(damaged_message(self.path, str(exc))) from None
+            finally:
+                db.conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
@@ -976,9 +1045,10 @@ class Store(SQLStorage):
             conn.close()
 
     def __del__(self):
-        fd = getattr(self, "_writer_lock_fd", None)
-        if fd is not None:
-            os.close(fd)
+        for name in ("_writer_lock_fd", "_in_use_fd"):
+            fd = getattr(self, name, None)
+            if fd is not None:
+                os.close(fd)
 
     @contextmanager
     def write(self):
@@ -1081,9 +1151,77 @@ class Store(SQLStorage):
     # Lifecycle (the contract's) ---------------------------------------------------------------
 
     unavailable = (sqlite3.OperationalError,)  # a lock held past BUSY_TIMEOUT_MS, a full disk...
+    failures = (sqlite3.DatabaseError,)  # also "database disk image is malformed", "file is not a database"
 
     def ping(self) -> None:
-        self.conn.execute("SELECT 1").fetchone()
+        """SQLite: reads the schema and the newest decision, so that a damaged header, schema or
+        end of the log (where every new decision is written) fails the ping, in microseconds."""
+        self.conn.execute("SELECT rowid FROM impressions ORDER BY rowid DESC LIMIT 1").fetchone()
+
+    def integrity_problems(self, *, full: bool = True, seconds: float | None = None) -> tuple[list[str], bool]:
+        """SQLite: first the structure (the schema, and the first and last entry of every table
+        and index: where appended rows land, a few reads each), then
+        ``PRAGMA integrity_check`` (``full``) or ``quick_check``, interrupted after ``seconds`` (0:
+        not run)."""
+        conn = self._connect()  # its own, so an interrupt cannot reach a request's connection
+        try:
+            problems = self._structure_problems(conn)
+            if problems:
+                return problems, True
+            if seconds == 0:  # the structure only
+                return [], False
+            timer = None
+            if seconds is not None:
+                timer = threading.Timer(seconds, conn.interrupt)
+                timer.start()
+            try:
+                rows = conn.execute("PRAGMA integrity_check" if full else "PRAGMA quick_check").fetchall()
+            except sqlite3.OperationalError as exc:
+                if "interrupt" in str(exc):
+                    return [], False
+                raise
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)], True
+            finally:
+                if timer is not None:
+                    timer.cancel()
+            return [r[0] for r in rows if r[0] != "ok"], True
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _structure_problems(conn: sqlite3.Connection) -> list[str]:
+        try:
+            objects = conn.execute("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"
+                                   " ORDER BY type DESC, name").fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [f"the schema cannot be read: {exc}"]
+        problems = []
+        for kind, name, table in objects:
+            try:
+                if kind == "table":
+                    reads = [f'SELECT * FROM "{name}" ORDER BY rowid {order} LIMIT 1' for order in ("ASC", "DESC")]
+                else:
+                    column = conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2]
+                    reads = [f'SELECT "{column}" FROM "{table}" INDEXED BY "{name}" ORDER BY "{column}" {order}'
+                             " LIMIT 1" for order in ("ASC", "DESC")]
+                for sql in reads:
+                    conn.execute(sql).fetchall()
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"{kind} {name}: {exc}")
+        return problems
+
+    def backup_to(self, path: Path) -> None:
+        """Copy the database, as of one moment, to a new file ``path`` with SQLite's online
+        backup: one read transaction on a connection of its own, so the service goes on writing
+        meanwhile (into the WAL), and the copy holds exactly what was committed when it began."""
+        source = self._connect()
+        target = sqlite3.connect(path)
+        try:
+            source.backup(target)  # pages=-1: in one step, so one snapshot
+        finally:
+            target.close()
+            source.close()
 
     def maintain(self) -> None:
         self.checkpoint_wal()
