@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -169,8 +170,7 @@ def quiet_waitress_queue() -> None:
 
 def serve_single(data_dir: Path, host: str, port: int, threads: int = SINGLE_THREADS) -> None:
     """One process on waitress: ``threads`` request threads plus the learner thread. Returns
-    when the server is stopped (Ctrl-C, or SIGTERM turned into SystemExit by the caller), after
-    the learner's final checkpoint."""
+    when the server is stopped (Ctrl-C or SIGTERM), after the learner's final checkpoint."""
     from waitress import create_server
 
     from .app import create_app
@@ -183,9 +183,18 @@ def serve_single(data_dir: Path, host: str, port: int, threads: int = SINGLE_THR
     app = create_app({"DATA_DIR": str(data_dir)})
     server = create_server(app, host=host, port=port,
                            **waitress_options(app.extensions["artwork.settings"], threads))
+    # Ctrl-C and SIGTERM only set a flag, which the loop looks at between polls (at most
+    # asyncore_loop_timeout apart, 1 s): an exception raised by a signal at an arbitrary point of
+    # waitress's loop can land between a lock's acquire and its release, and closing the server
+    # would then wait for that lock forever (seen: Ctrl-C hung `artwork serve` now and then).
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
     print(f"Serving on http://{host}:{port}/ (data directory {Path(data_dir).resolve()})", flush=True)
     try:
-        server.run()  # returns on SystemExit or KeyboardInterrupt, after closing the server
+        while not stopping.is_set():
+            server.asyncore.loop(timeout=server.adj.asyncore_loop_timeout, map=server._map,
+                                 use_poll=server.adj.asyncore_use_poll, count=1)
     finally:
         server.close()
         app.extensions["artwork.learner"].stop()
