@@ -310,6 +310,35 @@ def tally(clients: list[Client]) -> tuple[collections.Counter, int, collections.
     return sent, sum(count for (_, s), count in statuses.items() if 200 <= s < 300), other
 
 
+def count_load(clients: list[Client], errors: list[tuple], kill_t: float, window_end: float, t0: float,
+               error_key: str) -> tuple[dict, list, list, collections.Counter]:
+    """What a fault run reports of its clients' load: requests, what was acknowledged, and the
+    ``errors`` ((time, kind, what) tuples) inside the kill's window [kill_t, window_end] and
+    outside it, under ``{error_key}_during_kill`` and ``{error_key}_outside_kill``. Returns the
+    counts with the acknowledged decisions, outcomes and the non-2xx answers by status."""
+    sent, acked_requests, other = tally(clients)
+    in_window = [e for e in errors if kill_t <= e[0] <= window_end]
+    outside = [e for e in errors if not kill_t <= e[0] <= window_end]
+    decisions = [d for c in clients for d in c.decisions]
+    outcomes = [o for c in clients for o in c.outcomes]
+    counts = {
+        "requests": sum(sent.values()),
+        "requests_by_kind": dict(sent),
+        "acknowledged_requests": acked_requests,
+        "acknowledged_decisions": len(decisions),
+        "acknowledged_decisions_before_kill": sum(1 for _, _, a in decisions if a < kill_t),
+        "acknowledged_outcomes": len(outcomes),
+        "outcome_effects": dict(collections.Counter(o[2] for o in outcomes)),
+        f"{error_key}_during_kill": len(in_window),
+        f"{error_key}_during_kill_by_type": dict(collections.Counter(e[2] for e in in_window)),
+        f"{error_key}_outside_kill": len(outside),
+        f"{error_key}_outside_kill_examples": [[round(e[0] - t0, 2), e[1], e[2]] for e in outside[:10]],
+        "other_non_2xx": dict(other),
+        "unparseable_2xx_bodies": sum(c.bad_bodies for c in clients),
+    }
+    return counts, decisions, outcomes, other
+
+
 def log_problems(result: dict) -> list[str]:
     """What the reconciliation (``compare_log`` and the learn-queue and model counts) says is
     wrong: lost writes, rewards that disagree, events learned twice or not at all, bad bodies, a
@@ -648,31 +677,15 @@ def run(args) -> dict:
             server.kill()
 
     # Counting.
-    sent, acked_requests, other = tally(clients)
-    five_xx = sum(n for s, n in other.items() if s.startswith("5"))
     window_end = shared.ready_t + 2.0
-    errors = [e for c in clients for e in c.errors]
-    in_window = [e for e in errors if shared.kill_t <= e[0] <= window_end]
-    outside = [e for e in errors if not shared.kill_t <= e[0] <= window_end]
-    decisions = [d for c in clients for d in c.decisions]
-    outcomes = [o for c in clients for o in c.outcomes]
+    counts, decisions, _, other = count_load(clients, [e for c in clients for e in c.errors], shared.kill_t,
+                                             window_end, shared.t0, "connection_errors")
+    five_xx = sum(n for s, n in other.items() if s.startswith("5"))
     result.update({
-        "requests": sum(sent.values()),
-        "requests_by_kind": dict(sent),
-        "acknowledged_requests": acked_requests,
-        "acknowledged_decisions": len(decisions),
-        "acknowledged_decisions_before_kill": sum(1 for _, _, a in decisions if a < shared.kill_t),
+        **counts,
         "acknowledged_decisions_after_restart": sum(1 for _, s, _ in decisions if s >= shared.ready_t),
-        "acknowledged_outcomes": len(outcomes),
-        "outcome_effects": dict(collections.Counter(o[2] for o in outcomes)),
-        "connection_errors_during_kill": len(in_window),
-        "connection_errors_during_kill_by_type": dict(collections.Counter(e[2] for e in in_window)),
-        "connection_errors_outside_kill": len(outside),
-        "connection_errors_outside_kill_examples": [[round(e[0] - shared.t0, 2), e[1], e[2]] for e in outside[:10]],
         "resent_during_kill": sum(1 for c in clients for t in c.retries if shared.kill_t <= t <= window_end),
         "resent_outside_kill": sum(1 for c in clients for t in c.retries if not shared.kill_t <= t <= window_end),
-        "unparseable_2xx_bodies": sum(c.bad_bodies for c in clients),
-        "other_non_2xx": dict(other),
         "status_5xx": five_xx,
         "restarts": 1,
         "restart_port_changed": server.port != first_port,

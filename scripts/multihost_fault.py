@@ -66,6 +66,7 @@ from scripts.load_and_fault import (
     USER_PREFIX,
     Client,
     compare_log,
+    count_load,
     load_parser,
     log_problems,
     make_clients,
@@ -76,7 +77,6 @@ from scripts.load_and_fault import (
     run_and_report,
     start_load,
     stop_clients,
-    tally,
     verdict_table,
     worker_models,
 )
@@ -420,30 +420,14 @@ def run(args) -> dict:
             admin(args.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     # Counting.
-    sent, acked_requests, other = tally(clients)
     window_end = shared.kill_t + KILL_WINDOW_SECONDS
     errors = [(t, kind, what) for c in clients for t, kind, what in c.errors]
     errors += [(t, kind, str(status)) for c in clients for t, kind, status in c.answered_5xx]
-    in_window = [e for e in errors if shared.kill_t <= e[0] <= window_end]
-    outside = [e for e in errors if not shared.kill_t <= e[0] <= window_end]
-    decisions = [d for c in clients for d in c.decisions]
-    outcomes = [o for c in clients for o in c.outcomes]
+    counts, decisions, outcomes, _ = count_load(clients, errors, shared.kill_t, window_end, shared.t0, "errors")
     result.update({
-        "requests": sum(sent.values()),
-        "requests_by_kind": dict(sent),
-        "acknowledged_requests": acked_requests,
-        "acknowledged_decisions": len(decisions),
-        "acknowledged_decisions_before_kill": sum(1 for _, _, a in decisions if a < shared.kill_t),
+        **counts,
         "acknowledged_decisions_after_kill": sum(1 for _, s, _ in decisions if s > window_end),
-        "acknowledged_outcomes": len(outcomes),
         "acknowledged_outcomes_after_kill": sum(1 for o in outcomes if o[3] > window_end),
-        "outcome_effects": dict(collections.Counter(o[2] for o in outcomes)),
-        "errors_during_kill": len(in_window),
-        "errors_during_kill_by_type": dict(collections.Counter(e[2] for e in in_window)),
-        "errors_outside_kill": len(outside),
-        "errors_outside_kill_examples": [[round(e[0] - shared.t0, 2), e[1], e[2]] for e in outside[:10]],
-        "other_non_2xx": dict(other),
-        "unparseable_2xx_bodies": sum(c.bad_bodies for c in clients),
         "killed_host": "ab"[victim],
         "leader_before_kill": "ab"[leader],
         "leader_after_kill": None if new_leader is None else "ab"[new_leader],
@@ -469,8 +453,8 @@ def run(args) -> dict:
     problems += log_problems(result)
     if not result["queue_numbers_gapless"]:
         problems.append("the learn queue's numbers have gaps or repeats")
-    if outside:
-        problems.append(f"{len(outside)} errors outside the {KILL_WINDOW_SECONDS:g} s after the kill: "
+    if result["errors_outside_kill"]:
+        problems.append(f"{result['errors_outside_kill']} errors outside the {KILL_WINDOW_SECONDS:g} s after the kill: "
                         f"{result['errors_outside_kill_examples']}")
     if result["proxy_errors_surviving_host"]:
         problems.append(f"nginx logged {result['proxy_errors_surviving_host']} failed requests to the surviving host")

@@ -21,6 +21,23 @@ def load_script():
     return module
 
 
+def acknowledged_log(app, clock) -> tuple[list[str], list[tuple], list[tuple]]:
+    """A small log as a fault run's clients would have seen it acknowledged: three decisions, a
+    click on the first and a dismissal of the second, every window closed and learned, a
+    checkpoint. Returns the event ids, and the acknowledged decisions and outcomes in the shapes
+    ``reconcile`` takes."""
+    client, learner = app.test_client(), app.extensions["artwork.learner"]
+    decisions = client.post("/api/v1/select-artwork", json={"user_id": "lf-1", "title_ids": ["t01", "t02", "t03"]}
+                            ).get_json()["decisions"]
+    ids = [d["event_id"] for d in decisions]
+    answers = [client.post(f"/api/v1/events/{ids[0]}/click").get_json(),
+               client.post(f"/api/v1/events/{ids[1]}/dismiss").get_json()]
+    clock.advance(31)
+    learner.run_once()
+    learner.checkpoint()
+    return ids, [(e, 0.0, 0.0) for e in ids], [(a["event_id"], a["kind"], a["effect"], 0.0) for a in answers]
+
+
 def test_sigkill_mid_load_loses_nothing_acknowledged_and_learns_everything_once(template_dir, tmp_path):
     shutil.copytree(template_dir, tmp_path / "data")
     run = subprocess.run(
@@ -54,17 +71,7 @@ def test_the_reconciliation_notices_lost_writes_and_a_different_model(make_app, 
     log that no longer matches the model are each reported."""
     reconcile = load_script().reconcile
     app = make_app()
-    client, learner = app.test_client(), app.extensions["artwork.learner"]
-    decisions = client.post("/api/v1/select-artwork", json={"user_id": "lf-1", "title_ids": ["t01", "t02", "t03"]}
-                            ).get_json()["decisions"]
-    ids = [d["event_id"] for d in decisions]
-    answers = [client.post(f"/api/v1/events/{ids[0]}/click").get_json(),
-               client.post(f"/api/v1/events/{ids[1]}/dismiss").get_json()]
-    clock.advance(31)
-    learner.run_once()
-    learner.checkpoint()
-    acked = [(e, 0.0, 0.0) for e in ids]
-    outcomes = [(a["event_id"], a["kind"], a["effect"], 0.0) for a in answers]
+    ids, acked, outcomes = acknowledged_log(app, clock)
 
     ok = reconcile(data_dir, acked, outcomes, 0.0)
     assert (ok["decisions_found"], ok["decisions_lost"], ok["outcomes_found"], ok["outcomes_lost"]) == (3, 0, 2, 0)

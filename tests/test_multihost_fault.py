@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_load_fault import acknowledged_log
 
 from scripts.multihost_fault import reconcile
 
@@ -61,17 +62,7 @@ def test_the_postgres_reconciliation_notices_lost_writes_learning_twice_and_a_di
     """The checks are not vacuous: a missing decision or outcome, a reward that disagrees, an
     event queued twice and a log that no longer matches the model are each reported."""
     app = make_app()
-    client, learner = app.test_client(), app.extensions["artwork.learner"]
-    decisions = client.post("/api/v1/select-artwork", json={"user_id": "lf-1", "title_ids": ["t01", "t02", "t03"]}
-                            ).get_json()["decisions"]
-    ids = [d["event_id"] for d in decisions]
-    answers = [client.post(f"/api/v1/events/{ids[0]}/click").get_json(),
-               client.post(f"/api/v1/events/{ids[1]}/dismiss").get_json()]
-    clock.advance(31)
-    learner.run_once()
-    learner.checkpoint()
-    acked = [(e, 0.0, 0.0) for e in ids]
-    outcomes = [(a["event_id"], a["kind"], a["effect"], 0.0) for a in answers]
+    ids, acked, outcomes = acknowledged_log(app, clock)
 
     ok = reconcile(test_database_url, acked, outcomes, 0.0, tmp_path)
     assert (ok["decisions_found"], ok["decisions_lost"], ok["outcomes_found"], ok["outcomes_lost"]) == (3, 0, 2, 0)
