@@ -18,6 +18,8 @@ from .config import load_settings
 from .errors import ServiceError
 from .integrity import check_at_start
 from .learner import Learner, SnapshotFollower, load_model
+from .personalizer import PersonalizerLoop, load_personalizer_model, personalizer_learner
+from .personalizer import models_dir as personalizer_models
 from .service import Service
 from .storage import BACKSTOP_WAL_PAGES
 from .stores import open_store
@@ -51,6 +53,26 @@ class JSONProvider(DefaultJSONProvider):
 def _error(status: int, code: str, message: str):
     metrics.note_error(code)
     return jsonify({"error": {"status": status, "code": code, "message": message}}), status
+
+
+def _personalizer_loop(settings, store, models: Path, clock):
+    """The Personalizer-compatible loop beside the artwork loop, wired the same way: with
+    ``ROLE=all`` its own learner (thread) from its newest checkpoint and log; with ``ROLE=serve``
+    its model follows the learner process's snapshots. Returns (loop, learner, follower)."""
+    learner = follower = None
+    if settings.role == "all":
+        learner = personalizer_learner(settings, store, models, clock=clock)
+        loop = PersonalizerLoop(settings, store, learner.model, clock=clock)
+        loop.on_final = learner.wake
+        learner.on_new_model = lambda new: setattr(loop, "model", new)
+        if settings.learner == "thread":
+            learner.start()
+    else:
+        loop = PersonalizerLoop(settings, store, load_personalizer_model(settings, store, models), clock=clock)
+        follower = SnapshotFollower(loop, personalizer_models(models), settings.snapshot_poll_seconds, store=loop.log)
+        follower.check()
+        follower.start()
+    return loop, learner, follower
 
 
 def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
@@ -91,17 +113,25 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
         follower = SnapshotFollower(service, paths["models"], settings.snapshot_poll_seconds)
         follower.check()
         follower.start()
+    personalizer, pz_learner, pz_follower = _personalizer_loop(settings, store, paths["models"], clock)
     store.close_thread()
     app.extensions["artwork"] = service
     app.extensions["artwork.settings"] = settings
     app.extensions["artwork.learner"] = learner
     app.extensions["artwork.snapshots"] = follower
     app.extensions["artwork.paths"] = paths
+    app.extensions["artwork.personalizer"] = personalizer
+    app.extensions["artwork.personalizer.learner"] = pz_learner
+    app.extensions["artwork.personalizer.snapshots"] = pz_follower
 
     from .api import bp
+    from .personalizer_api import admin_bp as personalizer_admin_bp
+    from .personalizer_api import bp as personalizer_bp
     from .simulations.demo_routes import bp as demo_bp  # the simulator, imported only here
 
     app.register_blueprint(bp)
+    app.register_blueprint(personalizer_bp)
+    app.register_blueprint(personalizer_admin_bp)
     app.register_blueprint(demo_bp)
     from . import security
     security.init_app(app)

@@ -518,3 +518,102 @@ def proxy(host: str, port: int, upstreams: list[str], key_rate: int, key_burst: 
 
 if __name__ == "__main__":
     cli()
+
+
+@cli.group()
+def personalizer():
+    """The Personalizer-compatible loop (POST /personalizer/v1.0/rank, reward, activate): warm
+    start it from a DSJSON log, export its log, read or switch its mode (README "Moving from
+    Azure Personalizer")."""
+
+
+@personalizer.command("warm-start")
+@data_dir_option
+@click.option("--dsjson", "dsjson", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="DSJSON lines from Azure Personalizer, learning-loop or the Decision Service.")
+@click.option("--skip-invalid", is_flag=True, help="Skip malformed lines and report them (default: stop at the first).")
+@click.option("--reward-aggregation", type=click.Choice(["earliest", "sum"]), default="earliest", show_default=True,
+              help="How the rewards of a line's `o` outcomes combine when it has no _label_cost.")
+def warm_start(data_dir: Path, dsjson: Path, skip_invalid: bool, reward_aggregation: str):
+    """Train the loop's model from an imported DSJSON log, so it does not start cold: the log's
+    rewarded decisions enter the loop's log (final, in file order; ids already there are left
+    out), and its learner learns them, exactly once, and writes a checkpoint."""
+    import time
+
+    from .personalizer import import_decisions, personalizer_learner
+    from .simulations.dsjson import read_dsjson
+    from .simulations.logs import LogError
+
+    settings = settings_for(data_dir)
+    try:
+        log = read_dsjson(dsjson, skip_invalid=skip_invalid, reward_aggregation=reward_aggregation)
+    except LogError as exc:
+        raise click.ClickException(str(exc)) from None
+    for message in log.meta.get("invalid_lines", []):
+        click.echo(f"skipped: {message}", err=True)
+    rounds = [{"event_id": log.event_ids[i], "ts": float(log.timestamps[i]), "features": log.features[i],
+               "candidates": log.candidates[i], "action": int(log.action[i]), "pscore": float(log.pscore[i]),
+               "reward": float(log.reward[i]),
+               "pmf": None if log.logging_pmf is None else [float(p) for p in
+                                                            log.logging_pmf[i][:len(log.candidates[i])]]}
+              for i in range(log.n_rounds)]
+    store = open_store_or_fail(settings)
+    try:
+        imported = import_decisions(store, rounds, time.time())
+        learner = personalizer_learner(settings, store, data_paths(settings.data_dir)["models"])
+        checkpoint = learner.checkpoint()
+        learner.model.close()
+    finally:
+        store.close()
+    click.echo(f"imported {imported} of {log.n_rounds} decisions ({log.source}); the loop's model has learned "
+               f"{learner.model.seq} events" + (f", checkpoint {checkpoint.name}" if checkpoint else ""))
+
+
+@personalizer.command("export")
+@data_dir_option
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The DSJSON file to write.")
+def export(data_dir: Path, out_file: Path):
+    """Write the loop's rewarded decisions as DSJSON lines, for `artwork evaluate --dsjson` (or
+    `vw --dsjson`)."""
+    from .personalizer import export_dsjson
+
+    store = open_store_or_fail(settings_for(data_dir))
+    try:
+        with open(out_file, "w", encoding="utf-8") as out:
+            written = export_dsjson(store, out)
+    finally:
+        store.close()
+    click.echo(f"wrote {written} decisions to {out_file}")
+
+
+@personalizer.command("status")
+@data_dir_option
+def status(data_dir: Path):
+    """The loop's mode and switches, the bandit against the baseline (mean rewards with 95%
+    intervals, agreement rate) over the mode's rewarded events, and its log's totals, as JSON."""
+    import json
+
+    from .personalizer import loop_status
+
+    settings = settings_for(data_dir)
+    store = open_store_or_fail(settings)
+    try:
+        click.echo(json.dumps(loop_status(store, settings), indent=2))
+    finally:
+        store.close()
+
+
+@personalizer.command("mode")
+@data_dir_option
+@click.argument("mode", type=click.Choice(["online", "apprentice"]))
+def mode(data_dir: Path, mode: str):
+    """Switch the loop to MODE (running servers follow at their next rank call)."""
+    import time
+
+    store = open_store_or_fail(settings_for(data_dir))
+    try:
+        store.set_pz_mode(mode, "admin (artwork personalizer mode)", time.time())
+    finally:
+        store.close()
+    click.echo(f"the Personalizer loop is now in {mode} mode")

@@ -15,13 +15,21 @@ import functools
 import os
 from dataclasses import dataclass, field
 
+from . import rules
+
 #: The VW arguments of the default policy. See README "Why these defaults".
 DEFAULT_VW_ARGS = (
     "--cb_explore_adf --squarecb --gamma_exponent 0.7 --power_t 0 -l 0.1 --clip_p 1 "
     "-q GH -q GO -q GS -q GA -q TO -q TH -q KO -q KH -q DS"
 )
 
+#: The Personalizer loop's VW arguments: explore 20% of the time (Personalizer's default exploration)
+#: over a reward regression (MTR), every namespace crossed with every other (its features are the
+#: client's own, so no crossing can be chosen in advance).
+DEFAULT_PERSONALIZER_VW_ARGS = "--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.01 --cb_type mtr -q ::"
+
 REWARDS = ("click", "quality_play")
+REWARD_AGGREGATIONS = ("earliest", "sum")
 ROLES = ("all", "serve")
 LEARNER_MODES = ("thread", "manual")
 DATABASE_SCHEMES = ("postgresql", "postgres")
@@ -84,6 +92,24 @@ class Settings:
                                     "this (0: keep everything).")
     role: str = setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's "
                         "snapshots only.")
+    personalizer_vw_args: str = setting(DEFAULT_PERSONALIZER_VW_ARGS, "Vowpal Wabbit arguments of the "
+                                        "Personalizer-compatible loop's policy (must include --cb_explore_adf).")
+    personalizer_reward_wait_seconds: float = setting(600.0, "Personalizer loop: how long after a rank call (or its "
+                                                      "activation) a reward still counts (Personalizer's reward "
+                                                      "wait time).")
+    personalizer_default_reward: float = setting(0.0, "Personalizer loop: the reward of an event that got none in "
+                                                 "the wait time (-1 to 1).")
+    personalizer_reward_aggregation: str = setting("earliest", "Personalizer loop: 'earliest' (the first reward "
+                                                   "counts, at once) or 'sum' (the rewards of the wait time add up).")
+    personalizer_mode: str = setting("online", "Personalizer loop: the mode it starts in, 'online' or 'apprentice' "
+                                     "(show the baseline, the first action not excluded, while learning); "
+                                     "afterwards the admin switch and the automatic switch decide.")
+    personalizer_apprentice_exploration: float = setting(0.05, "Personalizer loop in apprentice mode: the share "
+                                                         "of rank calls (0 to 1) decided by the bandit instead of "
+                                                         "the baseline, so that it can be evaluated against the "
+                                                         "baseline (0: never; then it never switches by itself).")
+    personalizer_switch_min_events: int = setting(1000, "Personalizer loop in apprentice mode: the rewarded rank "
+                                                  "calls needed before it may switch itself to online.")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -238,5 +264,19 @@ def _validate(s: Settings) -> None:
         raise ValueError("RETENTION_DAYS must not be negative (0 keeps everything)")
     if not 0 <= s.propensity_floor < 1:
         raise ValueError(f"PROPENSITY_FLOOR must be at least 0 and below 1, not {s.propensity_floor!r}")
+    if "--cb_explore_adf" not in s.personalizer_vw_args.split():
+        raise ValueError("PERSONALIZER_VW_ARGS must include --cb_explore_adf: rank answers a probability per action")
+    if not s.personalizer_reward_wait_seconds > 0:
+        raise ValueError("PERSONALIZER_REWARD_WAIT_SECONDS must be a positive number of seconds")
+    if not rules.PZ_REWARD_RANGE[0] <= s.personalizer_default_reward <= rules.PZ_REWARD_RANGE[1]:
+        raise ValueError("PERSONALIZER_DEFAULT_REWARD must be between -1 and 1 (Personalizer's reward range)")
+    if s.personalizer_reward_aggregation not in REWARD_AGGREGATIONS:
+        raise ValueError(f"PERSONALIZER_REWARD_AGGREGATION must be one of {', '.join(REWARD_AGGREGATIONS)}")
+    if s.personalizer_mode not in rules.PZ_MODES:
+        raise ValueError(f"PERSONALIZER_MODE must be one of {', '.join(rules.PZ_MODES)}")
+    if not 0 <= s.personalizer_apprentice_exploration <= 1:
+        raise ValueError("PERSONALIZER_APPRENTICE_EXPLORATION must be between 0 and 1")
+    if s.personalizer_switch_min_events < 1:
+        raise ValueError("PERSONALIZER_SWITCH_MIN_EVENTS must be at least 1")
     if s.quality_play_seconds < 0:
         raise ValueError("QUALITY_PLAY_SECONDS must not be negative")

@@ -322,7 +322,8 @@ def to_vw(features: dict, label: tuple[int, float, float] | None = None) -> list
         prefix = ""
         if label is not None and index == label[0]:
             prefix = f"0:{label[1]:.6g}:{label[2]:.9g} "
-        lines.append(prefix + namespaces_text(action))
+        # an action without features is "|": an empty line would end VW's multiline example
+        lines.append(prefix + (namespaces_text(action) or "|"))
     return lines
 
 
@@ -332,3 +333,97 @@ def validate_device(device) -> str | None:
     if device not in vocab.DEVICES:
         raise ValueError(f"device must be one of {', '.join(vocab.DEVICES)}, not {device!r}")
     return device
+
+
+# Features given as JSON (DSJSON logs, the Personalizer API) ----------------------------------------
+
+#: The namespace of features given without one (VW's default namespace, written ``|`` alone).
+DEFAULT_NAMESPACE = " "
+
+
+def json_namespaces(obj: dict, where: str) -> dict:
+    """``{namespace: {feature: value}}`` of one example given as a JSON object (a DSJSON context or
+    action, a Personalizer context or action's features), by Vowpal Wabbit's JSON rules
+    (``simulations/dsjson.py`` says what they are). A value VW cannot read raises ValueError
+    naming ``where``."""
+    spaces: dict[str, dict[str, float]] = {}
+    _object_into(obj, DEFAULT_NAMESPACE, spaces, where)
+    return {ns: feats for ns, feats in spaces.items() if feats}
+
+
+def namespaces_json(spaces: dict) -> dict:
+    """The JSON object that ``json_namespaces`` reads back as ``spaces``: a feature of value 1 is
+    ``"name": true`` (or, named with a leading ``_``, a token of ``_text``), the default
+    namespace's features are plain keys, every other namespace an object. ValueError for what
+    has no such form (a default-namespace feature with a namespace's name, say)."""
+    out = _features_json(spaces.get(DEFAULT_NAMESPACE, {}))
+    for ns, feats in spaces.items():
+        if ns == DEFAULT_NAMESPACE:
+            continue
+        if ns in out or ns.startswith("_"):
+            raise ValueError(f"namespace {ns!r} cannot be written as JSON beside the default namespace's features")
+        out[ns] = _features_json(feats)
+    return out
+
+
+def _features_json(feats: dict) -> dict:
+    out, text = {}, []
+    for name, value in feats.items():
+        if name.startswith("_"):
+            if value != 1.0:
+                raise ValueError(f"feature {name!r} (value {value:g}) cannot be written as JSON")
+            text.append(name)
+        else:
+            out[name] = True if value == 1.0 else value
+    if text:
+        out["_text"] = " ".join(text)
+    return out
+
+
+def _add(spaces: dict, ns: str, name: str, value: float) -> None:
+    feats = spaces.setdefault(ns, {})
+    # VW adds a repeated feature again; for a linear model that is the sum of the values.
+    feats[name] = feats.get(name, 0.0) + value
+
+
+def _object_into(obj: dict, ns: str, spaces: dict, where: str) -> None:
+    for key, value in obj.items():
+        if key.startswith("_"):
+            if key == "_text":
+                if not isinstance(value, str):
+                    raise ValueError(f"{where}: _text must be a string")
+                for token in value.split():
+                    _add(spaces, ns, vw_token(token), 1.0)
+            continue  # every other _key is metadata, not a feature (VW ignores it)
+        _value_into(key, value, ns, spaces, f"{where}.{key}")
+
+
+def _value_into(key: str, value, ns: str, spaces: dict, where: str) -> None:
+    if value is None or value is False:
+        return
+    if value is True:
+        _add(spaces, ns, vw_token(key), 1.0)
+    elif isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where}: a feature's value must be finite")
+        _add(spaces, ns, vw_token(key), float(value))
+    elif isinstance(value, str):
+        _add(spaces, ns, vw_token(f"{key}={value}"), 1.0)
+    elif isinstance(value, dict):
+        _object_into(value, vw_token(key), spaces, where)
+    elif isinstance(value, list):
+        _array_into(vw_token(key), value, spaces, where)
+
+
+def _array_into(ns: str, values: list, spaces: dict, where: str) -> None:
+    position = 0
+    for item in values:
+        if item is None:
+            continue  # VW skips a null without using up a position
+        if isinstance(item, dict):
+            _object_into(item, ns, spaces, where)
+        elif isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item):
+            _add(spaces, ns, f"[{position}]", float(item))
+            position += 1
+        else:
+            raise ValueError(f"{where}: an array holds numbers or objects (VW's JSON rules), not {item!r}")

@@ -67,8 +67,11 @@ class SnapshotFollower:
     is done with it.
     """
 
-    def __init__(self, service, models_dir: Path, interval: float):
+    def __init__(self, service, models_dir: Path, interval: float, store=None):
+        """``service`` holds the ``model`` swapped; ``store`` (default: the service's) publishes the
+        snapshots (another loop's: its ``storage.LoopLog``)."""
         self.service = service
+        self.store = service.store if store is None else store
         self.models_dir = Path(models_dir)
         self.interval = interval
         self._stop = threading.Event()
@@ -82,12 +85,12 @@ class SnapshotFollower:
 
     def check(self) -> bool:
         """Load the published snapshot if it is newer than the model in use; True if swapped."""
-        snapshot = self.service.store.latest_snapshot(self.models_dir)
+        snapshot = self.store.latest_snapshot(self.models_dir)
         current = self.service.model
         if snapshot is None or (snapshot.get("epoch", 1), snapshot["seq"]) <= (current.epoch, current.seq):
             return False
         try:
-            path = self.service.store.local_copy(self.models_dir, snapshot["file"], "checkpoint", snapshot["sha256"])
+            path = self.store.local_copy(self.models_dir, snapshot["file"], "checkpoint", snapshot["sha256"])
             if path is None:
                 return False  # being replaced right now; the next look will find the new one
             self.service.model = Model(snapshot["vw_args"], path, seq=snapshot["seq"],
@@ -109,8 +112,13 @@ class Learner:
     """Turns final events into model updates, in learn-queue order, each exactly once."""
 
     def __init__(self, settings: Settings, store: Storage, model: Model, models_dir: Path, clock=time.time,
-                 checkpoint_seconds: float | None = None):
+                 checkpoint_seconds: float | None = None, *, default_reward: float | None = None,
+                 vw_args: str | None = None):
+        """``store`` is the store (the artwork loop) or another loop's ``storage.LoopLog``, with
+        that loop's ``default_reward`` and ``vw_args`` (None: the artwork loop's settings)."""
         self.settings = settings
+        self.default_reward = settings.default_reward if default_reward is None else default_reward
+        self.vw_args = settings.vw_args if vw_args is None else vw_args
         self.checkpoint_seconds = float(settings.checkpoint_every_seconds if checkpoint_seconds is None
                                         else checkpoint_seconds)
         self.store = store
@@ -138,7 +146,7 @@ class Learner:
         nothing changes.
         """
         now = self.clock() if now is None else now
-        return self.store.close_due_windows(now, self.settings.default_reward, batch)
+        return self.store.close_due_windows(now, self.default_reward, batch)
 
     def learn_available(self, batch: int = 2000) -> int:
         """Learn every queued event the model does not have yet; returns how many."""
@@ -179,7 +187,7 @@ class Learner:
         if epoch["epoch"] == self.model.epoch:
             return False
         with self._run_lock:
-            self.model = Model(epoch_args(epoch, self.settings.vw_args), seq=epoch["start_seq"],
+            self.model = Model(epoch_args(epoch, self.vw_args), seq=epoch["start_seq"],
                                epoch=epoch["epoch"])
             log.info("model epoch %d (%s): learning from event %d on", epoch["epoch"], epoch["reason"],
                      epoch["start_seq"] + 1)
@@ -259,6 +267,8 @@ class LearnerCandidate:
         self.lease = store.learner_lease()
         #: The learner while this candidate leads, else None.
         self.learner: Learner | None = None
+        #: The other loops' learners (the Personalizer loop's), led along with it.
+        self.loop_learners: list[Learner] = []
 
     @property
     def is_leader(self) -> bool:
@@ -275,9 +285,11 @@ class LearnerCandidate:
             return self.is_leader
         if not self.lease.held():
             log.warning("lost the learner lease (database connection gone?): standing by")
-            self.learner = None
+            self.learner, self.loop_learners = None, []
             return False
         self.learner.run_once()
+        for learner in self.loop_learners:
+            learner.run_once()
         return True
 
     def _lead(self) -> None:
@@ -287,15 +299,20 @@ class LearnerCandidate:
         learned = learner.learn_available()
         learner.checkpoint()
         self.learner = learner
+        from .personalizer import personalizer_learner  # it builds on this module
+
+        self.loop_learners = [personalizer_learner(self.settings, self.store, self.models_dir, clock=self.clock,
+                                                   checkpoint_seconds=self.settings.publish_every_seconds)]
         log.info("leading: the learner of this log, at event %d (%d re-learned from the log)", model.seq, learned)
 
     def stop(self) -> None:
         """A leader writes a last checkpoint; the lease is given up either way."""
         try:
             if self.learner is not None and self.lease.held():
-                self.learner.checkpoint()
+                for learner in (self.learner, *self.loop_learners):
+                    learner.checkpoint()
         finally:
-            self.learner = None
+            self.learner, self.loop_learners = None, []
             self.lease.release()
 
 

@@ -290,6 +290,10 @@ class Operation:
     max_body_bytes: int | None = None
     admin: bool = False
     client_key: bool = False
+    #: The header the client key comes in, and the shape errors are answered in ("service", or
+    #: "personalizer" for the Personalizer-compatible API).
+    key_header: str = CLIENT_KEY_HEADER
+    error_shape: str = "service"
 
     def body_schema(self, settings: Settings) -> dict | None:
         return resolve(self.body, settings)
@@ -360,15 +364,18 @@ def operation(summary: str, *, description: str = "", tags: tuple[str, ...] = ()
               body_required: bool = True, responses: dict[int, tuple[str, SchemaSpec | None]],
               errors: dict[int, list[str]] | None = None, media_type: str = JSON,
               response_headers: dict[int, dict[str, dict]] | None = None, max_body_bytes: int | None = None,
-              admin: bool = False, client_key: bool = False):
+              admin: bool = False, client_key: bool = False, key_header: str = CLIENT_KEY_HEADER,
+              error_shape: str = "service"):
     """Declare a view's contract. The wrapped view gets ``body=`` (the validated JSON object)
     when the operation has a body schema; path parameters are checked against
     ``schemas.PATH_PARAMETERS`` first. ``errors`` lists, per status, the error codes answered.
     ``admin`` operations check the admin token before anything else, ``client_key`` ones the
-    client key (when CLIENT_KEYS is set); ``max_body_bytes`` raises the body limit for this
-    operation (after those checks)."""
+    client key (when CLIENT_KEYS is set) in ``key_header``; ``max_body_bytes`` raises the body limit
+    for this operation (after those checks). ``error_shape`` names the errors' documented shape (the
+    blueprint answers them in it)."""
     op = Operation(summary, description, tags, body, body_required, dict(responses), dict(errors or {}),
-                   media_type, dict(response_headers or {}), max_body_bytes, admin, client_key)
+                   media_type, dict(response_headers or {}), max_body_bytes, admin, client_key, key_header,
+                   error_shape)
 
     def decorate(view):
         @functools.wraps(view)
@@ -376,7 +383,7 @@ def operation(summary: str, *, description: str = "", tags: tuple[str, ...] = ()
             if op.admin:  # before anything of the request is read
                 require_admin(app_settings(current_app))
             elif op.client_key:
-                require_client_key(app_settings(current_app))
+                require_client_key(app_settings(current_app), op.key_header)
             check_path_parameters(kwargs)
             if op.max_body_bytes is not None:  # this operation takes larger bodies than MAX_BODY_BYTES
                 request.max_content_length = op.max_body_bytes
@@ -430,7 +437,7 @@ class _Components:
 
 
 _PATH_VAR = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
-_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 304: "Not Modified", 400: "Bad Request",
+_STATUS_TEXT = {200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 304: "Not Modified", 400: "Bad Request",
                 404: "Not Found", 409: "Conflict", 413: "Content Too Large"}
 _ERROR_TEXT = {400: "Malformed or invalid request", 401: "Not authorized", 404: "Not found", 409: "Conflict",
                413: "Body larger than MAX_BODY_BYTES",
@@ -442,6 +449,10 @@ _CLIENT_KEY_401 = {"WWW-Authenticate": {"required": True, "description": "How to
 ADMIN_SCHEME = {"type": "http", "scheme": "bearer", "description": "ADMIN_TOKEN (README \"Who may do what\")."}
 CLIENT_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": CLIENT_KEY_HEADER,
                      "description": "One of CLIENT_KEYS (README \"Client keys\")."}
+#: The Personalizer-compatible API's key header, checked against the same keys.
+SUBSCRIPTION_KEY_SCHEME = {"type": "apiKey", "in": "header", "name": "Ocp-Apim-Subscription-Key",
+                           "description": "One of CLIENT_KEYS, where Personalizer took its resource key."}
+_KEY_SCHEMES = {CLIENT_KEY_HEADER: "clientKey", SUBSCRIPTION_KEY_SCHEME["name"]: "subscriptionKey"}
 
 
 def openapi_path(rule: str) -> str:
@@ -495,26 +506,32 @@ def _operation_object(op: Operation, endpoint: str, method: str, params: list[st
         schema = resolve(spec, settings)
         if schema is not None:
             response["content"] = {op.media_type: {"schema": components.ref(schema)}}
-        elif status != 304:
+        elif status not in (204, 304):
             response["content"] = {op.media_type: {"schema": {"type": "string", "contentMediaType": op.media_type}}}
         responses[str(status)] = response
     for status, codes in sorted(op.errors.items()):
-        responses[str(status)] = _error_response(status, codes, _ERROR_HEADERS.get(status), components)
+        responses[str(status)] = _error_response(status, codes, _ERROR_HEADERS.get(status), components,
+                                                 op.error_shape)
     if op.admin:
         out["security"] = [{"adminToken": []}]
     elif op.client_key and settings.accepted_keys:
-        out["security"] = [{"clientKey": []}]
-        responses["401"] = _error_response(401, CLIENT_KEY_CODES, _CLIENT_KEY_401, components)
+        out["security"] = [{_KEY_SCHEMES[op.key_header]: []}]
+        responses["401"] = _error_response(401, CLIENT_KEY_CODES, _CLIENT_KEY_401, components, op.error_shape)
     out["responses"] = dict(sorted(responses.items()))
     return out
 
 
-def _error_response(status: int, codes: list[str], headers: dict | None, components: _Components) -> dict:
+def _error_response(status: int, codes: list[str], headers: dict | None, components: _Components,
+                    shape: str = "service") -> dict:
+    if shape == "personalizer":
+        schema = S.pz_error_for(status, codes)
+        example = {"error": {"code": S.PZ_ERROR_CODES[status], "message": "...", "innerError": {"code": codes[0]}}}
+    else:
+        schema, example = S.error_for(status, codes), {"error": {"status": status, "code": codes[0], "message": "..."}}
     return {
         "description": f"{_ERROR_TEXT.get(status, _STATUS_TEXT.get(status, 'Error'))}: code {', '.join(codes)}",
         "headers": _headers(headers),
-        "content": {JSON: {"schema": components.walk(S.error_for(status, codes)),
-                           "example": {"error": {"status": status, "code": codes[0], "message": "..."}}}},
+        "content": {JSON: {"schema": components.walk(schema), "example": example}},
     }
 
 
@@ -542,6 +559,7 @@ def build_openapi(app) -> dict:
         paths.setdefault(openapi_path(rule), {})[method] = _operation_object(
             op, endpoint, method, params, settings, components)
     components.ref(S.ERROR)
+    components.ref(S.PZ_ERROR)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -560,7 +578,8 @@ def build_openapi(app) -> dict:
                                "schema": {"type": "string", "const": value}}
                         for name, (value, description) in HEADERS.items()},
             "securitySchemes": {"adminToken": ADMIN_SCHEME,
-                                **({"clientKey": CLIENT_KEY_SCHEME} if settings.accepted_keys else {})},
+                                **({"clientKey": CLIENT_KEY_SCHEME, "subscriptionKey": SUBSCRIPTION_KEY_SCHEME}
+                                   if settings.accepted_keys else {})},
         },
     }
 

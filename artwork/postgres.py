@@ -34,7 +34,7 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from .storage import POOL_SIZE, LearnerLease, SQLStorage, StoreOpenError
+from .storage import ARTWORK, POOL_SIZE, LearnerLease, Loop, SQLStorage, StoreOpenError
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,80 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
         data BYTEA NOT NULL
     );
     CREATE INDEX checkpoints_newest ON checkpoints(epoch, seq);
+"""), ("m005_pz_personalizer", """
+    -- The Personalizer-compatible loop (storage.PERSONALIZER): the artwork loop's tables again.
+    CREATE TABLE pz_events (
+        event_id TEXT PRIMARY KEY,
+        created_ts DOUBLE PRECISION NOT NULL,
+        features TEXT NOT NULL,
+        action_ids TEXT NOT NULL,
+        excluded TEXT NOT NULL,
+        pmf TEXT NOT NULL,
+        policy_pmf TEXT,
+        chosen_index INTEGER NOT NULL,
+        action_id TEXT NOT NULL,
+        probability DOUBLE PRECISION NOT NULL CHECK (probability > 0 AND probability <= 1),
+        mode TEXT NOT NULL CHECK (mode IN ('online', 'apprentice', 'import')),
+        model_version BIGINT NOT NULL,
+        deferred INTEGER NOT NULL DEFAULT 0,
+        activated_ts DOUBLE PRECISION,
+        state TEXT NOT NULL CHECK (state IN ('awaiting_activation', 'pending', 'final')),
+        deadline_ts DOUBLE PRECISION,
+        reward DOUBLE PRECISION,
+        final_reason TEXT CHECK (final_reason IN ('outcome', 'window', 'import')),
+        final_ts DOUBLE PRECISION
+    );
+    CREATE INDEX pz_events_pending ON pz_events(deadline_ts) WHERE state = 'pending';
+    CREATE INDEX pz_events_created ON pz_events(created_ts);
+    CREATE TABLE pz_outcomes (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES pz_events(event_id),
+        kind TEXT NOT NULL CHECK (kind IN ('reward', 'activate')),
+        value DOUBLE PRECISION,
+        received_ts DOUBLE PRECISION NOT NULL,
+        effect TEXT NOT NULL
+    );
+    CREATE INDEX pz_outcomes_event ON pz_outcomes(event_id);
+    CREATE TABLE pz_finalized (
+        event_id TEXT PRIMARY KEY REFERENCES pz_events(event_id),
+        final_ts DOUBLE PRECISION NOT NULL,
+        deadline_ts DOUBLE PRECISION
+    );
+    CREATE TABLE pz_learn_queue (
+        seq BIGINT PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE REFERENCES pz_events(event_id),
+        final_ts DOUBLE PRECISION NOT NULL
+    );
+    CREATE TABLE pz_learn_queue_top (
+        one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+        seq BIGINT NOT NULL
+    );
+    INSERT INTO pz_learn_queue_top (seq) VALUES (0);
+    CREATE TABLE pz_epochs (
+        epoch INTEGER PRIMARY KEY,
+        start_seq BIGINT NOT NULL,
+        vw_args TEXT,
+        reason TEXT NOT NULL,
+        created_ts DOUBLE PRECISION NOT NULL
+    );
+    INSERT INTO pz_epochs (epoch, start_seq, vw_args, reason, created_ts) VALUES (1, 0, NULL, 'initial', 0);
+    CREATE TABLE pz_checkpoints (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        file TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        vw_args TEXT NOT NULL,
+        created_ts DOUBLE PRECISION NOT NULL,
+        epoch INTEGER NOT NULL,
+        data BYTEA NOT NULL
+    );
+    CREATE INDEX pz_checkpoints_newest ON pz_checkpoints(epoch, seq);
+    CREATE TABLE pz_modes (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        mode TEXT NOT NULL CHECK (mode IN ('online', 'apprentice')),
+        reason TEXT NOT NULL,
+        created_ts DOUBLE PRECISION NOT NULL
+    );
 """)]
 
 
@@ -318,10 +392,10 @@ class PostgresStore(SQLStorage):
             conn.executemany("INSERT INTO image_files (file, data) VALUES (?, ?) ON CONFLICT (file) DO NOTHING",
                              list(files.items()))
 
-    def stored_file(self, kind: str, name: str) -> bytes | None:
+    def stored_file(self, kind: str, name: str, loop: Loop = ARTWORK) -> bytes | None:
         if kind == "image":
             return self.scalar("SELECT data FROM image_files WHERE file = ?", (name,))
-        return self.scalar("SELECT data FROM checkpoints WHERE file = ? ORDER BY id DESC LIMIT 1", (name,))
+        return self.scalar(f"SELECT data FROM {loop.checkpoints} WHERE file = ? ORDER BY id DESC LIMIT 1", (name,))
 
     def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
         """Catalog writes from several hosts at once (each host's first start installs the demo)
@@ -355,20 +429,21 @@ class PostgresStore(SQLStorage):
 
     @staticmethod
     def _finalize(conn: _Connection, event_ids: Sequence[str], reward: float, reason: str,
-                  now: float) -> list[str]:
+                  now: float, loop: Loop = ARTWORK) -> list[str]:
         """The reward join's rule, the one place it is written for PostgreSQL (``Storage`` states
         it), inside the caller's transaction: of ``event_ids`` (row-locked by the caller), each
         still pending becomes final with ``reward`` and waits in ``finalized`` for its learn-queue
         number (``_number``). Returns those; the others are left as they were. The primary key of
         ``finalized`` and the UNIQUE constraint of ``learn_queue`` back up "at most once"."""
         return [r[0] for r in conn.execute(
-            "WITH done AS (UPDATE impressions SET state = 'final', reward = ?, final_reason = ?, final_ts = ?"
+            f"WITH done AS (UPDATE {loop.events} SET state = 'final', reward = coalesce(reward, ?),"
+            " final_reason = ?, final_ts = ?"
             " WHERE event_id = ANY(?) AND state = 'pending' RETURNING event_id, final_ts, deadline_ts)"
-            " INSERT INTO finalized (event_id, final_ts, deadline_ts) SELECT * FROM done RETURNING event_id",
+            f" INSERT INTO {loop.finalized} (event_id, final_ts, deadline_ts) SELECT * FROM done RETURNING event_id",
             (reward, reason, now, list(event_ids)))]
 
     @staticmethod
-    def _number(conn: _Connection) -> int:
+    def _number(conn: _Connection, loop: Loop = ARTWORK) -> int:
         """Give every committed, unnumbered final event its learn-queue number, in (final time,
         deadline, event id) order after the last number given; returns how many. Under an
         advisory lock, so numbering rounds take turns, and in one statement: the DELETE sees the
@@ -376,12 +451,12 @@ class PostgresStore(SQLStorage):
         round, to be numbered after these (ARCHITECTURE.md, "The learn queue on PostgreSQL")."""
         conn.execute("SELECT pg_advisory_xact_lock(?)", (NUMBER_LOCK,))
         return conn.execute(
-            "WITH moved AS (DELETE FROM finalized RETURNING event_id, final_ts, deadline_ts),"
+            f"WITH moved AS (DELETE FROM {loop.finalized} RETURNING event_id, final_ts, deadline_ts),"
             " numbered AS (SELECT event_id, final_ts,"
             "  row_number() OVER (ORDER BY final_ts, deadline_ts, event_id) AS n FROM moved),"
-            " top AS (UPDATE learn_queue_top SET seq = seq + (SELECT count(*) FROM moved)"
+            f" top AS (UPDATE {loop.queue_top} SET seq = seq + (SELECT count(*) FROM moved)"
             "  WHERE EXISTS (SELECT 1 FROM moved) RETURNING seq - (SELECT count(*) FROM moved) AS base),"
-            " queued AS (INSERT INTO learn_queue (seq, event_id, final_ts)"
+            f" queued AS (INSERT INTO {loop.queue} (seq, event_id, final_ts)"
             "  SELECT top.base + numbered.n, numbered.event_id, numbered.final_ts FROM numbered, top RETURNING 1)"
             " SELECT count(*) FROM queued").fetchone()[0]
 
@@ -398,56 +473,59 @@ class PostgresStore(SQLStorage):
     _DUE_LOCK = " FOR UPDATE SKIP LOCKED"
     _QUEUE_TABLES = ("finalized", "learn_queue")
 
-    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
+    def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
         """Numbers what is final first (``_number``), then reads past ``after_seq``: every number
         at or below one read here is final for good, so nothing can appear behind the reader."""
         with self.write() as conn:
-            self._number(conn)
+            self._number(conn, loop)
             rows = conn.execute(
-                "SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
-                " JOIN impressions i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
+                f"SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
+                f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
                 (after_seq, limit)).fetchall()
         return [{"seq": r[0], "features": json.loads(r[1]), "chosen_index": r[2], "reward": r[3],
                  "probability": r[4]} for r in rows]
 
-    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
+    def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
         """Counts the numbered events after ``seq`` and those final but not numbered yet (both
         are waiting for the learner), without taking the numbering lock: read-outs never wait."""
         row = self.query_one(
-            "SELECT count(*) AS n, min(final_ts) AS oldest FROM (SELECT final_ts FROM learn_queue WHERE seq > ?"
-            " UNION ALL SELECT final_ts FROM finalized) waiting", (seq,))
+            f"SELECT count(*) AS n, min(final_ts) AS oldest FROM (SELECT final_ts FROM {loop.queue} WHERE seq > ?"
+            f" UNION ALL SELECT final_ts FROM {loop.finalized}) waiting", (seq,))
         return row["n"], row["oldest"]
 
-    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None,
+                    loop: Loop = ARTWORK) -> dict:
         with self.write() as conn:
             if relearn_log:
                 start = 0
             else:  # what is final now belongs to the old epoch: number it before taking the top
-                self._number(conn)
-                start = conn.execute("SELECT seq FROM learn_queue_top").fetchone()[0]
-            args = vw_args if vw_args is not None else self._epoch_args(conn)
-            epoch = self._new_epoch(conn, start, args, reason, now)
+                self._number(conn, loop)
+                start = conn.execute(f"SELECT seq FROM {loop.queue_top}").fetchone()[0]
+            args = vw_args if vw_args is not None else self._epoch_args(conn, loop)
+            epoch = self._new_epoch(conn, start, args, reason, now, loop)
         return {"epoch": epoch, "start_seq": start, "vw_args": args}
 
     # Checkpoints and snapshots ----------------------------------------------------------------
 
-    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int,
+                           loop: Loop = ARTWORK) -> list[str]:
         """The checkpoint's row and its bytes commit together: the newest row is the published
         snapshot, so a host sees the previous snapshot or this whole one."""
         data = (Path(models_dir) / snapshot["file"]).read_bytes()
         epoch = snapshot["epoch"]
         with self.write() as conn:
-            conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch, data)"
+            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch, data)"
                          " VALUES (?, ?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
                                                            snapshot["vw_args"], now, epoch, data))
             old = conn.execute(
-                "DELETE FROM checkpoints WHERE epoch < ? OR id IN (SELECT id FROM checkpoints WHERE epoch = ?"
+                f"DELETE FROM {loop.checkpoints} WHERE epoch < ? OR id IN (SELECT id FROM {loop.checkpoints}"
+                " WHERE epoch = ?"
                 " ORDER BY seq DESC, id DESC OFFSET ?) RETURNING file", (epoch, epoch, keep)).fetchall()
         return [r[0] for r in old]
 
-    def latest_snapshot(self, models_dir: Path) -> dict | None:
+    def latest_snapshot(self, models_dir: Path, loop: Loop = ARTWORK) -> dict | None:
         """The newest checkpoint (of the newest epoch, with the most events learned)."""
-        return self.query_one("SELECT seq, epoch, file, sha256, vw_args FROM checkpoints"
+        return self.query_one(f"SELECT seq, epoch, file, sha256, vw_args FROM {loop.checkpoints}"
                               " ORDER BY epoch DESC, seq DESC, id DESC LIMIT 1")
 
     def learner_lease(self) -> LearnerLease:

@@ -198,6 +198,7 @@ def serve_single(data_dir: Path, host: str, port: int, threads: int = SINGLE_THR
     finally:
         server.close()
         app.extensions["artwork.learner"].stop()
+        app.extensions["artwork.personalizer.learner"].stop()
 
 
 class WaitressWorker(Worker):

@@ -30,6 +30,22 @@ EVENT_ID_REGEX = r"^(?:[0-9a-f]{12})?[0-9a-f]{32}$"
 #: What can happen to a decision (``POST /api/v1/events/<event_id>/<kind>``).
 OUTCOME_KINDS = ("click", "play", "activate", "dismiss")
 
+# The Personalizer-compatible API (``personalizer.py``) ------------------------------------------
+
+#: An event id (``eventId`` in a rank call, or in the path of reward and activate): 1-256
+#: letters, digits or ``_.:-``, starting with a letter or digit (a GUID fits; Personalizer's own
+#: limit is 256 characters).
+PZ_EVENT_ID_REGEX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$"
+PZ_EVENT_ID_INVALID = "1-256 letters, digits or _.:- starting with a letter or digit"
+#: An action's id: 1-256 characters.
+PZ_ACTION_ID_MAX_LENGTH = 256
+#: Actions in one rank call (Personalizer's limit).
+PZ_MAX_ACTIONS = 50
+#: Rewards are numbers in this range (Personalizer's), the default reward too.
+PZ_REWARD_RANGE = (-1.0, 1.0)
+#: A Personalizer loop's learning modes (Personalizer's "Online" and "Apprentice").
+PZ_MODES = ("online", "apprentice")
+
 # Catalog content: a manifest (``artwork import``) or an upload (``POST /api/v1/admin/catalog``) --
 
 #: Ids of titles and artwork in a catalog: 1-64 characters of ``A-Z a-z 0-9 _ . -``, starting

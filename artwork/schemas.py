@@ -383,7 +383,93 @@ PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
     "size": ({"type": "string", "enum": list(IMAGE_SIZES), "description": "poster (960x540) or thumb (384x216)."},
              (404, "not_found", "unknown image size {value!r}; sizes: " + ", ".join(IMAGE_SIZES))),
     "job_id": (JOB_ID, (404, "unknown_simulation", "unknown simulation {value!r}")),
+    "eventId": ({"type": "string", "pattern": rules.PZ_EVENT_ID_REGEX, "minLength": 1, "maxLength": 256,
+                 "x-invalid": rules.PZ_EVENT_ID_INVALID, "description": "The eventId of a rank call.",
+                 "examples": ["pz-example-event"]},
+                (404, "unknown_event", "unknown event {value!r}")),
 }
+
+
+# The Personalizer-compatible API (personalizer_api.py) --------------------------------------------
+
+#: Personalizer's error shape (``{"error": {"code", "message", "innerError": {"code"}}}``): the
+#: high-level code by status, the service's own code in ``innerError``.
+PZ_ERROR_CODES = {400: "BadRequest", 401: "Unauthorized", 404: "ResourceNotFound", 405: "MethodNotAllowed",
+                  409: "Conflict", 413: "PayloadTooLarge", 500: "InternalServerError", 503: "ServiceUnavailable"}
+PZ_ERROR = {
+    "title": "PersonalizerError",
+    "type": "object",
+    "description": "Errors of the Personalizer-compatible API have Personalizer's shape.",
+    "properties": {"error": {
+        "type": "object",
+        "properties": {"code": {"type": "string", "enum": sorted(set(PZ_ERROR_CODES.values()))},
+                       "message": {"type": "string", "minLength": 1},
+                       "innerError": {"type": "object", "properties": {"code": {"type": "string"}},
+                                      "required": ["code"]}},
+        "required": ["code", "message", "innerError"],
+    }},
+    "required": ["error"],
+    "examples": [{"error": {"code": "ResourceNotFound", "message": "unknown event 'e1'",
+                            "innerError": {"code": "unknown_event"}}}],
+}
+
+
+def pz_error_for(status: int, codes: list[str]) -> dict:
+    """Personalizer's error shape, narrowed to one status and the service's codes answered with it."""
+    return {"allOf": [PZ_ERROR, {"properties": {"error": {"properties": {
+        "code": {"const": PZ_ERROR_CODES[status]}, "innerError": {"properties": {"code": {"enum": list(codes)}}}}}}}]}
+
+
+PZ_FEATURE_OBJECTS = {"type": ["array", "null"], "items": {"type": "object"},
+                      "description": "Feature objects, read by Vowpal Wabbit's JSON rules: an object value is a "
+                                     "namespace, a string a categorical feature, a number a numeric one."}
+PZ_ACTION = closed({
+    "id": {"type": "string", "minLength": 1, "maxLength": rules.PZ_ACTION_ID_MAX_LENGTH},
+    "features": PZ_FEATURE_OBJECTS,
+}, ("id",), title="PersonalizerRankableAction")
+PZ_RANK_REQUEST = closed({
+    "contextFeatures": PZ_FEATURE_OBJECTS,
+    "actions": {"type": "array", "items": PZ_ACTION, "minItems": 1, "maxItems": rules.PZ_MAX_ACTIONS,
+                "description": "The actions to rank, the baseline first (the first one not excluded)."},
+    "excludedActions": {"type": ["array", "null"], "items": {"type": "string"},
+                        "description": "Ids of actions not to choose this time."},
+    "eventId": {"type": ["string", "null"], "pattern": rules.PZ_EVENT_ID_REGEX, "maxLength": 256,
+                "x-invalid": rules.PZ_EVENT_ID_INVALID, "description": "The event's id (default: one made up)."},
+    "deferActivation": {"type": ["boolean", "null"],
+                        "description": "true: rewards wait for an activate call, the wait time starts there."},
+}, ("actions",), title="PersonalizerRankRequest", examples=[{
+    "contextFeatures": [{"user": {"profile": "anonymous", "device": "mobile"}}, {"time": "evening"}],
+    "actions": [{"id": "news", "features": [{"topic": "politics", "length": 3}]},
+                {"id": "sports", "features": [{"topic": "football", "length": 2}]},
+                {"id": "recipes", "features": [{"topic": "food", "length": 1}]}],
+    "excludedActions": ["recipes"]}])
+PZ_RANK_RESPONSE = record({
+    "ranking": {"type": "array", "minItems": 1, "items": record({"id": {"type": "string"}, "probability": PROBABILITY}),
+                "description": "Every action: the chosen one first, then by probability; excluded ones last, at 0."},
+    "eventId": {"type": "string"},
+    "rewardActionId": {"type": "string", "description": "The action to show."},
+}, title="PersonalizerRankResponse")
+PZ_REWARD_REQUEST = closed({
+    "value": {"type": "number", "minimum": rules.PZ_REWARD_RANGE[0], "maximum": rules.PZ_REWARD_RANGE[1],
+              "x-invalid": "a number from -1 to 1"},
+}, ("value",), title="PersonalizerRewardRequest", examples=[{"value": 1}])
+PZ_ESTIMATE = record({"estimate": {"type": ["number", "null"]}, "ci_low": {"type": ["number", "null"]},
+                      "ci_high": {"type": ["number", "null"]}}, title="PersonalizerEstimate")
+PZ_STATUS = record({
+    "mode": {"type": "string", "enum": list(rules.PZ_MODES)},
+    "since": {"type": ["number", "null"], "description": "When the mode began (seconds since the epoch; null: "
+                                                          "the PERSONALIZER_MODE setting, never switched)."},
+    "switches": {"type": "array", "items": record({"mode": {"type": "string"}, "reason": {"type": "string"},
+                                                   "created_ts": {"type": "number"}})},
+    "events": COUNT, "agreement_rate": {"type": ["number", "null"]},
+    "bandit": PZ_ESTIMATE, "baseline": PZ_ESTIMATE, "advantage": PZ_ESTIMATE,
+    "covered": {"type": "boolean", "description": "Whether every action the bandit would choose could be shown."},
+    "log": record({"events": COUNT, "final": COUNT, "pending": COUNT, "awaiting_activation": COUNT,
+                   "mean_reward": {"type": ["number", "null"]}}),
+}, title="PersonalizerStatus", description="The loop's mode, and the bandit against the baseline over the mode's "
+                                           "rewarded events (95% intervals).")
+PZ_MODE_REQUEST = closed({"mode": {"type": "string", "enum": list(rules.PZ_MODES)}}, ("mode",),
+                         title="PersonalizerModeRequest", examples=[{"mode": "online"}])
 
 
 # Admin -------------------------------------------------------------------------------------------

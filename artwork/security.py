@@ -74,7 +74,6 @@ def require_admin(settings) -> None:
 CLIENT_KEY_HEADER = "X-Api-Key"
 #: The error codes of a refused key: none given, or not one of the accepted keys.
 CLIENT_KEY_CODES = ["missing_client_key", "invalid_client_key"]
-CLIENT_KEY_CHALLENGE = f'ApiKey header="{CLIENT_KEY_HEADER}"'
 
 
 def key_matches(given: str | None, keys: Sequence[str]) -> bool:
@@ -103,4 +102,4 @@ def require_client_key(settings, header: str = CLIENT_KEY_HEADER) -> None:
         code, message = CLIENT_KEY_CODES[0], f"this operation needs a client key in the {header} header"
     else:
         code, message = CLIENT_KEY_CODES[1], f"the key in the {header} header is not a valid client key"
-    raise ServiceError(401, code, message, headers={"WWW-Authenticate": CLIENT_KEY_CHALLENGE})
+    raise ServiceError(401, code, message, headers={"WWW-Authenticate": f'ApiKey header="{header}"'})

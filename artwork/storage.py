@@ -27,6 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -323,6 +324,78 @@ def m004_no_index_on_decisions_by_person(db: sqlite_utils.Database) -> None:
     db.execute("DROP INDEX IF EXISTS impressions_user")
 
 
+@migrations()
+def m005_pz_personalizer(db: sqlite_utils.Database) -> None:
+    """The Personalizer-compatible loop (``personalizer.py``): its own log, outcomes, learn
+    queue, model epochs and checkpoints (``PERSONALIZER``), and its mode switches."""
+    db.executescript(
+        """
+        -- One row per rank call, written before the response is sent.
+        CREATE TABLE pz_events (
+            event_id TEXT PRIMARY KEY,       -- the client's eventId, or one made up
+            created_ts REAL NOT NULL,
+            features TEXT NOT NULL,          -- JSON: {"shared": {...}, "actions": [{...}, ...]} (VW namespaces)
+            action_ids TEXT NOT NULL,        -- JSON list: the ranked actions' ids, in the request's order
+            excluded TEXT NOT NULL,          -- JSON list: the excluded actions' ids
+            pmf TEXT NOT NULL,               -- JSON: the probability each action was drawn with
+            policy_pmf TEXT,                 -- JSON: the bandit's own distribution then (NULL: imported)
+            chosen_index INTEGER NOT NULL,
+            action_id TEXT NOT NULL,
+            probability REAL NOT NULL CHECK (probability > 0 AND probability <= 1),
+            mode TEXT NOT NULL CHECK (mode IN ('online', 'apprentice', 'import')),
+            model_version INTEGER NOT NULL,
+            deferred INTEGER NOT NULL DEFAULT 0,
+            activated_ts REAL,
+            state TEXT NOT NULL CHECK (state IN ('awaiting_activation', 'pending', 'final')),
+            deadline_ts REAL,
+            reward REAL,                     -- with sum aggregation: the rewards so far while pending
+            final_reason TEXT CHECK (final_reason IN ('outcome', 'window', 'import')),
+            final_ts REAL
+        );
+        CREATE INDEX pz_events_pending ON pz_events(state, deadline_ts);
+        CREATE INDEX pz_events_created ON pz_events(created_ts);
+        CREATE TABLE pz_outcomes (
+            id INTEGER PRIMARY KEY,
+            event_id TEXT NOT NULL REFERENCES pz_events(event_id),
+            kind TEXT NOT NULL CHECK (kind IN ('reward', 'activate')),
+            value REAL,
+            received_ts REAL NOT NULL,
+            effect TEXT NOT NULL
+        );
+        CREATE INDEX pz_outcomes_event ON pz_outcomes(event_id);
+        CREATE TABLE pz_learn_queue (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE REFERENCES pz_events(event_id),
+            final_ts REAL NOT NULL
+        );
+        CREATE TABLE pz_epochs (
+            epoch INTEGER PRIMARY KEY,
+            start_seq INTEGER NOT NULL,
+            vw_args TEXT,                    -- NULL: the PERSONALIZER_VW_ARGS setting
+            reason TEXT NOT NULL,
+            created_ts REAL NOT NULL
+        );
+        INSERT INTO pz_epochs (epoch, start_seq, vw_args, reason, created_ts) VALUES (1, 0, NULL, 'initial', 0);
+        CREATE TABLE pz_checkpoints (
+            id INTEGER PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            file TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            vw_args TEXT NOT NULL,
+            created_ts REAL NOT NULL,
+            epoch INTEGER NOT NULL
+        );
+        -- Every switch between online and apprentice mode; the newest is the mode.
+        CREATE TABLE pz_modes (
+            id INTEGER PRIMARY KEY,
+            mode TEXT NOT NULL CHECK (mode IN ('online', 'apprentice')),
+            reason TEXT NOT NULL,
+            created_ts REAL NOT NULL
+        );
+        """
+    )
+
+
 #: The columns of one logged decision, in the order ``Storage.log_decisions`` takes each row's
 #: values (a tuple, built once per decision on the request path).
 DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
@@ -330,6 +403,38 @@ DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", 
                     "time_bucket", "dominant_genre", "deferred", "state", "deadline_ts")
 #: What read-outs may group click rates by (``Storage.click_rates``).
 RATE_COLUMNS = ("artwork_id", "time_bucket", "dominant_genre")
+
+
+@dataclass(frozen=True)
+class Loop:
+    """The tables of one decision loop: its log of decisions (``events``) and their outcomes, its
+    learn queue, model epochs and checkpoints. Each loop has its own model; the reward join's
+    rule, the learn queue, epochs and checkpoints are the same code for every loop, given its
+    tables (``loop=`` on those operations, or a ``LoopLog``)."""
+
+    name: str
+    events: str
+    outcomes: str
+    #: The outcomes' number column (``RewardJoin.held_outcomes`` names it so).
+    outcome_value: str
+    queue: str
+    epochs: str
+    checkpoints: str
+    #: PostgreSQL: final events not yet numbered, and the last number given (ARCHITECTURE.md).
+    finalized: str
+    queue_top: str
+
+
+#: The artwork loop (select-artwork, clicks and plays).
+ARTWORK = Loop("artwork", "impressions", "outcomes", "seconds", "learn_queue", "model_epochs", "checkpoints",
+               "finalized", "learn_queue_top")
+#: The Personalizer-compatible loop (``personalizer.py``: rank, reward, activate).
+PERSONALIZER = Loop("personalizer", "pz_events", "pz_outcomes", "value", "pz_learn_queue", "pz_epochs",
+                    "pz_checkpoints", "pz_finalized", "pz_learn_queue_top")
+#: The columns of one Personalizer decision (``Storage.log_pz_event`` takes a dict of them).
+PZ_EVENT_COLUMNS = ("event_id", "created_ts", "features", "action_ids", "excluded", "pmf", "policy_pmf",
+                    "chosen_index", "action_id", "probability", "mode", "model_version", "deferred", "state",
+                    "deadline_ts")
 
 
 class RewardJoin(abc.ABC):
@@ -358,8 +463,13 @@ class RewardJoin(abc.ABC):
     @abc.abstractmethod
     def finalize(self, reward: float, reason: str, now: float) -> bool:
         """The reward join's rule for this event (``Storage`` states it): True if the event was
-        pending and is now final with ``reward`` and queued for learning; False, changing
-        nothing, otherwise."""
+        pending and is now final with ``reward`` (or the rewards ``add_reward`` summed) and queued
+        for learning; False, changing nothing, otherwise."""
+
+    @abc.abstractmethod
+    def add_reward(self, value: float) -> None:
+        """A pending event's reward so far plus ``value`` (a loop that sums rewards until its
+        window closes); finalizing then keeps the sum."""
 
     @abc.abstractmethod
     def add_outcome(self, kind: str, seconds: float | None, now: float, effect: str) -> None:
@@ -503,46 +613,49 @@ class Storage(abc.ABC):
         write on a decision's path."""
 
     @abc.abstractmethod
-    def reward_join(self, event_id: str) -> AbstractContextManager[RewardJoin]:
+    def reward_join(self, event_id: str, loop: Loop = ARTWORK) -> AbstractContextManager[RewardJoin]:
         """``with store.reward_join(event_id) as join:``: one write transaction for recording an
-        outcome, reads and writes alike (see ``RewardJoin``); an exception in the block rolls
-        every write of it back."""
+        outcome of ``loop``, reads and writes alike (see ``RewardJoin``); an exception in the
+        block rolls every write of it back."""
 
     @abc.abstractmethod
-    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
-        """Finalize, by the reward join's rule and with ``reward`` and reason 'window', every
-        pending event whose window closed by ``now``. ``batch`` events per transaction (so
+    def close_due_windows(self, now: float, reward: float, batch: int, loop: Loop = ARTWORK) -> int:
+        """Finalize, by the reward join's rule and with ``reward`` (unless rewards were added:
+        ``RewardJoin.add_reward``) and reason 'window', every pending event of ``loop`` whose
+        window closed by ``now``. ``batch`` events per transaction (so
         decisions never wait long for the writer), each batch in deadline order (then event id)
         and whole or not at all. Returns how many were closed."""
 
     # Learning -------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
-        """The next ``limit`` learn-queue entries after ``after_seq``, in queue order: {"seq",
+    def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
+        """The next ``limit`` learn-queue entries (of ``loop``'s queue) after ``after_seq``, in queue order: {"seq",
         "features" (parsed), "chosen_index", "reward", "probability"}."""
 
     @abc.abstractmethod
-    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
+    def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
         """(How many events are queued after ``seq``, the oldest of their final times or None)."""
 
     @abc.abstractmethod
-    def current_epoch(self) -> dict:
+    def current_epoch(self, loop: Loop = ARTWORK) -> dict:
         """The current model epoch: {"epoch", "start_seq", "vw_args" (None: the VW_ARGS
         setting), "reason", "created_ts"}."""
 
     @abc.abstractmethod
-    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None,
+                    loop: Loop = ARTWORK) -> dict:
         """Start a new model epoch, in one transaction: its model learns the whole log
         (``relearn_log``) or only what is finalized from now on, with ``vw_args`` (None: the
         current epoch's). Returns {"epoch", "start_seq", "vw_args"}."""
 
     @abc.abstractmethod
-    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
+    def checkpoints(self, vw_args: str, epoch: int, loop: Loop = ARTWORK) -> list[dict]:
         """The checkpoints made with ``vw_args`` in ``epoch``, newest first: {"seq", "file", "sha256"}."""
 
     @abc.abstractmethod
-    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int,
+                           loop: Loop = ARTWORK) -> list[str]:
         """Record a checkpoint and publish it as the snapshot serving processes load, and forget
         every checkpoint of an earlier epoch and all but the newest ``keep`` of this one.
         ``snapshot`` is {"seq", "epoch", "file", "sha256", "vw_args"}; the model's file is
@@ -553,12 +666,12 @@ class Storage(abc.ABC):
         caller deletes them from its disk)."""
 
     @abc.abstractmethod
-    def latest_snapshot(self, models_dir: Path) -> dict | None:
+    def latest_snapshot(self, models_dir: Path, loop: Loop = ARTWORK) -> dict | None:
         """The newest published snapshot ({"seq", "epoch", "file", "sha256", "vw_args"}), or
         None if none was published; ``local_copy(models_dir, ...)`` gives its file."""
 
     @abc.abstractmethod
-    def stored_file(self, kind: str, name: str) -> bytes | None:
+    def stored_file(self, kind: str, name: str, loop: Loop = ARTWORK) -> bytes | None:
         """The bytes of a file the database keeps (``kind`` 'image': a content-addressed image
         file; 'checkpoint': a model checkpoint's file), or None where it keeps none (SQLite:
         the files in the data directory are the only copy)."""
@@ -598,6 +711,44 @@ class Storage(abc.ABC):
         entries, and views and ratings before it, in one transaction (pending decisions stay).
         Returns {"decisions", "views", "ratings"} deleted."""
 
+    # The Personalizer loop (``personalizer.py``; its learning goes through the operations above
+    # with ``loop=PERSONALIZER``) ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def log_pz_event(self, event: dict) -> bool:
+        """Log one rank decision (``PZ_EVENT_COLUMNS``), committed before this returns; False,
+        writing nothing, if its event id is already logged (an event id is used once)."""
+
+    @abc.abstractmethod
+    def import_pz_events(self, events: Sequence[dict], now: float) -> int:
+        """Log decisions of another system's log (``PZ_EVENT_COLUMNS`` and ``reward``) and finalize
+        each by the reward join's rule (reason 'import'), so they enter the learn queue in the
+        order given; one transaction. Events whose id is already logged are left out. Returns how
+        many were imported."""
+
+    @abc.abstractmethod
+    def pz_modes(self) -> list[dict]:
+        """Every switch of the loop's mode, oldest first: {"mode", "reason", "created_ts"}."""
+
+    @abc.abstractmethod
+    def set_pz_mode(self, mode: str, reason: str, now: float) -> None:
+        """Record a switch to ``mode`` ('online' or 'apprentice') with its reason, at ``now``."""
+
+    @abc.abstractmethod
+    def pz_evaluation_rows(self, since: float) -> list[dict]:
+        """The final online and apprentice decisions made at or after ``since``, in time order:
+        {"chosen_index", "probability", "reward", "policy_pmf" and "pmf" (parsed: the bandit's
+        distribution, and the one the action was drawn from)}."""
+
+    @abc.abstractmethod
+    def pz_export_rows(self, after: tuple[float, str] | None, limit: int) -> list[dict]:
+        """The next ``limit`` final decisions in (created time, event id) order after ``after``
+        (None: from the first): every column of ``PZ_EVENT_COLUMNS`` with ``reward``."""
+
+    @abc.abstractmethod
+    def pz_totals(self) -> dict:
+        """{"events", "final", "pending", "awaiting_activation", "mean_reward" (of final ones, None if none)}."""
+
     # Files: images and model checkpoints (the same for every backend) -------------------------
 
     def put_image_files(self, images_dir: Path, files: Mapping[str, bytes]) -> None:
@@ -610,7 +761,8 @@ class Storage(abc.ABC):
             if not (images_dir / name).exists():
                 write_atomically(images_dir / name, data)
 
-    def local_copy(self, folder: Path, name: str, kind: str, sha256: str | None = None) -> Path | None:
+    def local_copy(self, folder: Path, name: str, kind: str, sha256: str | None = None,
+                   loop: Loop = ARTWORK) -> Path | None:
         """A file of ``kind`` ('image' or 'checkpoint', see ``stored_file``) on this host's disk:
         ``folder / name`` if it is there (and, given ``sha256``, has those bytes), else the
         database's copy (checked against ``sha256``, or for an image against its content-addressed
@@ -620,7 +772,7 @@ class Storage(abc.ABC):
         for path in (folder / name, folder / "cache" / name):
             if path.is_file() and (sha256 is None or file_sha256(path) == sha256):
                 return path
-        data = self.stored_file(kind, name)
+        data = self.stored_file(kind, name, loop)
         if data is None:
             return None
         digest = hashlib.sha256(data).hexdigest()
@@ -813,23 +965,24 @@ class SQLStorage(Storage):
 
     @staticmethod
     @abc.abstractmethod
-    def _finalize(conn, event_ids: Sequence[str], reward: float, reason: str, now: float) -> list[str]:
+    def _finalize(conn, event_ids: Sequence[str], reward: float, reason: str, now: float,
+                  loop: Loop = ARTWORK) -> list[str]:
         """The backend's reward join rule (``Storage`` states it) inside the caller's write
         transaction; returns the events of ``event_ids`` that it finalized."""
 
     @contextmanager
-    def reward_join(self, event_id: str) -> Iterator[RewardJoin]:
+    def reward_join(self, event_id: str, loop: Loop = ARTWORK) -> Iterator[RewardJoin]:
         with self.write() as conn:
-            yield SQLRewardJoin(conn, event_id, self._finalize, lock=self._EVENT_LOCK)
+            yield SQLRewardJoin(conn, event_id, self._finalize, lock=self._EVENT_LOCK, loop=loop)
 
-    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
+    def close_due_windows(self, now: float, reward: float, batch: int, loop: Loop = ARTWORK) -> int:
         closed = 0
         while True:
             with self.write() as conn:
                 due = [r[0] for r in conn.execute(
-                    "SELECT event_id FROM impressions WHERE state = 'pending' AND deadline_ts <= ?"
+                    f"SELECT event_id FROM {loop.events} WHERE state = 'pending' AND deadline_ts <= ?"
                     " ORDER BY deadline_ts, event_id LIMIT ?" + self._DUE_LOCK, (now, batch))]
-                done = self._finalize(conn, due, reward, "window", now)
+                done = self._finalize(conn, due, reward, "window", now, loop=loop)
                 if len(done) != len(due):  # cannot happen with the rows locked; never half-close
                     raise RuntimeError(f"closing windows: {len(due)} due, {len(done)} finalized")
             closed += len(due)
@@ -838,21 +991,21 @@ class SQLStorage(Storage):
 
     # Learning ---------------------------------------------------------------------------------
 
-    def current_epoch(self) -> dict:
-        return self.query_one("SELECT * FROM model_epochs ORDER BY epoch DESC LIMIT 1")
+    def current_epoch(self, loop: Loop = ARTWORK) -> dict:
+        return self.query_one(f"SELECT * FROM {loop.epochs} ORDER BY epoch DESC LIMIT 1")
 
     @staticmethod
-    def _epoch_args(conn) -> str | None:
-        return conn.execute("SELECT vw_args FROM model_epochs ORDER BY epoch DESC LIMIT 1").fetchone()[0]
+    def _epoch_args(conn, loop: Loop = ARTWORK) -> str | None:
+        return conn.execute(f"SELECT vw_args FROM {loop.epochs} ORDER BY epoch DESC LIMIT 1").fetchone()[0]
 
     @staticmethod
-    def _new_epoch(conn, start_seq: int, vw_args: str | None, reason: str, now: float) -> int:
-        return conn.execute("INSERT INTO model_epochs (epoch, start_seq, vw_args, reason, created_ts)"
-                            " SELECT max(epoch) + 1, ?, ?, ?, ? FROM model_epochs RETURNING epoch",
+    def _new_epoch(conn, start_seq: int, vw_args: str | None, reason: str, now: float, loop: Loop = ARTWORK) -> int:
+        return conn.execute(f"INSERT INTO {loop.epochs} (epoch, start_seq, vw_args, reason, created_ts)"
+                            f" SELECT max(epoch) + 1, ?, ?, ?, ? FROM {loop.epochs} RETURNING epoch",
                             (start_seq, vw_args, reason, now)).fetchone()[0]
 
-    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
-        return self.query("SELECT seq, file, sha256 FROM checkpoints WHERE vw_args = ? AND epoch = ?"
+    def checkpoints(self, vw_args: str, epoch: int, loop: Loop = ARTWORK) -> list[dict]:
+        return self.query(f"SELECT seq, file, sha256 FROM {loop.checkpoints} WHERE vw_args = ? AND epoch = ?"
                           " ORDER BY seq DESC, id DESC", (vw_args, epoch))
 
     def all_checkpoints(self) -> list[dict]:
@@ -887,6 +1040,52 @@ class SQLStorage(Storage):
             views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
             ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
         return {"decisions": decisions, "views": views, "ratings": ratings}
+
+    # The Personalizer loop -----------------------------------------------------------------------
+
+    _LOG_PZ_EVENT = (f"INSERT INTO pz_events ({', '.join(PZ_EVENT_COLUMNS)})"
+                     f" VALUES ({', '.join('?' * len(PZ_EVENT_COLUMNS))}) ON CONFLICT (event_id) DO NOTHING")
+
+    def log_pz_event(self, event: dict) -> bool:
+        with self.write() as conn:
+            return conn.execute(self._LOG_PZ_EVENT, [event[c] for c in PZ_EVENT_COLUMNS]).rowcount == 1
+
+    def import_pz_events(self, events: Sequence[dict], now: float) -> int:
+        imported = 0
+        with self.write() as conn:
+            for event in events:
+                if conn.execute(self._LOG_PZ_EVENT, [event[c] for c in PZ_EVENT_COLUMNS]).rowcount == 1:
+                    imported += len(self._finalize(conn, [event["event_id"]], event["reward"], "import", now,
+                                                   loop=PERSONALIZER))
+        return imported
+
+    def pz_modes(self) -> list[dict]:
+        return self.query("SELECT mode, reason, created_ts FROM pz_modes ORDER BY id")
+
+    def set_pz_mode(self, mode: str, reason: str, now: float) -> None:
+        with self.write() as conn:
+            conn.execute("INSERT INTO pz_modes (mode, reason, created_ts) VALUES (?, ?, ?)", (mode, reason, now))
+
+    def pz_evaluation_rows(self, since: float) -> list[dict]:
+        return [{"chosen_index": r[0], "probability": r[1], "reward": r[2], "policy_pmf": json.loads(r[3]),
+                 "pmf": json.loads(r[4])}
+                for r in self.rows("SELECT chosen_index, probability, reward, policy_pmf, pmf FROM pz_events"
+                                   " WHERE state = 'final' AND mode != 'import' AND created_ts >= ?"
+                                   " ORDER BY created_ts, event_id", (since,))]
+
+    def pz_export_rows(self, after: tuple[float, str] | None, limit: int) -> list[dict]:
+        created, event_id = after if after is not None else (float("-inf"), "")
+        return self.query(f"SELECT {', '.join(PZ_EVENT_COLUMNS)}, reward FROM pz_events WHERE state = 'final'"
+                          " AND (created_ts > ? OR (created_ts = ? AND event_id > ?))"
+                          " ORDER BY created_ts, event_id LIMIT ?", (created, created, event_id, limit))
+
+    def pz_totals(self) -> dict:
+        row = self.query_one(
+            "SELECT count(*) AS events, count(CASE WHEN state = 'final' THEN 1 END) AS final,"
+            " count(CASE WHEN state = 'pending' THEN 1 END) AS pending,"
+            " count(CASE WHEN state = 'awaiting_activation' THEN 1 END) AS awaiting_activation,"
+            " avg(CASE WHEN state = 'final' THEN reward END) AS mean_reward FROM pz_events")
+        return dict(row)
 
     # Read-outs --------------------------------------------------------------------------------
 
@@ -1270,61 +1469,63 @@ class Store(SQLStorage):
 
     @staticmethod
     def _finalize(conn: sqlite3.Connection, event_ids: Sequence[str], reward: float, reason: str,
-                  now: float) -> list[str]:
+                  now: float, loop: Loop = ARTWORK) -> list[str]:
         """The reward join's rule, the one place it is written (``Storage`` states it), inside the
         caller's write transaction: of ``event_ids``, each still pending becomes final with
         ``reward`` and takes the next learn-queue place, in the order given. Returns those; the
         others are left as they were. The UNIQUE constraint on learn_queue backs up "at most once"."""
         done = [event_id for event_id in event_ids if conn.execute(
-            "UPDATE impressions SET state = 'final', reward = ?, final_reason = ?, final_ts = ?"
+            f"UPDATE {loop.events} SET state = 'final', reward = coalesce(reward, ?), final_reason = ?, final_ts = ?"
             " WHERE event_id = ? AND state = 'pending'", (reward, reason, now, event_id)).rowcount]
-        conn.executemany("INSERT INTO learn_queue (event_id, final_ts) VALUES (?, ?)",
+        conn.executemany(f"INSERT INTO {loop.queue} (event_id, final_ts) VALUES (?, ?)",
                          [(event_id, now) for event_id in done])
         return done
 
     # Learning (the contract's) ----------------------------------------------------------------
 
-    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
+    def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
         return [{"seq": r[0], "features": json.loads(r[1]), "chosen_index": r[2], "reward": r[3],
                  "probability": r[4]} for r in self.conn.execute(
-            "SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM learn_queue q"
-            " JOIN impressions i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
+            f"SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
+            f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
             (after_seq, limit))]
 
-    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
-        count, oldest = self.conn.execute("SELECT count(*), min(final_ts) FROM learn_queue WHERE seq > ?",
+    def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
+        count, oldest = self.conn.execute(f"SELECT count(*), min(final_ts) FROM {loop.queue} WHERE seq > ?",
                                           (seq,)).fetchone()
         return count, oldest
 
-    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None,
+                    loop: Loop = ARTWORK) -> dict:
         with self.write() as conn:
-            start = 0 if relearn_log else conn.execute("SELECT coalesce(max(seq), 0) FROM learn_queue").fetchone()[0]
-            args = vw_args if vw_args is not None else self._epoch_args(conn)
-            epoch = self._new_epoch(conn, start, args, reason, now)
+            start = 0 if relearn_log else conn.execute(f"SELECT coalesce(max(seq), 0) FROM {loop.queue}").fetchone()[0]
+            args = vw_args if vw_args is not None else self._epoch_args(conn, loop)
+            epoch = self._new_epoch(conn, start, args, reason, now, loop)
         return {"epoch": epoch, "start_seq": start, "vw_args": args}
 
-    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int,
+                           loop: Loop = ARTWORK) -> list[str]:
         """SQLite: the row commits, then ``latest.json`` is pointed at the file (write, fsync,
         rename), which is what serving processes on this host follow."""
         epoch = snapshot["epoch"]
         with self.write() as conn:
-            conn.execute("INSERT INTO checkpoints (seq, file, sha256, vw_args, created_ts, epoch)"
+            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch)"
                          " VALUES (?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
                                                         snapshot["vw_args"], now, epoch))
             old = conn.execute(
-                "SELECT id, file FROM checkpoints WHERE epoch < ?1 OR id IN (SELECT id FROM checkpoints"
+                f"SELECT id, file FROM {loop.checkpoints} WHERE epoch < ?1 OR id IN (SELECT id FROM {loop.checkpoints}"
                 " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)", (epoch, keep)).fetchall()
-            conn.executemany("DELETE FROM checkpoints WHERE id = ?", [(r[0],) for r in old])
+            conn.executemany(f"DELETE FROM {loop.checkpoints} WHERE id = ?", [(r[0],) for r in old])
         write_atomically(Path(models_dir) / LATEST, json.dumps(snapshot).encode())
         return [r[1] for r in old]
 
-    def latest_snapshot(self, models_dir: Path) -> dict | None:
-        try:
+    def latest_snapshot(self, models_dir: Path, loop: Loop = ARTWORK) -> dict | None:
+        try:  # each loop's models folder has its own pointer
             return json.loads((Path(models_dir) / LATEST).read_text())
         except (OSError, ValueError):
             return None
 
-    def stored_file(self, kind: str, name: str) -> bytes | None:
+    def stored_file(self, kind: str, name: str, loop: Loop = ARTWORK) -> bytes | None:
         return None  # the data directory's files are the only copy
 
     def learner_lease(self) -> LearnerLease:
@@ -1345,31 +1546,80 @@ class SQLRewardJoin(RewardJoin):
     ``PostgresStore._finalize``); ``lock`` ends the read of the event (PostgreSQL: ``FOR UPDATE``,
     so outcomes for one event take turns; SQLite's writer lock already makes everything wait)."""
 
-    def __init__(self, conn, event_id: str, finalize_rule, lock: str = ""):
+    def __init__(self, conn, event_id: str, finalize_rule, lock: str = "", loop: Loop = ARTWORK):
         self._conn = conn
         self._event_id = event_id
         self._finalize = finalize_rule
-        row = conn.execute("SELECT state, deadline_ts, deferred, final_reason, reward FROM impressions"
+        self._loop = loop
+        row = conn.execute(f"SELECT state, deadline_ts, deferred, final_reason, reward FROM {loop.events}"
                            " WHERE event_id = ?" + lock, (event_id,)).fetchone()
         self.event = None if row is None else {"state": row[0], "deadline_ts": row[1], "deferred": bool(row[2]),
                                                "final_reason": row[3], "reward": row[4]}
 
     def held_outcomes(self) -> list[dict]:
-        return [{"kind": r[0], "seconds": r[1]} for r in self._conn.execute(
-            "SELECT kind, seconds FROM outcomes WHERE event_id = ? AND kind != 'activate' ORDER BY id",
+        value = self._loop.outcome_value
+        return [{"kind": r[0], value: r[1]} for r in self._conn.execute(
+            f"SELECT kind, {value} FROM {self._loop.outcomes} WHERE event_id = ? AND kind != 'activate' ORDER BY id",
             (self._event_id,))]
 
     def activate(self, now: float, deadline_ts: float) -> None:
-        self._conn.execute("UPDATE impressions SET state = 'pending', activated_ts = ?, deadline_ts = ?"
+        self._conn.execute(f"UPDATE {self._loop.events} SET state = 'pending', activated_ts = ?, deadline_ts = ?"
                            " WHERE event_id = ?", (now, deadline_ts, self._event_id))
         self.event.update(state="pending", deadline_ts=deadline_ts)
 
     def finalize(self, reward: float, reason: str, now: float) -> bool:
-        if not self._finalize(self._conn, [self._event_id], reward, reason, now):
+        if not self._finalize(self._conn, [self._event_id], reward, reason, now, loop=self._loop):
             return False
-        self.event.update(state="final", reward=reward, final_reason=reason)
+        self.event.update(state="final", reward=reward if self.event["reward"] is None else self.event["reward"],
+                          final_reason=reason)
         return True
 
+    def add_reward(self, value: float) -> None:
+        total = (self.event["reward"] or 0.0) + value
+        self._conn.execute(f"UPDATE {self._loop.events} SET reward = ? WHERE event_id = ? AND state = 'pending'",
+                           (total, self._event_id))
+        self.event.update(reward=total)
+
     def add_outcome(self, kind: str, seconds: float | None, now: float, effect: str) -> None:
-        self._conn.execute("INSERT INTO outcomes (event_id, kind, seconds, received_ts, effect) VALUES (?, ?, ?, ?, ?)",
-                           (self._event_id, kind, seconds, now, effect))
+        self._conn.execute(f"INSERT INTO {self._loop.outcomes} (event_id, kind, {self._loop.outcome_value},"
+                           " received_ts, effect) VALUES (?, ?, ?, ?, ?)", (self._event_id, kind, seconds, now, effect))
+
+
+class LoopLog:
+    """One loop's log as its learner sees it: the store's learning operations (the reward join's
+    window closing, the learn queue, epochs, checkpoints and snapshots) with ``loop`` fixed. The
+    artwork loop's learner is given the store itself; another loop's, a ``LoopLog``."""
+
+    def __init__(self, store: Storage, loop: Loop):
+        self.store = store
+        self.loop = loop
+
+    def close_due_windows(self, now: float, reward: float, batch: int) -> int:
+        return self.store.close_due_windows(now, reward, batch, loop=self.loop)
+
+    def learn_batch(self, after_seq: int, limit: int) -> list[dict]:
+        return self.store.learn_batch(after_seq, limit, loop=self.loop)
+
+    def learn_queue_after(self, seq: int) -> tuple[int, float | None]:
+        return self.store.learn_queue_after(seq, loop=self.loop)
+
+    def current_epoch(self) -> dict:
+        return self.store.current_epoch(loop=self.loop)
+
+    def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None) -> dict:
+        return self.store.start_epoch(reason, now, relearn_log=relearn_log, vw_args=vw_args, loop=self.loop)
+
+    def checkpoints(self, vw_args: str, epoch: int) -> list[dict]:
+        return self.store.checkpoints(vw_args, epoch, loop=self.loop)
+
+    def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int) -> list[str]:
+        return self.store.publish_checkpoint(models_dir, snapshot, now, keep, loop=self.loop)
+
+    def latest_snapshot(self, models_dir: Path) -> dict | None:
+        return self.store.latest_snapshot(models_dir, loop=self.loop)
+
+    def local_copy(self, folder: Path, name: str, kind: str, sha256: str | None = None) -> Path | None:
+        return self.store.local_copy(folder, name, kind, sha256, loop=self.loop)
+
+    def maintain(self) -> None:
+        """Nothing: the store's housekeeping is the artwork loop's learner's."""

@@ -46,7 +46,7 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from artwork.features import vw_token
+from artwork.features import json_namespaces
 
 from .logs import BanditLog, LogError, build_log
 
@@ -57,7 +57,6 @@ PROBABILITY_AGREEMENT = 1e-3
 #: How rewards from an ``o`` outcome array combine when the line has no ``_label_cost``
 #: (Personalizer's reward aggregations).
 REWARD_AGGREGATIONS = ("earliest", "sum")
-DEFAULT_NAMESPACE = " "
 
 #: Top-level keys of decisions that are not contextual-bandit decisions, and what they are.
 _REFUSED_TOP = {
@@ -231,8 +230,11 @@ def _decision(rec: dict, line_no: int, reward_aggregation: str) -> dict:
     if not 0.0 <= pdrop < 1.0:
         raise _Line(f"pdrop {pdrop:g} is not in [0, 1)")
     meta = rec.get("_meta") if isinstance(rec.get("_meta"), dict) else {}
-    shared = _features(context, "c")
-    per_action = [_features(a, f"action {j}") for j, a in enumerate(actions, start=1)]
+    try:
+        shared = json_namespaces(context, "c")
+        per_action = [json_namespaces(a, f"action {j}") for j, a in enumerate(actions, start=1)]
+    except ValueError as exc:
+        raise _Line(str(exc)) from None
     candidates = meta.get("candidates") or [str(a.get("_tag", j)) for j, a in enumerate(actions, start=1)]
     if len(candidates) != n:
         raise _Line(f"_meta.candidates names {len(candidates)} actions for {n} in c._multi")
@@ -309,61 +311,3 @@ def _timestamp(value, line_no: int) -> float:
     if when.tzinfo is None:
         raise _Line(f"Timestamp {value!r} has no UTC offset")
     return when.timestamp()
-
-
-# Features --------------------------------------------------------------------------------------
-
-def _features(obj: dict, where: str) -> dict:
-    """``{namespace: {feature: value}}`` of one example (the context or an action), by VW's rules."""
-    spaces: dict[str, dict[str, float]] = {}
-    _object_into(obj, DEFAULT_NAMESPACE, spaces, where)
-    return {ns: feats for ns, feats in spaces.items() if feats}
-
-
-def _add(spaces: dict, ns: str, name: str, value: float) -> None:
-    feats = spaces.setdefault(ns, {})
-    # VW adds a repeated feature again; for a linear model that is the sum of the values.
-    feats[name] = feats.get(name, 0.0) + value
-
-
-def _object_into(obj: dict, ns: str, spaces: dict, where: str) -> None:
-    for key, value in obj.items():
-        if key.startswith("_"):
-            if key == "_text":
-                if not isinstance(value, str):
-                    raise _Line(f"{where}: _text must be a string")
-                for token in value.split():
-                    _add(spaces, ns, vw_token(token), 1.0)
-            continue  # every other _key is metadata, not a feature (VW ignores it)
-        _value_into(key, value, ns, spaces, f"{where}.{key}")
-
-
-def _value_into(key: str, value, ns: str, spaces: dict, where: str) -> None:
-    if value is None or value is False:
-        return
-    if value is True:
-        _add(spaces, ns, vw_token(key), 1.0)
-    elif isinstance(value, int | float):
-        if not math.isfinite(value):
-            raise _Line(f"{where}: a feature's value must be finite")
-        _add(spaces, ns, vw_token(key), float(value))
-    elif isinstance(value, str):
-        _add(spaces, ns, vw_token(f"{key}={value}"), 1.0)
-    elif isinstance(value, dict):
-        _object_into(value, vw_token(key), spaces, where)
-    elif isinstance(value, list):
-        _array_into(vw_token(key), value, spaces, where)
-
-
-def _array_into(ns: str, values: list, spaces: dict, where: str) -> None:
-    position = 0
-    for item in values:
-        if item is None:
-            continue  # VW skips a null without using up a position
-        if isinstance(item, dict):
-            _object_into(item, ns, spaces, where)
-        elif isinstance(item, int | float) and not isinstance(item, bool) and math.isfinite(item):
-            _add(spaces, ns, f"[{position}]", float(item))
-            position += 1
-        else:
-            raise _Line(f"{where}: an array holds numbers or objects (VW's JSON rules), not {item!r}")

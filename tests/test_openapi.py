@@ -64,9 +64,11 @@ def test_the_document_is_valid_openapi_3_1(doc):
 
 
 def test_every_route_of_the_blueprints_is_documented(app, doc):
-    # The service's blueprint and the demo's simulated-visitor one (artwork.simulations.demo_routes).
+    # The service's blueprint, the demo's simulated-visitor one (artwork.simulations.demo_routes)
+    # and the Personalizer-compatible ones (artwork.personalizer_api).
     routes = {(method.lower(), openapi.openapi_path(rule.rule))
-              for rule in app.url_map.iter_rules() if rule.endpoint.startswith(("api.", "simulate."))
+              for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith(("api.", "simulate.", "personalizer.", "personalizer_admin."))
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     documented = {(method, path) for path, methods in doc["paths"].items() for method in methods}
     assert routes == documented
@@ -116,13 +118,16 @@ def test_body_examples_are_valid_and_reach_the_success_path(client, doc):
             extra = {"defer_activation": True} if path.endswith("/activate") else {}
             decision = client.post("/api/v1/select-artwork", json={"user_id": "u", "title_id": "t02", **extra})
             path = path.replace("{event_id}", decision.get_json()["decisions"][0]["event_id"])
+        if "{eventId}" in path:  # the Personalizer-compatible API's events
+            ranked = client.post("/personalizer/v1.0/rank", json={"actions": [{"id": "a"}, {"id": "b"}]})
+            path = path.replace("{eventId}", ranked.get_json()["eventId"])
         r = client.open(path.replace("{user_id}", "alice"), method=method.upper(), json=value)
         assert 200 <= r.status_code < 300, (path, name, r.get_json())
 
 
 def test_unknown_fields_are_refused_by_every_body(client, doc):
     for path, method, _, value in request_examples(doc):
-        path = path.replace("{event_id}", S.EXAMPLE_EVENT_ID).replace("{user_id}", "alice")
+        path = path.replace("{event_id}", S.EXAMPLE_EVENT_ID).replace("{user_id}", "alice").replace("{eventId}", "e1")
         r = client.open(path, method=method.upper(), json={**value, "zz_unknown": 1})
         assert r.status_code == 400, path
         assert r.get_json()["error"]["message"] == "unknown field(s): zz_unknown"
