@@ -536,10 +536,8 @@ def personalizer():
               help="How the rewards of a line's `o` outcomes combine when it has no _label_cost.")
 def warm_start(data_dir: Path, dsjson: Path, skip_invalid: bool, reward_aggregation: str):
     """Train the loop's model from an imported DSJSON log, so it does not start cold: the log's
-    rewarded decisions enter the loop's log (final, in file order; ids already there are left
+    rewarded decisions enter the loop's log (final, in time order; ids already there are left
     out), and its learner learns them, exactly once, and writes a checkpoint."""
-    import time
-
     from .personalizer import import_decisions, personalizer_learner
     from .simulations.dsjson import read_dsjson
     from .simulations.logs import LogError
@@ -559,7 +557,7 @@ def warm_start(data_dir: Path, dsjson: Path, skip_invalid: bool, reward_aggregat
               for i in range(log.n_rounds)]
     store = open_store_or_fail(settings)
     try:
-        imported = import_decisions(store, rounds, time.time())
+        imported = import_decisions(store, rounds)
         learner = personalizer_learner(settings, store, data_paths(settings.data_dir)["models"])
         checkpoint = learner.checkpoint()
         learner.model.close()

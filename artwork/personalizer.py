@@ -371,16 +371,17 @@ def export_dsjson(store: Storage, out: IO[str]) -> int:
         after = (rows[-1]["created_ts"], rows[-1]["event_id"])
 
 
-def import_decisions(store: Storage, rounds: list[dict], now: float) -> int:
+def import_decisions(store: Storage, rounds: list[dict]) -> int:
     """Log another system's rewarded decisions (each {"event_id", "ts", "features", "candidates",
-    "pmf" (None: unknown), "action", "pscore", "reward"}) in the loop's log, final, in the order
-    given: its learner learns them like its own (``Storage.import_pz_events``). Ids already in the
-    log are left out. Returns how many were imported."""
+    "pmf" (None: unknown), "action", "pscore", "reward"}) in the loop's log, final, in (time, event
+    id) order, which is the order its learner learns them in, like its own, on either backend
+    (``Storage.import_pz_events``). Ids already in the log are left out. Returns how many were
+    imported."""
     events = [{
         "event_id": r["event_id"], "created_ts": r["ts"], "features": log_json(r["features"]),
         "action_ids": log_json(r["candidates"]), "excluded": "[]",
         "pmf": None if r["pmf"] is None else log_json(r["pmf"]), "policy_pmf": None,
         "chosen_index": r["action"], "action_id": r["candidates"][r["action"]], "probability": r["pscore"],
         "mode": "import", "model_version": 0, "deferred": 0, "state": "pending", "deadline_ts": None,
-        "reward": r["reward"]} for r in rounds]
-    return store.import_pz_events(events, now)
+        "reward": r["reward"]} for r in sorted(rounds, key=lambda r: (r["ts"], r["event_id"]))]
+    return store.import_pz_events(events)

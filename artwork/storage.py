@@ -494,6 +494,9 @@ class Storage(abc.ABC):
       exactly-once and a restart rebuilds the same model (``reward_join`` and
       ``close_due_windows`` both finalize by this one rule).
     - Values go in and come out plain: str, int, float, None, lists and dicts.
+    - Operations that take ``loop`` (a ``Loop``: the artwork loop by default, or the
+      Personalizer-compatible one) work on that loop's tables, and each promise holds per loop:
+      every loop has its own learn queue, epochs and checkpoints.
     """
 
     #: Exceptions that mean the store was busy or unreachable and nothing was written: the
@@ -720,11 +723,12 @@ class Storage(abc.ABC):
         writing nothing, if its event id is already logged (an event id is used once)."""
 
     @abc.abstractmethod
-    def import_pz_events(self, events: Sequence[dict], now: float) -> int:
-        """Log decisions of another system's log (``PZ_EVENT_COLUMNS`` and ``reward``) and finalize
-        each by the reward join's rule (reason 'import'), so they enter the learn queue in the
-        order given; one transaction. Events whose id is already logged are left out. Returns how
-        many were imported."""
+    def import_pz_events(self, events: Sequence[dict]) -> int:
+        """Log decisions of another system's log (``PZ_EVENT_COLUMNS`` and ``reward``), given in
+        (created time, event id) order, and finalize each by the reward join's rule (reason
+        'import', final at its own created time), so they enter the learn queue in that order on
+        either backend; one transaction. Events whose id is already logged are left out. Returns
+        how many were imported."""
 
     @abc.abstractmethod
     def pz_modes(self) -> list[dict]:
@@ -1050,13 +1054,13 @@ class SQLStorage(Storage):
         with self.write() as conn:
             return conn.execute(self._LOG_PZ_EVENT, [event[c] for c in PZ_EVENT_COLUMNS]).rowcount == 1
 
-    def import_pz_events(self, events: Sequence[dict], now: float) -> int:
+    def import_pz_events(self, events: Sequence[dict]) -> int:
         imported = 0
         with self.write() as conn:
             for event in events:
                 if conn.execute(self._LOG_PZ_EVENT, [event[c] for c in PZ_EVENT_COLUMNS]).rowcount == 1:
-                    imported += len(self._finalize(conn, [event["event_id"]], event["reward"], "import", now,
-                                                   loop=PERSONALIZER))
+                    imported += len(self._finalize(conn, [event["event_id"]], event["reward"], "import",
+                                                   event["created_ts"], loop=PERSONALIZER))
         return imported
 
     def pz_modes(self) -> list[dict]:

@@ -58,6 +58,12 @@ def real_ids(app) -> dict:
     r = client.post("/api/v1/simulate", json={"visitors": 5, "seed": 1})
     assert r.status_code == 202, r.get_json()
     ids["job"] = wait_for_job(client, r.get_json()["job"]["id"])["id"]
+    # Personalizer-compatible events: a plain one (reward) and a deferred one (activate)
+    for name, defer in (("pz_event", False), ("pz_deferred_event", True)):
+        body = {"actions": [{"id": "a"}, {"id": "b"}], "deferActivation": defer}
+        r = client.post("/personalizer/v1.0/rank", json=body)
+        assert r.status_code == 201, r.get_json()
+        ids[name] = r.get_json()["eventId"]
     # The person the examples delete (DELETE /api/v1/users/alice).
     assert client.post("/api/v1/users/alice/views", json={"title_id": "t01", "seconds": 60}).status_code == 201
     return ids
@@ -68,6 +74,8 @@ def with_real_ids(ids: dict):
         params = case.path_parameters or {}
         if params.get("event_id") == S.EXAMPLE_EVENT_ID:
             params["event_id"] = ids["deferred_event" if case.path.endswith("/activate") else "event"]
+        if params.get("eventId") == S.PATH_PARAMETERS["eventId"][0]["examples"][0]:
+            params["eventId"] = ids["pz_deferred_event" if case.path.endswith("/activate") else "pz_event"]
         if params.get("job_id") == S.EXAMPLE_JOB_ID:
             params["job_id"] = ids["job"]
         # Admin operations are fuzzed as the admin; tests/test_admin.py covers the refusals.
