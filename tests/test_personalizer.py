@@ -471,3 +471,18 @@ def test_the_apprentice_read_out_reports_agreement_and_both_estimates_and_an_adm
     assert r.get_json()["mode"] == "apprentice" and r.get_json()["events"] == 0  # a new period
     assert client.put("/api/v1/admin/personalizer/mode", json={"mode": "sleep"}, headers=admin).status_code == 400
     assert client.get("/api/v1/admin/personalizer").status_code == 401
+
+
+@pytest.mark.sqlite_only
+def test_the_mode_can_be_switched_and_read_from_the_command_line(app, runner):
+    data_dir = app.extensions["artwork.settings"].data_dir
+    result = runner.invoke(cli, ["personalizer", "mode", "apprentice", "--data-dir", data_dir])
+    assert result.exit_code == 0 and "apprentice mode" in result.output
+    assert app.test_client().post(RANK, json=rank_body()).status_code == 201  # the server follows at once
+    status = json.loads(runner.invoke(cli, ["personalizer", "status", "--data-dir", data_dir]).output)
+    assert status["mode"] == "apprentice" and status["switches"][-1]["reason"].startswith("admin")
+    assert logged_modes(app) == ["apprentice"]
+
+
+def logged_modes(app) -> list[str]:
+    return [r["mode"] for r in app.extensions["artwork"].store.query("SELECT mode FROM pz_events")]
