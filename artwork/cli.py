@@ -475,13 +475,14 @@ def export_log(data_dir: Path, out_file: Path):
     `vw --dsjson --cb_explore_adf` and readable by `artwork evaluate --dsjson`."""
     from artwork.simulations import logs
 
-    if settings_for(data_dir).database_url is not None:
-        raise click.ClickException("export reads the SQLite log of a data directory; with ARTWORK_DATABASE_URL, "
-                                   "use PostgreSQL's own tools (e.g. COPY impressions TO ...) for now")
-    db = data_paths(data_dir)["db"]
-    if not db.exists():
+    settings = settings_for(data_dir)
+    if not has_database(settings):
         raise click.ClickException(f"no database in {data_dir}")
-    count = logs.to_dsjson(logs.from_database(db), out_file)
+    store = open_store_or_fail(settings)
+    try:
+        count = logs.to_dsjson(logs.from_store(store, "the service's log"), out_file)
+    finally:
+        store.close()
     click.echo(f"Wrote {count} decisions to {out_file}.")
 
 

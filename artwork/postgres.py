@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Advisory lock keys (one 64-bit space per database): applying migrations, numbering the
 #: learn queue, writing the catalog, and the learner's lease.
-MIGRATE_LOCK, NUMBER_LOCK, CATALOG_LOCK, LEARNER_LOCK = 0x617274_01, 0x617274_02, 0x617274_03, 0x617274_04
+MIGRATE_LOCK, NUMBER_LOCK, CATALOG_LOCK, LEARNER_LOCK, EPOCH_LOCK = (
+    0x617274_01, 0x617274_02, 0x617274_03, 0x617274_04, 0x617274_05)
 #: Seconds to wait for the server when opening the store, and for a pooled connection.
 CONNECT_TIMEOUT = 5
 POOL_TIMEOUT = 10.0
@@ -492,6 +493,13 @@ class PostgresStore(SQLStorage):
             f"SELECT count(*) AS n, min(final_ts) AS oldest FROM (SELECT final_ts FROM {loop.queue} WHERE seq > ?"
             f" UNION ALL SELECT final_ts FROM {loop.finalized}) waiting", (seq,))
         return row["n"], row["oldest"]
+
+    @staticmethod
+    def _new_epoch(conn, start_seq: int, vw_args: str | None, reason: str, now: float, loop: Loop = ARTWORK) -> int:
+        """Resets and retrains from several hosts at once take turns: each statement of a
+        transaction sees what committed before it began, so after the lock the next number is free."""
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (EPOCH_LOCK,))
+        return SQLStorage._new_epoch(conn, start_seq, vw_args, reason, now, loop)
 
     def start_epoch(self, reason: str, now: float, *, relearn_log: bool, vw_args: str | None = None,
                     loop: Loop = ARTWORK) -> dict:

@@ -403,6 +403,26 @@ DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", 
                     "time_bucket", "dominant_genre", "deferred", "state", "deadline_ts")
 #: What read-outs may group click rates by (``Storage.click_rates``).
 RATE_COLUMNS = ("artwork_id", "time_bucket", "dominant_genre")
+#: What offline evaluation reads of a decision with a final reward (``Storage.final_decisions``).
+FINAL_DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
+                          "chosen_index", "probability", "reward")
+
+
+def _final_decisions_sql(policy: str | None, order: str) -> str:
+    return (f"SELECT {', '.join(FINAL_DECISION_COLUMNS)} FROM impressions WHERE state = 'final'"
+            + (" AND policy = ?" if policy is not None else "") + f" ORDER BY created_ts, {order}")
+
+
+def read_final_decisions(path: str | Path, policy: str | None = None) -> list[dict]:
+    """``Storage.final_decisions`` of a SQLite database file, opened read-only (a copy of a log,
+    or one a simulation wrote): nothing is migrated, locked or written."""
+    conn = sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute(_final_decisions_sql(policy, Store.LOG_ORDER), () if policy is None else (policy,))
+        return [dict(r) for r in rows]
+    finally:
+        conn.close()
 
 
 @dataclass(frozen=True)
@@ -700,6 +720,12 @@ class Storage(abc.ABC):
     def click_rates(self, column: str) -> list[dict]:
         """Per value of ``column`` (one of ``RATE_COLUMNS``; None reads 'none'), in value order:
         {"key", "impressions", "clicks"}."""
+
+    @abc.abstractmethod
+    def final_decisions(self, policy: str | None = None) -> list[dict]:
+        """Every decision with a final reward (of ``policy`` only, if given), in the order they were
+        logged: the columns of ``FINAL_DECISION_COLUMNS``, JSON columns as the logged text (for
+        ``artwork export`` and offline evaluation of the live log)."""
 
     @abc.abstractmethod
     def timeline(self, since: float) -> list[dict]:
@@ -1120,11 +1146,20 @@ class SQLStorage(Storage):
                           f" count(c.event_id) AS clicks FROM impressions i {self._CLICKED}"
                           " GROUP BY 1 ORDER BY 1")
 
+    #: Decisions logged in the same second: SQLite's rowid is the order they were inserted in; a
+    #: PostgreSQL table has none, and event ids (time first) stand in for it.
+    LOG_ORDER = "event_id"
+
+    def final_decisions(self, policy: str | None = None) -> list[dict]:
+        return self.query(_final_decisions_sql(policy, self.LOG_ORDER), () if policy is None else (policy,))
+
 
 class Store(SQLStorage):
     """The storage contract over the project's SQLite database: one file, WAL mode, one writer at
     a time. ``write``, ``query``, ``query_one``, ``scalar``, ``rows`` and ``put_title`` (for tests,
     benchmarks and the simulator's set-up) are not part of the contract."""
+
+    LOG_ORDER = "rowid"
 
     def __init__(self, path: str | Path, wal_autocheckpoint: int | None = None, *, durable: bool = True,
                  writes_per_commit: int = 1):

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from artwork import features as F
+from artwork.storage import Storage, read_final_decisions
 
 CSV_COLUMNS = ("event_id", "time", "user_id", "title_id", "device", "genre_affinity", "candidates", "chosen",
                "propensity", "reward")
@@ -132,34 +133,31 @@ def build_log(rows: list[dict], source: str, meta: dict | None = None, has_pmf: 
 # The service's database ------------------------------------------------------------------------
 
 def from_database(path: str | Path, *, policy: str | None = None) -> BanditLog:
-    """Every decision with a final reward from a service database, in decision order.
+    """Every decision with a final reward from a service's SQLite database file, in decision
+    order (read-only: the file may be a copy, or a simulation's).
 
     Decisions awaiting activation or still inside their reward window are left out: their
     reward is not known yet.
     """
-    import sqlite3
-
     path = Path(path)
     if not path.is_file():
         raise LogError(f"no database at {path}")
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        sql = ("SELECT event_id, created_ts, user_id, title_id, context, features, candidates, pmf, chosen_index,"
-               " probability, reward FROM impressions WHERE state = 'final'")
-        params: tuple = ()
-        if policy is not None:
-            sql += " AND policy = ?"
-            params = (policy,)
-        rows = [{
-            "event_id": r["event_id"], "ts": r["created_ts"], "user_id": r["user_id"], "title_id": r["title_id"],
-            "context": json.loads(r["context"]), "features": json.loads(r["features"]),
-            "candidates": json.loads(r["candidates"]), "pmf": json.loads(r["pmf"]), "action": r["chosen_index"],
-            "pscore": r["probability"], "reward": r["reward"],
-        } for r in conn.execute(sql + " ORDER BY created_ts, rowid", params)]
-    finally:
-        conn.close()
-    return build_log(rows, f"database {path}")
+    return _from_rows(read_final_decisions(path, policy), f"database {path}")
+
+
+def from_store(store: Storage, source: str, *, policy: str | None = None) -> BanditLog:
+    """``from_database`` for an open store (SQLite or PostgreSQL, as the settings name it);
+    ``source`` says where it is, for reports."""
+    return _from_rows(store.final_decisions(policy), source)
+
+
+def _from_rows(rows: list[dict], source: str) -> BanditLog:
+    return build_log([{
+        "event_id": r["event_id"], "ts": r["created_ts"], "user_id": r["user_id"], "title_id": r["title_id"],
+        "context": json.loads(r["context"]), "features": json.loads(r["features"]),
+        "candidates": json.loads(r["candidates"]), "pmf": json.loads(r["pmf"]), "action": r["chosen_index"],
+        "pscore": r["probability"], "reward": r["reward"],
+    } for r in rows], source)
 
 
 # CSV ----------------------------------------------------------------------------------------------

@@ -270,6 +270,22 @@ def test_serve_workers_on_postgres_from_an_empty_disk(test_database_url, tmp_pat
     assert "leading" in (tmp_path / "serve.log").read_text()
 
 
+def test_resets_from_many_hosts_at_once_each_start_their_own_epoch(make_app):
+    """Admin resets and retrains racing on several connections (hosts): every one succeeds and
+    gets an epoch number of its own, one after another."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = make_app().extensions["artwork"].store
+    first = store.current_epoch()["epoch"]
+
+    def reset(i):
+        return store.start_epoch(f"reset {i}", 1.0, relearn_log=i % 2 == 0)["epoch"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        epochs = list(pool.map(reset, range(16)))
+    assert sorted(epochs) == list(range(first + 1, first + 17))
+
+
 def test_purging_the_newest_learned_events_never_reuses_their_numbers(client, service, learner, clock):
     """Learn-queue numbers are never given twice, even after a purge deleted the newest ones:
     a number the model already includes must not come back for a new event."""

@@ -10,6 +10,7 @@ import vowpalwabbit
 from artwork.simulations import logs
 
 FANS = ({"romance": 1.0}, {"thriller": 1.0})
+BOTH_BACKENDS = True
 
 
 def make_traffic(client, clock, learner, n=60, seed=0):
@@ -26,6 +27,7 @@ def make_traffic(client, clock, learner, n=60, seed=0):
     learner.run_once()
 
 
+@pytest.mark.sqlite_only
 def test_database_log_matches_the_impressions(client, clock, learner, data_dir, service):
     make_traffic(client, clock, learner)
     pending = client.post("/api/v1/select-artwork", json={"user_id": "late", "title_id": "t01"}).get_json()
@@ -43,14 +45,25 @@ def test_database_log_matches_the_impressions(client, clock, learner, data_dir, 
     assert log.candidate_mask().sum() == sum(len(c) for c in log.candidates)
 
 
-def test_dsjson_export_round_trips_and_vw_learns_from_it(client, clock, learner, data_dir, tmp_path, runner):
+@pytest.mark.sqlite_only
+def test_the_store_log_matches_the_database_file(client, clock, learner, data_dir, service):
+    make_traffic(client, clock, learner)
+    log = logs.from_store(service.store, "test")
+    assert log.event_ids == logs.from_database(data_dir / "artwork.db").event_ids
+    assert log.n_rounds == 60
+
+
+def test_dsjson_export_round_trips_and_vw_learns_from_it(client, clock, learner, data_dir, tmp_path, runner,
+                                                          service, test_database_url):
+    """On both backends: with ARTWORK_DATABASE_URL, export reads the PostgreSQL log."""
     make_traffic(client, clock, learner, n=80, seed=1)
     from artwork.cli import cli
 
     out = tmp_path / "log.dsjson"
-    result = runner.invoke(cli, ["export", "--data-dir", str(data_dir), "--out", str(out)])
-    assert result.exit_code == 0 and "Wrote 80 decisions" in result.output
-    original = logs.from_database(data_dir / "artwork.db")
+    env = {"ARTWORK_DATABASE_URL": test_database_url} if test_database_url else {}
+    result = runner.invoke(cli, ["export", "--data-dir", str(data_dir), "--out", str(out)], env=env)
+    assert result.exit_code == 0 and "Wrote 80 decisions" in result.output, result.output
+    original = logs.from_store(service.store, "the test's log")
     again = logs.from_dsjson(out)
     assert again.event_ids == original.event_ids and again.candidates == original.candidates
     assert np.array_equal(again.action, original.action) and np.allclose(again.pscore, original.pscore)
