@@ -23,25 +23,13 @@ from servers import running_server
 from artwork.cli import cli
 from artwork.policy import Model
 from artwork.simulations.dsjson import read_dsjson
+from benchmarks.personalizer import ACTIONS, APPRENTICE, RANK, SEGMENTS, apprentice_run, rank_body, reward_url
 
 #: Each test that builds an app runs on SQLite and on PostgreSQL (conftest.py).
 BOTH_BACKENDS = True
 
-RANK = "/personalizer/v1.0/rank"
 KEY = "client-key-a-0123456789abcdef"
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
-SEGMENTS = ("s0", "s1", "s2")
-ACTIONS = [{"id": "a", "features": [{"kind": "plain", "length": 1}]},
-           {"id": "b", "features": [{"kind": "sport"}]},
-           {"id": "c", "features": [{"kind": "food", "spicy": True}]}]
-
-
-def rank_body(segment: str = "s0", **extra) -> dict:
-    return {"contextFeatures": [{"user": {"segment": segment}}, {"time": "evening"}], "actions": ACTIONS, **extra}
-
-
-def reward_url(event_id: str, what: str = "reward") -> str:
-    return f"/personalizer/v1.0/events/{event_id}/{what}"
 
 
 def pz_learner(app):
@@ -398,54 +386,42 @@ def test_warm_start_trains_a_new_loop_from_a_dsjson_log_through_the_learner(make
 
 # Apprentice mode --------------------------------------------------------------------------------------
 
-#: The seeded world: click probability per segment and action. The baseline ("a") is a fair
-#: default everywhere; "b" is far better for s0, "c" for s1.
-CLICK = {"s0": {"a": 0.3, "b": 0.8, "c": 0.1}, "s1": {"a": 0.3, "b": 0.1, "c": 0.8},
-         "s2": {"a": 0.4, "b": 0.2, "c": 0.2}}
-
-
 @pytest.mark.sqlite_only
 def test_apprentice_mode_imitates_the_baseline_then_switches_itself_online_visibly(make_app, clock, caplog):
-    app = make_app(PERSONALIZER_MODE="apprentice", PERSONALIZER_APPRENTICE_EXPLORATION=0.2,
-                   PERSONALIZER_SWITCH_MIN_EVENTS=300, PERSONALIZER_REWARD_WAIT_SECONDS=1, ADMIN_TOKEN=ADMIN_TOKEN,
-                   PERSONALIZER_VW_ARGS="--cb_explore_adf --epsilon 0.2 --power_t 0 -l 0.1 --cb_type mtr -q ::")
-    client, learner = app.test_client(), pz_learner(app)
-    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    rng = random.Random(17)
-    shown = {"apprentice": Counter(), "online": Counter()}
+    """The seeded world of benchmarks/personalizer.py: the baseline is fair everywhere, another
+    action far better for two segments of three."""
+    app = make_app(**APPRENTICE, ADMIN_TOKEN=ADMIN_TOKEN)
     caplog.set_level(logging.WARNING, logger="artwork.personalizer")
-    switched_at = None
-    for n in range(1, 1601):
-        segment = rng.choice(SEGMENTS)
-        answer = client.post(RANK, json=rank_body(segment)).get_json()
-        row = logged(app, answer["eventId"])
-        shown[row["mode"]][(segment, answer["rewardActionId"])] += 1
-        if rng.random() < CLICK[segment][answer["rewardActionId"]]:
-            client.post(reward_url(answer["eventId"]), json={"value": 1})
-        clock.advance(2)  # the last call's wait time ends: no reward is the default, 0
-        if n % 20 == 0:
-            learner.run_once()
-            status = client.get("/api/v1/admin/personalizer", headers=admin).get_json()
-            if status["mode"] == "online" and switched_at is None:
-                switched_at = n
+    run = apprentice_run(app, clock.advance, calls=1600)
+    client, admin = app.test_client(), {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     status = client.get("/api/v1/admin/personalizer", headers=admin).get_json()
-    assert status["mode"] == "online" and switched_at is not None
+    assert status["mode"] == "online" and run["switched_at"] is not None
     switch = status["switches"][-1]
     assert switch["mode"] == "online" and switch["reason"].startswith("automatic: over")
     assert switch["created_ts"] == status["since"]
     assert any("apprentice -> online" in r.getMessage() for r in caplog.records)  # the log line
-    apprentice = shown["apprentice"]
+    apprentice = run["shown"]["apprentice"]
     total = sum(apprentice.values())
-    assert total >= 300 and total == switched_at
-    # in apprentice mode the baseline is what people saw: all but the exploration share
+    assert total == run["switched_at"] >= APPRENTICE["PERSONALIZER_SWITCH_MIN_EVENTS"]
+    # in apprentice mode the baseline is what people saw: all but (about) the exploration share
     assert sum(v for (_, action), v in apprentice.items() if action == "a") / total > 0.8
     # online, the bandit shows each segment its best action
-    online = shown["online"]
+    online = run["shown"]["online"]
     for segment, best in (("s0", "b"), ("s1", "c")):
         served = sum(v for (s, _), v in online.items() if s == segment)
         assert online[(segment, best)] / served > 0.6, (segment, online)
-    # the read-out after the switch starts over for the online period
-    assert status["events"] < 1600 - switched_at + 1
+    assert run["clicks"]["online"] / sum(online.values()) > run["clicks"]["apprentice"] / total
+    # the read-out starts over for the online period
+    assert status["events"] == sum(online.values())
+
+
+@pytest.mark.sqlite_only
+def test_the_personalizer_benchmark_runs(capsys):
+    from benchmarks.personalizer import main
+
+    assert main(["--calls", "60", "--cost-calls", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "| rank |" in out and "| apprentice | 60 |" in out
 
 
 def test_the_apprentice_read_out_reports_agreement_and_both_estimates_and_an_admin_switches_either_way(make_app,
