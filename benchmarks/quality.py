@@ -39,6 +39,7 @@ from benchmarks.peers import MabwiserLinUCB, RidgeLinUCB, run_peer
 #: (name, how it runs): a service policy by its name in artwork.simulations.simulate.POLICIES, or a peer.
 POLICY_ROWS = (
     ("default", "service"),
+    ("default-unfloored", "service"),
     ("epsilon-greedy", "service"),
     ("ridge-linucb", "peer"),
     ("ridge-linucb-floored", "peer"),
@@ -47,6 +48,7 @@ POLICY_ROWS = (
 )
 DESCRIPTIONS = {
     "default": "the service's default (VW_ARGS)",
+    "default-unfloored": "the same with PROPENSITY_FLOOR 0 (the learner alone)",
     "epsilon-greedy": "the previous default (epsilon 0.1, mtr)",
     "ridge-linucb": "ridge LinUCB, context x artwork products, exact updates",
     "ridge-linucb-floored": "the same under the service's propensity floor (0.01)",

@@ -180,7 +180,7 @@ def candidate_policies(log: BanditLog, vw_policies: list[PolicySpec] = (), *, in
                                 context_free_best_dist(log)))
     for spec in vw_policies:
         candidates.append(Candidate(f"vw:{spec.name}", f"{spec.description} [{spec.vw_args}]",
-                                    vw_progressive_dist(log, spec.vw_args)))
+                                    vw_progressive_dist(log, spec.vw_args, spec.floor())))
         if progress is not None:
             progress(1)
     if truth is not None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from artwork.catalog import data_paths
-from artwork.config import DEFAULT_VW_ARGS, load_settings
+from artwork.config import DEFAULT_VW_ARGS, Settings, load_settings
 from artwork.learner import Learner
 from artwork.policy import Model
 from artwork.service import Service
@@ -43,6 +43,12 @@ class PolicySpec:
     name: str
     vw_args: str
     description: str
+    #: The service's ``PROPENSITY_FLOOR`` for this policy (None: the setting's default).
+    propensity_floor: float | None = None
+
+    def floor(self) -> float:
+        """The propensity floor the service applies to this policy."""
+        return Settings().propensity_floor if self.propensity_floor is None else self.propensity_floor
 
 
 POLICIES: dict[str, PolicySpec] = {p.name: p for p in (
@@ -50,6 +56,8 @@ POLICIES: dict[str, PolicySpec] = {p.name: p for p in (
     PolicySpec("context-free", f"--cb_explore_adf --epsilon 0.1 {_CONTEXT_FREE_IGNORES}",
                "best artwork per title for everyone (artwork id only), epsilon 0.1"),
     PolicySpec("default", DEFAULT_VW_ARGS, "the service default: contextual, SquareCB (see README)"),
+    PolicySpec("default-unfloored", DEFAULT_VW_ARGS, "the service default with PROPENSITY_FLOOR 0: the learner"
+               " alone, logging probabilities as small as SquareCB makes them", propensity_floor=0.0),
     PolicySpec("epsilon-greedy", PREVIOUS_DEFAULT_VW_ARGS, "the previous default: contextual, epsilon 0.1"),
     PolicySpec("softmax", "--cb_explore_adf --softmax --lambda 10" + _INTERACTIONS, "contextual, softmax lambda 10"),
     PolicySpec("squarecb", "--cb_explore_adf --squarecb" + _INTERACTIONS, "contextual, SquareCB"),
@@ -121,7 +129,8 @@ def run_policy(world: World, spec: PolicySpec, n_impressions: int, seed: int, ou
     settings = load_settings({
         "DATA_DIR": str(data_dir), "VW_ARGS": spec.vw_args, "POLICY_NAME": spec.name, "SEED": seed,
         "LEARNER": "manual", "REWARD": reward, "CHECKPOINT_EVERY_EVENTS": 10**9,
-        "CHECKPOINT_EVERY_SECONDS": 10.0**9}, environ={})
+        "CHECKPOINT_EVERY_SECONDS": 10.0**9,
+        "PROPENSITY_FLOOR": spec.floor()}, environ={})
     # Nothing here is acknowledged to anyone: no fsync, one commit per 1,000 writes (each write
     # block still all or nothing). The decisions, outcomes and learning are the service's own.
     store = Store(paths["db"], durable=False, writes_per_commit=1000) if batched else Store(paths["db"])

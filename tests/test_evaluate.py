@@ -48,6 +48,17 @@ def test_progressive_vw_never_sees_the_round_it_predicts(simulated):
     assert np.allclose(cut[30, :k30], dist[30, :k30])
 
 
+def test_a_policy_is_evaluated_with_its_own_propensity_floor(simulated):
+    """The default's candidate keeps every probability at the service's 1% floor, as it would be
+    shown; the unfloored default's goes as low as SquareCB takes it."""
+    _, log = simulated
+    found = {c.name: c for c in candidate_policies(log, [POLICIES["default"], POLICIES["default-unfloored"]])}
+    floored, unfloored = found["vw:default"].action_dist, found["vw:default-unfloored"].action_dist
+    mask = log.candidate_mask()
+    assert floored[mask].min() >= 0.01 - 1e-12
+    assert unfloored[mask].min() < 0.005
+
+
 def test_context_free_best_uses_only_the_past():
     log = logs.BanditLog(
         event_ids=["a", "b", "c"], user_ids=["u"] * 3, title_ids=["t"] * 3, contexts=[{}] * 3,
