@@ -87,12 +87,15 @@ def _merged(objects: list, where: str) -> dict:
     return spaces
 
 
-def drawing_pmf(policy_pmf: list[float], mode: str, exploration: float) -> list[float]:
-    """What an action is drawn from: the bandit's distribution online; in apprentice mode the
-    baseline (index 0) with probability ``1 - exploration``, else the bandit's draw."""
+def drawing_pmf(policy_pmf: list[float], mode: str, exploration: float, floor: float) -> list[float]:
+    """What an action is drawn from: the bandit's (floored) distribution online; in apprentice mode
+    the baseline (index 0) with probability ``1 - exploration``, else the bandit's draw, the
+    mixture floored again (the bandit's 1% times a 5% share would log 0.05%: importance weights of
+    2,000). ``exploration`` 0 is pure imitation: the baseline with probability 1, nothing else."""
     if mode == "online":
         return list(policy_pmf)
-    return [exploration * p + (1.0 - exploration if i == 0 else 0.0) for i, p in enumerate(policy_pmf)]
+    mixed = [exploration * p + (1.0 - exploration if i == 0 else 0.0) for i, p in enumerate(policy_pmf)]
+    return floor_pmf(mixed, floor) if exploration > 0 else mixed
 
 
 def _interval(terms: list[float], z: float) -> dict:
@@ -256,7 +259,8 @@ class PersonalizerLoop:
         # floored like the artwork loop's: every action keeps a chance, no weight above 1 / floor
         pmf, version = self.model.predict_lines(to_vw(features))
         policy_pmf = floor_pmf(pmf, self.settings.propensity_floor)
-        drawn = drawing_pmf(policy_pmf, mode, self.settings.personalizer_apprentice_exploration)
+        drawn = drawing_pmf(policy_pmf, mode, self.settings.personalizer_apprentice_exploration,
+                            self.settings.propensity_floor)
         with self._rng_lock:
             index = sample_index(drawn, self._rng)  # what is drawn from is what is logged
         action_ids = [a["id"] for _, a in ranked]

@@ -255,6 +255,19 @@ def test_logged_probabilities_in_apprentice_mode_are_the_probabilities_drawn_wit
     assert chisquare(observed, [pmf[a] * 3000 for a in "abc"]).pvalue > 0.001, observed
 
 
+def test_apprentice_mode_never_logs_a_probability_under_the_floor():
+    """A confident bandit's 1% times a 5% exploration share would be 0.05%: the mixture is floored
+    again, so no logged probability is under PROPENSITY_FLOOR; with no exploration the baseline
+    is shown with probability 1."""
+    from artwork.personalizer import drawing_pmf
+
+    mixed = drawing_pmf([0.01, 0.98, 0.01], "apprentice", 0.05, 0.01)
+    assert min(mixed) >= 0.01 - 1e-12 and sum(mixed) == pytest.approx(1.0)
+    assert mixed[0] == max(mixed)  # still mostly the baseline
+    assert drawing_pmf([0.01, 0.98, 0.01], "apprentice", 0.0, 0.01) == [1.0, 0.0, 0.0]
+    assert drawing_pmf([0.01, 0.98, 0.01], "online", 0.05, 0.01) == [0.01, 0.98, 0.01]
+
+
 # A client written for Personalizer ------------------------------------------------------------------
 
 class PersonalizerClient:
