@@ -19,8 +19,9 @@ from . import features as F
 from .catalog import image_urls
 from .checks import CONTEXT_KEYS, check_id, check_number
 from .errors import ServiceError, bad_request, not_found
+from .experiments import arm_pmf
 from .jsontext import log_json
-from .policy import explored, floor_pmf, sample_index
+from .policy import explored, sample_index
 from .steps import Step
 
 if TYPE_CHECKING:
@@ -158,6 +159,12 @@ class Decisions(Step):
         context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
         model = self.service.model  # one model for the whole page, even if a new snapshot arrives meanwhile
         floor = self.settings.propensity_floor
+        # A running experiment: the person's arm (experiments.assign_arm) decides which policy
+        # draws the page, and every decision logs the experiment and arms.
+        assignment = self.service.experiments.assignment(user_id)
+        policy = assignment["policy"] if assignment else "bandit"
+        in_experiment = ((assignment["experiment"], assignment["arm"], assignment["served_arm"]) if assignment
+                         else (None, None, None))
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
@@ -165,8 +172,8 @@ class Decisions(Step):
                 raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
             parts = self.catalog.parts(title)
             features_json, lines = F.decision_text(shared, parts)
-            pmf, version = model.predict_lines(lines)
-            pmf = floor_pmf(pmf, floor)  # what is sampled from is what is logged
+            # the bandit's floored distribution, or an experiment arm's: what is sampled from is what is logged
+            pmf, version = arm_pmf(policy, model, lines, title["artwork"], floor)
             with self._rng_lock:
                 index = sample_index(pmf, self._rng)
             candidates = parts.candidates
@@ -176,7 +183,7 @@ class Decisions(Step):
             rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
                          log_json(pmf), index, candidates[index], probability, int(was_explored), version,
                          self.settings.policy_name, resolved["time_bucket"], dominant, int(defer_activation),
-                         state, deadline))
+                         state, deadline, *in_experiment))
             ranking = sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])
             decisions.append({
                 "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
@@ -193,4 +200,5 @@ class Decisions(Step):
             "decisions": decisions,
             "model_version": max(d["model_version"] for d in decisions),
             "deferred": defer_activation,
+            "experiment": assignment and {k: assignment[k] for k in ("experiment", "arm", "served_arm")},
         }

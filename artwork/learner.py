@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import metrics
 from .config import Settings
+from .experiments import Guardrail
 from .policy import Model
 from .storage import BACKSTOP_WAL_PAGES, Storage, file_sha256
 from .stores import open_store
@@ -126,6 +127,8 @@ class Learner:
         #: Told about the new model when a reset or retrain replaces it (the service swaps it in).
         self.on_new_model = lambda model: None
         self._run_lock = threading.RLock()
+        #: The running experiment's guardrail (experiments.py), tested between rounds.
+        self.guardrail = Guardrail(settings, store, clock)
 
     # One round ------------------------------------------------------------------------------
 
@@ -198,6 +201,7 @@ class Learner:
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
+        self.guardrail.check()
         # The WAL's checkpoints happen here, off the request path (serving processes only keep a
         # backstop, storage.BACKSTOP_WAL_PAGES).
         self.store.maintain()

@@ -34,7 +34,7 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from .storage import POOL_SIZE, LearnerLease, SQLStorage, StoreOpenError
+from .storage import EXPERIMENT_SCHEMA, POOL_SIZE, LearnerLease, SQLStorage, StoreOpenError
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,9 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
         data BYTEA NOT NULL
     );
     CREATE INDEX checkpoints_newest ON checkpoints(epoch, seq);
-""")]
+"""),
+    # Live experiments (artwork/experiments.py): the schema both backends share.
+    ("m002_exp_experiments", EXPERIMENT_SCHEMA)]
 
 
 @functools.lru_cache(maxsize=512)

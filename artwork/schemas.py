@@ -277,6 +277,8 @@ ARTWORK = record({
         "cast": {"type": "array", "items": {"type": "string"}}}, "required": ["theme", "tone", "subject"]},
     "image_url": {"type": "string"},
     "thumbnail_url": {"type": "string"},
+    "default": {"type": "boolean", "description": "The title's default artwork (an experiment's fixed control "
+                                                 "shows it); with none marked, the first is."},
 }, title="Artwork")
 
 TITLE = record({
@@ -446,6 +448,9 @@ CATALOG_UPLOAD = closed({
             }, required=("theme", "tone", "subject")),
             "image_base64": {"type": "string", "minLength": 1, "contentEncoding": "base64",
                              "description": "The image file (JPEG, PNG, WebP or GIF), base64-encoded."},
+            "default": {"type": "boolean", "x-invalid": "true or false",
+                        "description": "The title's default artwork, which an experiment's fixed control shows "
+                                       "(at most one per title; none marked: the first)."},
         }, required=("id", "tags", "image_base64"))},
     }, required=("id", "name", "genres", "artwork"))},
     "skip_invalid": {"type": "boolean", "x-invalid": "true or false",
