@@ -124,7 +124,27 @@ class Decisions(Step):
         resolved = {**time_ctx, "device": device, "affinity_source": source}
         return resolved, affinity, device, known
 
+    @staticmethod
+    def _shared(resolved: dict, affinity: dict, device: str | None) -> F.SharedContext:
+        return F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
+                                F.day_quarter(resolved["time"]))
+
     # Decisions ------------------------------------------------------------------------------
+
+    def distributions(self, user_id: str, title_id: str, context: dict, policies) -> tuple[list[str], dict]:
+        """What each experiment arm policy of ``policies`` (``experiments.POLICIES``) would draw
+        this title's artwork from for this person now: (the candidates, {policy: probabilities}),
+        by the code ``select_artwork`` draws with, drawing and logging nothing. The experiment
+        simulation computes the true lift with it."""
+        resolved, affinity, device, _ = self._context(user_id, context, self.clock())
+        title = self.catalog.get(title_id)
+        if title is None:
+            raise not_found(f"unknown title {title_id!r}", "unknown_title")
+        parts = self.catalog.parts(title)
+        _, lines = F.decision_text(self._shared(resolved, affinity, device), parts)
+        model, floor = self.service.model, self.settings.propensity_floor
+        return parts.candidates, {p: arm_pmf(p, model, lines, title["artwork"], floor)[0] for p in policies}
+
 
     def select_artwork(self, user_id, title_ids, context=None, defer_activation: bool = False) -> dict:
         """Pick one artwork per title for this person now, log every decision, return them.
@@ -150,8 +170,7 @@ class Decisions(Step):
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
             raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
-        shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
-                                  F.day_quarter(resolved["time"]))
+        shared = self._shared(resolved, affinity, device)
         dominant = shared.dominant_genre
         deadline = None if defer_activation else now + self.settings.reward_wait_seconds
         state = "awaiting_activation" if defer_activation else "pending"

@@ -218,10 +218,10 @@ class Experiments:
     """A service's experiments: the running one (kept ``CACHE_SECONDS``) for the decision path,
     and the admin operations (create, start, stop, list, report) for the API and the CLI."""
 
-    def __init__(self, service):
-        self.service = service
-        self.store: Storage = service.store
-        self.settings: Settings = service.settings
+    def __init__(self, settings: Settings, store: Storage, clock=time.time):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
         self._lock = threading.Lock()
         self._cached: tuple[float, dict | None] = (float("-inf"), None)
 
@@ -269,7 +269,7 @@ class Experiments:
     def create(self, name, arms, control=None, guardrail_margin=None) -> dict:
         """A new experiment, not yet running (409 if the name is taken)."""
         name, definition = check_definition(name, arms, control, guardrail_margin)
-        if not self.store.create_experiment(name, definition, self.service.clock()):
+        if not self.store.create_experiment(name, definition, self.clock()):
             raise ServiceError(409, "experiment_exists", f"experiment {name!r} exists; experiments are kept, pick "
                                                          "another name")
         return self.report(name)
@@ -281,7 +281,7 @@ class Experiments:
             raise ServiceError(409, "experiment_not_draft", f"experiment {name!r} is {experiment['state']}: only a "
                                                             "draft can start")
         running = self.store.running_experiment()
-        if running is not None or not self.store.start_experiment(experiment["name"], self.service.clock()):
+        if running is not None or not self.store.start_experiment(experiment["name"], self.clock()):
             other = running["name"] if running else "another experiment"
             raise ServiceError(409, "experiment_running", f"{other!r} is running: stop it first (one experiment "
                                                           "at a time)")
@@ -291,7 +291,7 @@ class Experiments:
     def stop(self, name, by: str, reason: str = "stopped by hand") -> dict:
         """Stop a running experiment: everyone is served the live bandit again (409 if not running)."""
         experiment = self._get(name)
-        if not self.store.stop_experiment(experiment["name"], self.service.clock(), by, reason):
+        if not self.store.stop_experiment(experiment["name"], self.clock(), by, reason):
             raise ServiceError(409, "experiment_not_running", f"experiment {name!r} is {experiment['state']}, not "
                                                               "running")
         self.invalidate()

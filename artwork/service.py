@@ -43,7 +43,7 @@ class Service:
         self.clock = clock
         self.catalog = Catalog(store, settings.catalog_cache_seconds)
         self.on_final = lambda: None  # the learner replaces this to wake up at once
-        self.experiments = Experiments(self)
+        self.experiments = Experiments(settings, store, clock)
         self.decisions = Decisions(self)
         self.outcomes = Outcomes(self)
         self.profiles = Profiles(self)

@@ -679,7 +679,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def experiment_decisions(self, name: str) -> list[dict]:
         """Every decision of an experiment, in decision order, for offline evaluation: {"arm",
-        "served_arm", "features", "pmf" (parsed), "chosen_index", "probability", "clicked" (bool)}."""
+        "served_arm", "title_id", "candidates", "features", "pmf" (parsed), "chosen_index",
+        "probability", "clicked" (bool)}."""
 
     # Retention ------------------------------------------------------------------------------
 
@@ -1027,11 +1028,13 @@ class SQLStorage(Storage):
 
     def experiment_decisions(self, name: str) -> list[dict]:
         clicked = self._HAD.format(kind="'click'")
-        return [{"arm": r["arm"], "served_arm": r["served_arm"], "features": json.loads(r["features"]),
+        return [{"arm": r["arm"], "served_arm": r["served_arm"], "title_id": r["title_id"],
+                 "candidates": json.loads(r["candidates"]), "features": json.loads(r["features"]),
                  "pmf": json.loads(r["pmf"]), "chosen_index": r["chosen_index"], "probability": r["probability"],
                  "clicked": bool(r["clicked"])} for r in self.query(
-            f"SELECT i.arm, i.served_arm, i.features, i.pmf, i.chosen_index, i.probability, {clicked} AS clicked"
-            " FROM impressions i WHERE i.experiment = ? ORDER BY i.created_ts, i.event_id", (name,))]
+            "SELECT i.arm, i.served_arm, i.title_id, i.candidates, i.features, i.pmf, i.chosen_index, i.probability,"
+            f" {clicked} AS clicked FROM impressions i WHERE i.experiment = ? ORDER BY i.created_ts, i.event_id",
+            (name,))]
 
     # Retention --------------------------------------------------------------------------------
 
