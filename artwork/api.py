@@ -295,7 +295,7 @@ EXPERIMENT_ERRORS = {404: ["unknown_experiment", "not_found"], **ADMIN_ERRORS}
 
 
 @bp.post("/api/v1/admin/experiments")
-@operation("Define an experiment (admin)", tags=("experiments",), admin=True, body=S.EXPERIMENT_REQUEST,
+@operation("Define an experiment (admin)", tags=("admin",), admin=True, body=S.EXPERIMENT_REQUEST,
            description="Arms of policies with traffic shares, a control and a guardrail margin. It does not run "
                        "until started.",
            responses={201: ("The experiment, not yet running.", S.EXPERIMENT)},
@@ -308,7 +308,7 @@ def create_experiment(body):
 
 
 @bp.get("/api/v1/admin/experiments")
-@operation("Every experiment (admin)", tags=("experiments",), admin=True,
+@operation("Every experiment (admin)", tags=("admin",), admin=True,
            responses={200: ("Every experiment, newest first.", S.EXPERIMENTS)}, errors=ADMIN_ERRORS,
            response_headers=ADMIN_HEADERS)
 def list_experiments():
@@ -316,7 +316,7 @@ def list_experiments():
 
 
 @bp.get("/api/v1/admin/experiments/<experiment>")
-@operation("An experiment's results (admin)", tags=("experiments",), admin=True,
+@operation("An experiment's results (admin)", tags=("admin",), admin=True,
            description="Per arm: people, decisions, click and quality-play rates and the lift over control, with "
                        "always-valid 95% intervals (the person as the unit), and the guardrail's stops.",
            responses={200: ("The experiment and its results.", S.EXPERIMENT)},
@@ -326,7 +326,7 @@ def experiment_report(experiment):
 
 
 @bp.post("/api/v1/admin/experiments/<experiment>/start")
-@operation("Start an experiment (admin)", tags=("experiments",), admin=True,
+@operation("Start an experiment (admin)", tags=("admin",), admin=True,
            description="People are assigned to arms from now on; one experiment runs at a time.",
            responses={200: ("The running experiment.", S.EXPERIMENT)},
            errors={400: ["bad_request"], 409: ["experiment_not_draft", "experiment_running"], **EXPERIMENT_ERRORS,
@@ -336,7 +336,7 @@ def start_experiment(experiment):
 
 
 @bp.post("/api/v1/admin/experiments/<experiment>/stop")
-@operation("Stop an experiment (admin)", tags=("experiments",), admin=True, body=S.STOP_EXPERIMENT_REQUEST,
+@operation("Stop an experiment (admin)", tags=("admin",), admin=True, body=S.STOP_EXPERIMENT_REQUEST,
            body_required=False, description="Everyone is served the live bandit again; the results stay.",
            responses={200: ("The stopped experiment.", S.EXPERIMENT)},
            errors={400: ["bad_request"], 409: ["experiment_not_running"], **EXPERIMENT_ERRORS, **WRITES},

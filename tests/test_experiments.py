@@ -255,3 +255,27 @@ def test_experiment_simulate_writes_a_report_whose_interval_holds_the_true_lift(
     assert "Offline beside live" in (out / "report.md").read_text()
     r = runner.invoke(cli, ["experiment", "simulate", "--out", str(out), "--visitors", "20"])
     assert r.exit_code == 1 and "exists" in r.output
+
+
+@pytest.mark.sqlite_only
+def test_a_manifest_marks_a_titles_default_artwork_once_and_the_default_arm_shows_it(tmp_path):
+    from PIL import Image
+
+    from artwork.catalog import default_index
+    from artwork.importer import prepare_import, read_manifest
+
+    for name in ("a.png", "b.png"):
+        Image.new("RGB", (320, 180), (200, 60, 40)).save(tmp_path / name)
+    art = [{"id": "n1-a", "file": "a.png", "tags": {"theme": "drama", "tone": "dark", "subject": "scene"}},
+           {"id": "n1-b", "file": "b.png", "default": True,
+            "tags": {"theme": "drama", "tone": "warm", "subject": "close-up"}}]
+    manifest = tmp_path / "catalog.json"
+    manifest.write_text(json.dumps({"titles": [{"id": "n1", "name": "N", "genres": ["drama"], "artwork": art}]}))
+    (title,), problems = prepare_import(read_manifest(manifest), tmp_path)
+    assert problems == [] and [a["default"] for a in title.title["artwork"]] == [False, True]
+    assert default_index(title.title["artwork"]) == 1
+    assert default_index([{"id": "x"}, {"id": "y"}]) == 0  # none marked: the first
+    both = [{**a, "default": True} for a in art]
+    manifest.write_text(json.dumps({"titles": [{"id": "n1", "name": "N", "genres": ["drama"], "artwork": both}]}))
+    prepared, problems = prepare_import(read_manifest(manifest), tmp_path)
+    assert prepared == [] and "marks 2 artworks as its default" in problems[0]
