@@ -13,6 +13,8 @@ whole experiments through the service (``artwork experiment simulate``'s code) w
   median and 90th percentile of the requests and people at the stop; and equal arms' stops.
 - Service: ``--service-runs`` experiments of ``--visitors`` through the service, each interval
   against its true lift.
+- Decision cost: in-process ``select_artwork`` (one title, a durable SQLite store) without an
+  experiment, and with one running, beside each other in the same run (best of 3 rounds).
 
 Run: .venv/bin/python -m benchmarks.experiments [--experiments 2000] [--service-runs 16]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -68,12 +71,46 @@ def guardrail(world: PersonLevelWorld, n: int, factor: float) -> dict:
             "median_people": float(np.median(people)) if people else None}
 
 
+def decision_cost(decisions: int = 1000, rounds: int = 4) -> dict:
+    """Microseconds per in-process decision without an experiment and with one running whose
+    two arms are both the bandit (so the difference is the experiment's own work: the running
+    experiment's lookup, the hash, three more columns and the index entry), interleaved, the
+    best of ``rounds`` each."""
+    import time
+
+    from artwork.app import create_app
+    from artwork.cli import initialize
+
+    best = {"no experiment": float("inf"), "experiment running": float("inf")}
+    arms = [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "bandit"}]
+    context = {"time": "2026-11-23T21:30:00+01:00", "device": "tv", "genre_affinity": {"drama": 1.0}}
+    with tempfile.TemporaryDirectory() as folder:
+        initialize(Path(folder) / "data").close()
+        app = create_app({"DATA_DIR": str(Path(folder) / "data"), "LEARNER": "manual", "SEED": 1})
+        service = app.extensions["artwork"]
+        for round_ in range(rounds):
+            for label in best:
+                if label == "experiment running":
+                    service.experiments.create(f"cost{round_}", arms)
+                    service.experiments.start(f"cost{round_}")
+                started = time.perf_counter()
+                for i in range(decisions):
+                    service.select_artwork(f"p{round_}-{i % 500}", ["t01"], context)
+                best[label] = min(best[label], time.perf_counter() - started)
+                if label == "experiment running":
+                    service.experiments.stop(f"cost{round_}", "benchmark")
+        service.store.close()
+    return {label: 1e6 * seconds / decisions for label, seconds in best.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiments", type=int, default=2000)
     parser.add_argument("--service-runs", type=int, default=16)
     parser.add_argument("--visitors", type=int, default=2000)
     args = parser.parse_args()
+    cost = decision_cost()
+    print("decision cost in process: " + ", ".join(f"{label} {us:.0f} us" for label, us in cost.items()))
     world = PersonLevelWorld(people=300)
     true = world.true_rate("personalized") / world.true_rate("default") - 1
     print(f"world: 300 people, default click rate {world.true_rate('default'):.4f}, personalized "
