@@ -279,3 +279,17 @@ def test_a_manifest_marks_a_titles_default_artwork_once_and_the_default_arm_show
     manifest.write_text(json.dumps({"titles": [{"id": "n1", "name": "N", "genres": ["drama"], "artwork": both}]}))
     prepared, problems = prepare_import(read_manifest(manifest), tmp_path)
     assert prepared == [] and "marks 2 artworks as its default" in problems[0]
+
+
+@pytest.mark.sqlite_only
+def test_the_exported_log_carries_each_decisions_experiment_and_arms(make_app, data_dir, clock, runner, tmp_path):
+    service = make_app().extensions["artwork"]
+    service.select_artwork("before", ["t01"], CONTEXT)
+    start(service)
+    result = service.select_artwork("during", ["t01"], CONTEXT)
+    clock.advance(31)
+    service.store.close_due_windows(clock(), 0.0, 100)  # every reward final: exported
+    r = runner.invoke(cli, ["export", "--data-dir", str(data_dir), "--out", str(tmp_path / "log.jsonl")])
+    assert r.exit_code == 0, r.output
+    metas = [json.loads(line)["_meta"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [m.get("experiment") for m in metas] == [None, result["experiment"]]
