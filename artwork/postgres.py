@@ -245,6 +245,7 @@ class PostgresStore(SQLStorage):
     answer raises ``StoreOpenError``."""
 
     unavailable = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+    _UNIQUE_VIOLATION = (psycopg.errors.UniqueViolation,)
 
     def __init__(self, url: str, *, max_connections: int = POOL_SIZE):
         self.url = url

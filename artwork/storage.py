@@ -994,11 +994,18 @@ class SQLStorage(Storage):
         found = self._experiments("WHERE state = 'running'")
         return found[0] if found else None
 
+    #: The driver's error for a broken unique constraint: two starts racing on PostgreSQL can both
+    #: find none running, and the unique index on running experiments refuses the second.
+    _UNIQUE_VIOLATION: tuple[type[BaseException], ...] = ()
+
     def start_experiment(self, name: str, now: float) -> bool:
-        with self.write() as conn:
-            return conn.execute(
-                "UPDATE experiments SET state = 'running', started_ts = ? WHERE name = ? AND state = 'draft'"
-                " AND NOT EXISTS (SELECT 1 FROM experiments WHERE state = 'running')", (now, name)).rowcount == 1
+        try:
+            with self.write() as conn:
+                return conn.execute(
+                    "UPDATE experiments SET state = 'running', started_ts = ? WHERE name = ? AND state = 'draft'"
+                    " AND NOT EXISTS (SELECT 1 FROM experiments WHERE state = 'running')", (now, name)).rowcount == 1
+        except self._UNIQUE_VIOLATION:
+            return False
 
     def stop_experiment(self, name: str, now: float, by: str, reason: str) -> bool:
         with self.write() as conn:
@@ -1315,6 +1322,7 @@ class Store(SQLStorage):
     # Lifecycle (the contract's) ---------------------------------------------------------------
 
     unavailable = (sqlite3.OperationalError,)  # a lock held past BUSY_TIMEOUT_MS, a full disk...
+    _UNIQUE_VIOLATION = (sqlite3.IntegrityError,)
     failures = (sqlite3.DatabaseError,)  # also "database disk image is malformed", "file is not a database"
 
     def ping(self) -> None:

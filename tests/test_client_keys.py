@@ -132,7 +132,7 @@ def test_the_document_declares_the_key_and_the_401_on_exactly_the_keyed_operatio
                 assert "security" not in op and "401" not in op["responses"], (method, path)
     assert {("post", "/api/v1/select-artwork"), ("post", "/api/v1/events/{event_id}/click"),
             ("get", "/api/v1/users/{user_id}/profile"), ("post", "/api/v1/simulate")} <= keyed_ops
-    assert len(keyed_ops) == 16 and len(admin_ops) == 4
+    assert len(keyed_ops) == 17 and len(admin_ops) == 9  # with the experiments (5 admin, 1 demo read)
     # Each keyed operation answers 401 without a key, before reading anything, as documented.
     for method, path in sorted(keyed_ops):
         url = path.format(event_id="0" * 44, user_id="u1", title_id="t01", job_id="0" * 16)

@@ -293,3 +293,32 @@ def test_the_exported_log_carries_each_decisions_experiment_and_arms(make_app, d
     assert r.exit_code == 0, r.output
     metas = [json.loads(line)["_meta"] for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [m.get("experiment") for m in metas] == [None, result["experiment"]]
+
+
+def test_two_starts_at_once_leave_one_experiment_running(make_app, test_database_url, data_dir):
+    """Another process starts experiment "a" and has not committed when this one starts "b":
+    "b" is refused (False, a 409 for the API) once "a" commits, never a second running one."""
+    import sqlite3
+    import threading
+    import time
+
+    import psycopg
+
+    service = make_app().extensions["artwork"]
+    for name in ("a", "b"):
+        service.experiments.create(name, THREE_ARMS)
+    if test_database_url:
+        other = psycopg.connect(test_database_url)
+    else:
+        other = sqlite3.connect(data_dir / "artwork.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE experiments SET state = 'running', started_ts = 0 WHERE name = 'a'")
+    result = {}
+    racer = threading.Thread(target=lambda: result.setdefault("b", service.store.start_experiment("b", 1.0)))
+    racer.start()
+    time.sleep(0.5)
+    other.commit() if test_database_url else other.execute("COMMIT")
+    racer.join(15)
+    other.close()
+    assert result == {"b": False}
+    assert service.store.running_experiment()["name"] == "a"
