@@ -94,7 +94,8 @@ class Admin:
                         data = b""  # the importer refuses it as "not an image", naming the artwork
                     name = f"{t_index}-{a_index}.img"
                     (Path(tmp) / name).write_bytes(data)
-                    artwork.append({"id": art["id"], "tags": art["tags"], "file": name})
+                    artwork.append({"id": art["id"], "tags": art["tags"], "file": name,
+                                    **({"default": art["default"]} if "default" in art else {})})
                 manifest.append({**{k: v for k, v in title.items() if k != "artwork"}, "artwork": artwork})
             known = tuple(sorted(self.service.catalog.vocabulary() | set(vocab.GENRES)))
             prepared, problems = importer.prepare_import(manifest, tmp, known_genres=known)

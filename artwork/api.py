@@ -287,3 +287,59 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 def upload_catalog(body):
     images = current_app.extensions["artwork.paths"]["images"]
     return jsonify(admin().import_titles(body["titles"], images, body.get("skip_invalid", False)))
+
+
+# Experiments (admin; artwork/experiments.py) --------------------------------------------------------
+
+EXPERIMENT_ERRORS = {404: ["unknown_experiment", "not_found"], **ADMIN_ERRORS}
+
+
+@bp.post("/api/v1/admin/experiments")
+@operation("Define an experiment (admin)", tags=("admin",), admin=True, body=S.EXPERIMENT_REQUEST,
+           description="Arms of policies with traffic shares, a control and a guardrail margin. It does not run "
+                       "until started.",
+           responses={201: ("The experiment, not yet running.", S.EXPERIMENT)},
+           errors={400: ["bad_request"], 409: ["experiment_exists"], **ADMIN_ERRORS, **WRITES},
+           response_headers=ADMIN_HEADERS)
+def create_experiment(body):
+    created = service().experiments.create(body["name"], body["arms"], body.get("control"),
+                                           body.get("guardrail_margin"))
+    return jsonify(created), 201
+
+
+@bp.get("/api/v1/admin/experiments")
+@operation("Every experiment (admin)", tags=("admin",), admin=True,
+           responses={200: ("Every experiment, newest first.", S.EXPERIMENTS)}, errors=ADMIN_ERRORS,
+           response_headers=ADMIN_HEADERS)
+def list_experiments():
+    return jsonify({"experiments": service().experiments.list()})
+
+
+@bp.get("/api/v1/admin/experiments/<experiment>")
+@operation("An experiment's results (admin)", tags=("admin",), admin=True,
+           description="Per arm: people, decisions, click and quality-play rates and the lift over control, with "
+                       "always-valid 95% intervals (the person as the unit), and the guardrail's stops.",
+           responses={200: ("The experiment and its results.", S.EXPERIMENT)},
+           errors={400: ["bad_request"], **EXPERIMENT_ERRORS}, response_headers=ADMIN_HEADERS)
+def experiment_report(experiment):
+    return jsonify(service().experiments.report(experiment))
+
+
+@bp.post("/api/v1/admin/experiments/<experiment>/start")
+@operation("Start an experiment (admin)", tags=("admin",), admin=True,
+           description="People are assigned to arms from now on; one experiment runs at a time.",
+           responses={200: ("The running experiment.", S.EXPERIMENT)},
+           errors={400: ["bad_request"], 409: ["experiment_not_draft", "experiment_running"], **EXPERIMENT_ERRORS,
+                   **WRITES}, response_headers=ADMIN_HEADERS)
+def start_experiment(experiment):
+    return jsonify(service().experiments.start(experiment))
+
+
+@bp.post("/api/v1/admin/experiments/<experiment>/stop")
+@operation("Stop an experiment (admin)", tags=("admin",), admin=True, body=S.STOP_EXPERIMENT_REQUEST,
+           body_required=False, description="Everyone is served the live bandit again; the results stay.",
+           responses={200: ("The stopped experiment.", S.EXPERIMENT)},
+           errors={400: ["bad_request"], 409: ["experiment_not_running"], **EXPERIMENT_ERRORS, **WRITES},
+           response_headers=ADMIN_HEADERS)
+def stop_experiment(experiment, body):
+    return jsonify(service().experiments.stop(experiment, "admin api", body.get("reason", "stopped by hand")))

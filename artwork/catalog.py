@@ -123,6 +123,13 @@ def install_demo(store: Storage, images_dir: Path, progress=None) -> int:
     return install_titles(store, images_dir, prepared)
 
 
+def default_index(artwork: list[dict]) -> int:
+    """The index of a title's default artwork among its active artwork (in catalog order): the
+    one the catalog marks (``"default": true`` in a manifest or upload), else the first. The
+    experiments' fixed control shows it (``experiments.arm_pmf``)."""
+    return next((i for i, art in enumerate(artwork) if art.get("default")), 0)
+
+
 def image_urls(artwork_id: str) -> dict:
     return {"image_url": f"/images/{artwork_id}/poster.jpg",
             "thumbnail_url": f"/images/{artwork_id}/thumb.jpg"}

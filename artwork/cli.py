@@ -616,3 +616,165 @@ def mode(data_dir: Path, mode: str):
     finally:
         store.close()
     click.echo(f"the Personalizer loop is now in {mode} mode")
+# Live experiments (artwork/experiments.py) ------------------------------------------------------
+
+@cli.group()
+def experiment():
+    """Live experiments: A/B tests of artwork policies with always-valid intervals and a guardrail.
+
+    A running server follows a create, start or stop made here within a second.
+    """
+
+
+def _experiments(data_dir: Path):
+    """The data directory's store and its ``Experiments``."""
+    from .experiments import Experiments
+
+    settings = settings_for(data_dir)
+    store = open_store_or_fail(settings)
+    return store, Experiments(settings, store)
+
+
+def _or_fail(call):
+    """Run ``call``; a refusal (``ServiceError``) becomes the command's error message."""
+    from .errors import ServiceError
+
+    try:
+        return call()
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _arm(ctx, param, values: tuple[str, ...]) -> list[dict]:
+    arms = []
+    for value in values:
+        name, _, rest = value.partition("=")
+        policy, _, share = rest.partition(":")
+        try:
+            arms.append({"name": name, "policy": policy, "share": float(share) if share else 1.0})
+        except ValueError:
+            raise click.BadParameter(f"{value!r}: NAME=POLICY[:SHARE], the share a number") from None
+    return arms
+
+
+def _show(report: dict) -> None:
+    """An experiment's results as text."""
+    pct = lambda v: "n/a" if v is None else f"{v:+.1%}"  # noqa: E731
+    rate = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    click.echo(f"experiment {report['name']}: {report['state']}, control {report['control']}, "
+               f"guardrail margin {report['guardrail']['margin']:.0%}")
+    for arm in report["arms"]:
+        ci = arm["click_rate_ci"]
+        line = (f"  {arm['name']:<16} {arm['policy']:<8} people {arm['people']:>6}  decisions {arm['decisions']:>7}  "
+                f"click rate {rate(arm['click_rate'])} [{rate(ci['ci_low'])}, {rate(ci['ci_high'])}]  "
+                f"quality plays {rate(arm['quality_play_rate'])}")
+        if "lift" in arm:
+            lift = arm["lift"]
+            line += f"  lift {pct(lift['value'])} [{pct(lift['ci_low'])}, {pct(lift['ci_high'])}]"
+        if arm["stopped"]:
+            stop = arm["stopped"]
+            line += f"\n    STOPPED by {stop['stopped_by']}: {stop['reason']}"
+        click.echo(line)
+
+
+@experiment.command("create")
+@data_dir_option
+@click.argument("name")
+@click.option("--arm", "arms", multiple=True, required=True, callback=_arm, metavar="NAME=POLICY[:SHARE]",
+              help="An arm: its name, its policy (bandit, default, uniform) and its share (default 1, relative to "
+                   "the others'). Repeat for each arm (2 to 10).")
+@click.option("--control", default=None, help="The control arm (default: the first).")
+@click.option("--margin", "guardrail_margin", default=None, type=click.FloatRange(0, 1, max_open=True),
+              help="Guardrail margin: an arm whose click rate is below control's by more than this share, by its "
+                   "95% confidence sequence, is stopped (default 0.05).")
+def experiment_create(data_dir: Path, name: str, arms: list[dict], control: str | None, guardrail_margin):
+    """Define experiment NAME (it runs once started)."""
+    _, experiments = _experiments(data_dir)
+    _show(_or_fail(lambda: experiments.create(name, arms, control, guardrail_margin)))
+
+
+@experiment.command("start")
+@data_dir_option
+@click.argument("name")
+def experiment_start(data_dir: Path, name: str):
+    """Start experiment NAME: people are assigned to its arms from now on (one runs at a time)."""
+    _, experiments = _experiments(data_dir)
+    _show(_or_fail(lambda: experiments.start(name)))
+
+
+@experiment.command("stop")
+@data_dir_option
+@click.argument("name")
+@click.option("--reason", default="stopped by hand", show_default=True, help="Why (recorded with the stop).")
+def experiment_stop(data_dir: Path, name: str, reason: str):
+    """Stop experiment NAME: everyone is served the live bandit again; the results stay."""
+    import getpass
+
+    _, experiments = _experiments(data_dir)
+    _show(_or_fail(lambda: experiments.stop(name, f"cli ({getpass.getuser()})", reason)))
+
+
+@experiment.command("list")
+@data_dir_option
+def experiment_list(data_dir: Path):
+    """Every experiment, newest first."""
+    _, experiments = _experiments(data_dir)
+    for row in experiments.list():
+        arms = ", ".join(f"{a['name']}={a['policy']}:{a['share']:g}" for a in row["arms"])
+        stopped = f"  stopped arms: {', '.join(row['stopped_arms'])}" if row["stopped_arms"] else ""
+        click.echo(f"{row['name']:<32} {row['state']:<8} control {row['control']:<16} {arms}{stopped}")
+
+
+@experiment.command("report")
+@data_dir_option
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON (with offline beside live).")
+def experiment_report(data_dir: Path, name: str, as_json: bool):
+    """Results of experiment NAME: per arm people, decisions, click and quality-play rates, the lift over
+    control with its always-valid 95% interval (the person as the unit), the guardrail's stops, and
+    for each arm what offline evaluation (SNIPS, on the other arms' log) said beside what it earned live."""
+    import json
+
+    from artwork.simulations.experiment import offline_beside_live
+
+    from .catalog import Catalog
+    from .learner import load_model
+
+    store, experiments = _experiments(data_dir)
+    report = _or_fail(lambda: experiments.report(name))
+    settings = settings_for(data_dir)
+    model = load_model(store, settings.vw_args, data_paths(data_dir)["models"])
+    offline = offline_beside_live(store, model, settings.propensity_floor, report, Catalog(store, 60.0))
+    if as_json:
+        click.echo(json.dumps({**report, "offline_beside_live": offline}, indent=2))
+        return
+    _show(report)
+    click.echo("offline beside live (SNIPS on the other arms' log; live: 95% confidence sequence):")
+    rate = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    for row in offline:
+        click.echo(f"  {row['arm']:<16} offline said {rate(row['offline_value'])} [{rate(row['offline_ci_low'])}, "
+                   f"{rate(row['offline_ci_high'])}] (support {rate(row['support'])}), live says "
+                   f"{rate(row['live_click_rate'])} [{rate(row['live_ci_low'])}, {rate(row['live_ci_high'])}]")
+
+
+@experiment.command("simulate")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for report.json, report.md and the log (created; must not hold an earlier run).")
+@click.option("--visitors", default=4000, show_default=True, type=click.IntRange(min=10), help="Simulated requests.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the run.")
+@click.option("--world-seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the synthetic world.")
+def experiment_simulate(out_dir: Path, visitors: int, seed: int, world_seed: int):
+    """Run a personalized-versus-default experiment in the synthetic world through the service's own code.
+
+    Writes OUT/report.json (arms, the lift with its interval and the world's true lift) and
+    OUT/report.md.
+    """
+    from artwork.simulations.experiment import run_experiment
+
+    try:
+        run_experiment(out_dir, visitors=visitors, seed=seed, world_seed=world_seed)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo((out_dir / "report.md").read_text())
+    click.echo(f"Report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")

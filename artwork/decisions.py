@@ -19,8 +19,9 @@ from . import features as F
 from .catalog import image_urls
 from .checks import CONTEXT_KEYS, check_id, check_number
 from .errors import ServiceError, bad_request, not_found
+from .experiments import arm_pmf
 from .jsontext import log_json
-from .policy import explored, floor_pmf, sample_index
+from .policy import explored, sample_index
 from .steps import Step
 
 if TYPE_CHECKING:
@@ -123,7 +124,27 @@ class Decisions(Step):
         resolved = {**time_ctx, "device": device, "affinity_source": source}
         return resolved, affinity, device, known
 
+    @staticmethod
+    def _shared(resolved: dict, affinity: dict, device: str | None) -> F.SharedContext:
+        return F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
+                                F.day_quarter(resolved["time"]))
+
     # Decisions ------------------------------------------------------------------------------
+
+    def distributions(self, user_id: str, title_id: str, context: dict, policies) -> tuple[list[str], dict]:
+        """What each experiment arm policy of ``policies`` (``experiments.POLICIES``) would draw
+        this title's artwork from for this person now: (the candidates, {policy: probabilities}),
+        by the code ``select_artwork`` draws with, drawing and logging nothing. The experiment
+        simulation computes the true lift with it."""
+        resolved, affinity, device, _ = self._context(user_id, context, self.clock())
+        title = self.catalog.get(title_id)
+        if title is None:
+            raise not_found(f"unknown title {title_id!r}", "unknown_title")
+        parts = self.catalog.parts(title)
+        _, lines = F.decision_text(self._shared(resolved, affinity, device), parts)
+        model, floor = self.service.model, self.settings.propensity_floor
+        return parts.candidates, {p: arm_pmf(p, model, lines, title["artwork"], floor)[0] for p in policies}
+
 
     def select_artwork(self, user_id, title_ids, context=None, defer_activation: bool = False) -> dict:
         """Pick one artwork per title for this person now, log every decision, return them.
@@ -149,8 +170,7 @@ class Decisions(Step):
         missing = [tid for tid in title_ids if tid not in titles]
         if missing:
             raise not_found(f"unknown title {missing[0]!r}", "unknown_title")
-        shared = F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
-                                  F.day_quarter(resolved["time"]))
+        shared = self._shared(resolved, affinity, device)
         dominant = shared.dominant_genre
         deadline = None if defer_activation else now + self.settings.reward_wait_seconds
         state = "awaiting_activation" if defer_activation else "pending"
@@ -158,6 +178,12 @@ class Decisions(Step):
         context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
         model = self.service.model  # one model for the whole page, even if a new snapshot arrives meanwhile
         floor = self.settings.propensity_floor
+        # A running experiment: the person's arm (experiments.assign_arm) decides which policy
+        # draws the page, and every decision logs the experiment and arms.
+        assignment = self.service.experiments.assignment(user_id)
+        policy = assignment["policy"] if assignment else "bandit"
+        in_experiment = ((assignment["experiment"], assignment["arm"], assignment["served_arm"]) if assignment
+                         else (None, None, None))
         decisions, rows = [], []
         for tid in title_ids:
             title = titles[tid]
@@ -165,8 +191,8 @@ class Decisions(Step):
                 raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
             parts = self.catalog.parts(title)
             features_json, lines = F.decision_text(shared, parts)
-            pmf, version = model.predict_lines(lines)
-            pmf = floor_pmf(pmf, floor)  # what is sampled from is what is logged
+            # the bandit's floored distribution, or an experiment arm's: what is sampled from is what is logged
+            pmf, version = arm_pmf(policy, model, lines, title["artwork"], floor)
             with self._rng_lock:
                 index = sample_index(pmf, self._rng)
             candidates = parts.candidates
@@ -176,7 +202,7 @@ class Decisions(Step):
             rows.append((event_id, now, user_id, tid, context_json, features_json, parts.candidates_json,
                          log_json(pmf), index, candidates[index], probability, int(was_explored), version,
                          self.settings.policy_name, resolved["time_bucket"], dominant, int(defer_activation),
-                         state, deadline))
+                         state, deadline, *in_experiment))
             ranking = sorted(zip(candidates, pmf, strict=True), key=lambda cp: -cp[1])
             decisions.append({
                 "event_id": event_id, "title_id": tid, "artwork_id": candidates[index],
@@ -193,4 +219,5 @@ class Decisions(Step):
             "decisions": decisions,
             "model_version": max(d["model_version"] for d in decisions),
             "deferred": defer_activation,
+            "experiment": assignment and {k: assignment[k] for k in ("experiment", "arm", "served_arm")},
         }

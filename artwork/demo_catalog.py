@@ -338,6 +338,8 @@ def _build() -> list[dict]:
             {
                 "id": f"{title_id}-a{n}",
                 "tags": {"theme": theme, "tone": tone, "subject": subject, "cast": list(cast)},
+                # the title's default artwork (an experiment's fixed control shows it): the first
+                "default": n == 1,
             }
             for n, (theme, tone, subject, cast) in enumerate(variants, start=1)
         ]

@@ -26,7 +26,10 @@ is fine); ``file`` is a path relative to the images folder, with ``/`` between f
           "tags": {"theme": "drama", "tone": "dark", "subject": "landscape", "cast": []}}]}]}
 
 ``year``, ``synopsis`` and ``cast`` may be left out (or null); every other key shown is
-required, and keys not shown are refused so a typo cannot go unnoticed.
+required, and keys not shown are refused so a typo cannot go unnoticed. An artwork may say
+``"default": true``: the title's default artwork, which an experiment's fixed control arm shows
+(at most one per title; with none marked, the first artwork is the default). CSV manifests
+cannot mark one yet.
 
 **CSV** (``.csv``), one row per artwork, with a header row::
 
@@ -84,7 +87,7 @@ CSV_OPTIONAL = ("year", "synopsis")
 
 _TITLE_KEYS = {"id": True, "name": True, "genres": True, "artwork": True, "year": False,
                "synopsis": False}
-_ARTWORK_KEYS = {"id": True, "file": True, "tags": True}
+_ARTWORK_KEYS = {"id": True, "file": True, "tags": True, "default": False}
 _TAG_KEYS = {"theme": True, "tone": True, "subject": True, "cast": False}
 
 
@@ -142,6 +145,7 @@ def _read_json(text: str, path: Path) -> list[dict]:
             artwork.append({
                 "id": _typed(art["id"], str, f"{art_where}.id"),
                 "file": _typed(art["file"], str, f"{art_where}.file"),
+                "default": _typed(art.get("default", False), bool, f"{art_where}.default"),
                 "tags": {
                     "theme": _typed(tags["theme"], str, f"{art_where}.tags.theme"),
                     "tone": _typed(tags["tone"], str, f"{art_where}.tags.tone"),
@@ -412,7 +416,8 @@ def _assemble(checked: _Checked, images: list) -> TitleOutcome:
             tags = art["tags"]
             cast = [name.strip() for name in tags.get("cast") or []]
             artwork.append({"id": art["id"], "tags": {"theme": tags["theme"], "tone": tags["tone"],
-                                                      "subject": tags["subject"], "cast": cast}})
+                                                      "subject": tags["subject"], "cast": cast},
+                            "default": art.get("default") is True})
             encoded_images[art["id"]] = encoded
     if problems:
         return TitleOutcome(None, problems, len(checked.files))
@@ -466,6 +471,10 @@ def _check_title(t: dict, title_ids: Counter) -> list[str]:
     count = len(_list(t.get("artwork")))
     if not 1 <= count <= MAX_ARTWORKS:
         problems.append(f"has {count} artworks; a title needs 1 to {MAX_ARTWORKS}")
+    defaults = [a.get("id") for a in _list(t.get("artwork")) if isinstance(a, dict) and a.get("default") is True]
+    if len(defaults) > 1:
+        problems.append(f"marks {len(defaults)} artworks as its default ({', '.join(map(repr, defaults))}); "
+                        "at most one")
     return problems
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from . import metrics
 from .config import Settings
+from .experiments import Guardrail
 from .policy import Model
-from .storage import BACKSTOP_WAL_PAGES, Storage, file_sha256
+from .storage import BACKSTOP_WAL_PAGES, LoopLog, Storage, file_sha256
 from .stores import open_store
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,9 @@ class Learner:
         #: Told about the new model when a reset or retrain replaces it (the service swaps it in).
         self.on_new_model = lambda model: None
         self._run_lock = threading.RLock()
+        #: The running experiment's guardrail (experiments.py), tested between rounds; experiments
+        #: are the artwork loop's, so another loop's learner (given a ``LoopLog``) has none.
+        self.guardrail = None if isinstance(store, LoopLog) else Guardrail(settings, store, clock)
 
     # One round ------------------------------------------------------------------------------
 
@@ -206,6 +210,8 @@ class Learner:
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
+        if self.guardrail is not None:
+            self.guardrail.check()
         # The WAL's checkpoints happen here, off the request path (serving processes only keep a
         # backstop, storage.BACKSTOP_WAL_PAGES).
         self.store.maintain()

@@ -34,7 +34,7 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from .storage import ARTWORK, POOL_SIZE, LearnerLease, Loop, SQLStorage, StoreOpenError
+from .storage import ARTWORK, EXPERIMENT_SCHEMA, POOL_SIZE, LearnerLease, Loop, SQLStorage, StoreOpenError
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,9 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
         reason TEXT NOT NULL,
         created_ts DOUBLE PRECISION NOT NULL
     );
-""")]
+"""),
+    # Live experiments (artwork/experiments.py): the schema both backends share.
+    ("m002_exp_experiments", EXPERIMENT_SCHEMA)]
 
 
 @functools.lru_cache(maxsize=512)
@@ -318,6 +320,7 @@ class PostgresStore(SQLStorage):
     answer raises ``StoreOpenError``."""
 
     unavailable = (psycopg.OperationalError, psycopg_pool.PoolTimeout)
+    _UNIQUE_VIOLATION = (psycopg.errors.UniqueViolation,)
 
     def __init__(self, url: str, *, max_connections: int = POOL_SIZE):
         self.url = url

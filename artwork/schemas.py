@@ -244,6 +244,12 @@ SELECT_RESPONSE = record({
     "decisions": {"type": "array", "items": DECISION, "minItems": 1},
     "model_version": COUNT,
     "deferred": {"type": "boolean"},
+    "experiment": {"anyOf": [{"type": "null"}, record({
+        "experiment": USER_ID, "arm": USER_ID,
+        "served_arm": {**USER_ID, "description": "The arm whose policy drew this page: the person's own, or the "
+                                                 "control once the guardrail stopped their arm."},
+    }, title="ExperimentAssignment")], "description": "The running experiment and the person's arm; null when none "
+                                                      "runs."},
 }, title="SelectArtworkResponse")
 
 OUTCOME_RESPONSE = record({
@@ -277,6 +283,8 @@ ARTWORK = record({
         "cast": {"type": "array", "items": {"type": "string"}}}, "required": ["theme", "tone", "subject"]},
     "image_url": {"type": "string"},
     "thumbnail_url": {"type": "string"},
+    "default": {"type": "boolean", "description": "The title's default artwork (an experiment's fixed control "
+                                                 "shows it); with none marked, the first is."},
 }, title="Artwork")
 
 TITLE = record({
@@ -387,6 +395,8 @@ PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
                  "x-invalid": rules.PZ_EVENT_ID_INVALID, "description": "The eventId of a rank call.",
                  "examples": ["pz-example-event"]},
                 (404, "unknown_event", "unknown event {value!r}")),
+    "experiment": ({**USER_ID, "description": "An experiment's name.", "examples": ["personalized-vs-default"]},
+                   (404, "unknown_experiment", "unknown experiment {value!r}")),
 }
 
 
@@ -532,6 +542,9 @@ CATALOG_UPLOAD = closed({
             }, required=("theme", "tone", "subject")),
             "image_base64": {"type": "string", "minLength": 1, "contentEncoding": "base64",
                              "description": "The image file (JPEG, PNG, WebP or GIF), base64-encoded."},
+            "default": {"type": "boolean", "x-invalid": "true or false",
+                        "description": "The title's default artwork, which an experiment's fixed control shows "
+                                       "(at most one per title; none marked: the first)."},
         }, required=("id", "tags", "image_base64"))},
     }, required=("id", "name", "genres", "artwork"))},
     "skip_invalid": {"type": "boolean", "x-invalid": "true or false",
@@ -545,3 +558,81 @@ CATALOG_UPLOAD_RESULT = record({
     "imported": {"type": "array", "items": TITLE_ID},
     "problems": {"type": "array", "items": {"type": "string"}, "description": "Titles left out, and why."},
 }, title="CatalogUploadResult")
+
+
+# Experiments (artwork/experiments.py) ---------------------------------------------------------------
+
+EXPERIMENT_NAME = {**USER_ID, "description": "An experiment's name (" + ID_INVALID + ")."}
+ARM_POLICIES = ("bandit", "default", "uniform")  # experiments.POLICIES
+
+EXPERIMENT_REQUEST = closed({
+    "name": EXPERIMENT_NAME,
+    "arms": {"type": "array", "minItems": 2, "maxItems": 10, "items": closed({
+        "name": {**USER_ID, "description": "The arm's name."},
+        "policy": {"type": "string", "enum": list(ARM_POLICIES),
+                   "description": "bandit: the live VW bandit; default: each title's default artwork; uniform: "
+                                  "each artwork with probability 1/K."},
+        "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000, "default": 1,
+                  "description": "The arm's share of people, relative to the others' (normalized to sum 1)."},
+    }, ("name", "policy")), "description": "2 to 10 arms with distinct names."},
+    "control": {**USER_ID, "description": "The arm the others are compared with (default: the first)."},
+    "guardrail_margin": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.05,
+                         "description": "An arm whose click rate is below control's by more than this share (0.05: "
+                                        "5%), by its 95% confidence sequence, is stopped."},
+}, ("name", "arms"), title="ExperimentRequest", examples=[{
+    "name": "bandit-vs-default-2026-12", "control": "default",
+    "arms": [{"name": "personalized", "policy": "bandit", "share": 0.5},
+             {"name": "default", "policy": "default", "share": 0.5}]}])
+
+STOP_EXPERIMENT_REQUEST = closed({
+    "reason": {"type": "string", "minLength": 1, "maxLength": 300, "description": "Why (recorded with the stop)."},
+}, title="StopExperimentRequest", examples=[{"reason": "enough data"}])
+
+_NULLABLE_RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_NUMBER_OR_NULL = {"type": ["number", "null"]}
+_TS = {"type": ["number", "null"], "description": "Seconds since the epoch."}
+INTERVAL = record({"ci_low": _NULLABLE_RATE, "ci_high": _NULLABLE_RATE}, title="RateInterval",
+                  description="The always-valid 95% interval (null before 30 people).")
+LIFT = record({"value": _NUMBER_OR_NULL, "ci_low": _NUMBER_OR_NULL, "ci_high": _NUMBER_OR_NULL,
+               "fixed_ci_low": _NUMBER_OR_NULL, "fixed_ci_high": _NUMBER_OR_NULL}, title="Lift",
+              description="rate / control's rate - 1: ci_low/ci_high the 95% confidence sequence (safe to read at any "
+                          "time), fixed_ci_* the fixed-horizon delta-method interval; null before 30 people per arm.")
+ARM_STOP = record({"arm": USER_ID, "stopped_ts": {"type": "number"}, "stopped_by": {"type": "string"},
+                   "reason": {"type": "string"}}, title="ArmStop")
+ARM = {"type": "object", "required": ["name", "policy", "share", "control", "people", "decisions", "clicks",
+                                      "click_rate", "click_rate_ci", "quality_plays", "quality_play_rate", "stopped"],
+       "properties": {
+           "name": USER_ID, "policy": {"type": "string", "enum": list(ARM_POLICIES)}, "share": PROBABILITY,
+           "control": {"type": "boolean"}, "people": COUNT, "decisions": COUNT, "clicks": COUNT,
+           "click_rate": _NULLABLE_RATE, "click_rate_ci": INTERVAL, "quality_plays": COUNT,
+           "quality_play_rate": _NULLABLE_RATE, "stopped": {"anyOf": [{"type": "null"}, ARM_STOP]},
+           "lift": LIFT, "quality_play_lift": LIFT},
+       "title": "ExperimentArm",
+       "description": "One arm's results, the person as the unit; lift and quality_play_lift for every arm but "
+                      "control."}
+EXPERIMENT = record({
+    "name": EXPERIMENT_NAME, "state": {"type": "string", "enum": ["draft", "running", "stopped"]},
+    "control": USER_ID, "created_ts": {"type": "number"}, "started_ts": _TS, "stopped_ts": _TS,
+    "stopped_by": {"type": ["string", "null"]}, "stop_reason": {"type": ["string", "null"]},
+    "arms": {"type": "array", "items": ARM},
+    "guardrail": record({"margin": {"type": "number"}, "stopped_arms": {"type": "array", "items": USER_ID},
+                         "rule": {"type": "string"}}, title="Guardrail"),
+    "interval": {"type": "object", "description": "How the intervals are made."},
+}, title="Experiment", description="An experiment and its results so far.")
+EXPERIMENT_SUMMARY = record({
+    "name": EXPERIMENT_NAME, "state": {"type": "string", "enum": ["draft", "running", "stopped"]},
+    "arms": {"type": "array", "items": {"type": "object"}}, "control": USER_ID, "created_ts": {"type": "number"},
+    "started_ts": _TS, "stopped_ts": _TS, "stopped_arms": {"type": "array", "items": USER_ID},
+}, title="ExperimentSummary")
+EXPERIMENTS = record({"experiments": {"type": "array", "items": EXPERIMENT_SUMMARY}}, title="Experiments")
+OFFLINE_BESIDE_LIVE = record({
+    "arm": USER_ID, "policy": {"type": "string"}, "live_click_rate": _NULLABLE_RATE, "live_ci_low": _NULLABLE_RATE,
+    "live_ci_high": _NULLABLE_RATE, "offline_estimator": {"type": "string"}, "offline_value": _NUMBER_OR_NULL,
+    "offline_ci_low": _NUMBER_OR_NULL, "offline_ci_high": _NUMBER_OR_NULL, "offline_decisions": COUNT,
+    "support": _NUMBER_OR_NULL, "effective_sample_size": _NUMBER_OR_NULL,
+}, title="OfflineBesideLive", description="What offline evaluation of the other arms' log said of an arm's policy, "
+                                          "beside what the arm earned live.")
+DEMO_EXPERIMENT = record({
+    "experiment": {"anyOf": [{"type": "null"}, EXPERIMENT]},
+    "offline_beside_live": {"type": "array", "items": OFFLINE_BESIDE_LIVE},
+}, title="DemoExperiment")

@@ -18,6 +18,7 @@ from .catalog import Catalog, image_urls
 from .checks import CONTEXT_KEYS, ID_PATTERN, MAX_TS, MIN_TS, OUTCOME_KINDS, check_id, check_number, is_event_id
 from .config import Settings
 from .decisions import Decisions, new_event_id
+from .experiments import Experiments
 from .outcomes import Outcomes
 from .policy import Model
 from .profiles import Profiles
@@ -42,6 +43,7 @@ class Service:
         self.clock = clock
         self.catalog = Catalog(store, settings.catalog_cache_seconds)
         self.on_final = lambda: None  # the learner replaces this to wake up at once
+        self.experiments = Experiments(settings, store, clock)
         self.decisions = Decisions(self)
         self.outcomes = Outcomes(self)
         self.profiles = Profiles(self)

@@ -164,6 +164,39 @@ class FileLease(LearnerLease):
             os.close(fd)  # a candidate that tried meanwhile just tries again at its next poll
         return False
 
+#: The live experiments' schema (``artwork/experiments.py``), one text for both backends (SQLite
+#: reads DOUBLE PRECISION as REAL): SQLite's m005_exp_experiments, PostgreSQL's m002_exp_experiments.
+EXPERIMENT_SCHEMA = """
+    CREATE TABLE experiments (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,        -- JSON: {"arms": [{"name", "policy", "share"}], "control", "guardrail_margin"}
+        state TEXT NOT NULL CHECK (state IN ('draft', 'running', 'stopped')),
+        created_ts DOUBLE PRECISION NOT NULL,
+        started_ts DOUBLE PRECISION,
+        stopped_ts DOUBLE PRECISION,
+        stopped_by TEXT,
+        stop_reason TEXT
+    );
+    -- At most one experiment runs at a time, so a person is in at most one.
+    CREATE UNIQUE INDEX experiments_one_running ON experiments(state) WHERE state = 'running';
+    -- Arms taken out of an experiment (by the guardrail or by hand): their people are served control.
+    CREATE TABLE experiment_arm_stops (
+        experiment TEXT NOT NULL REFERENCES experiments(name),
+        arm TEXT NOT NULL,
+        stopped_ts DOUBLE PRECISION NOT NULL,
+        stopped_by TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (experiment, arm)
+    );
+    ALTER TABLE impressions ADD COLUMN experiment TEXT;
+    ALTER TABLE impressions ADD COLUMN arm TEXT;
+    ALTER TABLE impressions ADD COLUMN served_arm TEXT;
+    -- Only decisions taken in an experiment are indexed: outside one, logging a decision costs what it did.
+    CREATE INDEX impressions_experiment ON impressions(experiment, user_id) WHERE experiment IS NOT NULL;
+    -- The title's default artwork (the fixed control arm shows it); at most one per title, by the importer's rule.
+    ALTER TABLE artworks ADD COLUMN is_default INTEGER NOT NULL DEFAULT 0;
+"""
+
 migrations = Migrations("artwork")
 
 
@@ -396,16 +429,27 @@ def m005_pz_personalizer(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_exp_experiments(db: sqlite_utils.Database) -> None:
+    """Live experiments (``artwork/experiments.py``): their definitions, the arms the guardrail
+    stopped, each decision's experiment, assigned arm and served arm, and each title's default
+    artwork (the fixed control)."""
+    db.executescript(EXPERIMENT_SCHEMA.replace("DOUBLE PRECISION", "REAL"))
+
+
 #: The columns of one logged decision, in the order ``Storage.log_decisions`` takes each row's
 #: values (a tuple, built once per decision on the request path).
 DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
                     "chosen_index", "artwork_id", "probability", "explored", "model_version", "policy",
-                    "time_bucket", "dominant_genre", "deferred", "state", "deadline_ts")
+                    "time_bucket", "dominant_genre", "deferred", "state", "deadline_ts",
+                    # live experiments: the experiment, the person's assigned arm and the arm whose
+                    # policy drew the artwork (control after a guardrail stop); NULL outside one
+                    "experiment", "arm", "served_arm")
 #: What read-outs may group click rates by (``Storage.click_rates``).
 RATE_COLUMNS = ("artwork_id", "time_bucket", "dominant_genre")
 #: What offline evaluation reads of a decision with a final reward (``Storage.final_decisions``).
 FINAL_DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
-                          "chosen_index", "probability", "reward")
+                          "chosen_index", "probability", "reward", "experiment", "arm", "served_arm")
 
 
 def _final_decisions_sql(policy: str | None, order: str) -> str:
@@ -575,7 +619,8 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def titles(self) -> list[dict]:
         """Every title in catalog order with its active artwork in order: {"id", "name",
-        "genres", "year", "synopsis", "artwork": [{"id", "tags"}, ...]}."""
+        "genres", "year", "synopsis", "artwork": [{"id", "tags", "default"}, ...]} ("default": the
+        catalog marks it as the title's default artwork)."""
 
     @abc.abstractmethod
     def genre_vocabulary(self) -> set[str]:
@@ -732,6 +777,53 @@ class Storage(abc.ABC):
         """Decisions made since ``since``, per minute in order: {"minute" (seconds since the
         epoch / 60), "impressions", "clicks"}."""
 
+    # Experiments ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create_experiment(self, name: str, definition: dict, now: float) -> bool:
+        """Record a new experiment (state 'draft') with its ``definition`` (plain JSON values);
+        False, changing nothing, if the name is taken."""
+
+    @abc.abstractmethod
+    def experiments(self) -> list[dict]:
+        """Every experiment, newest first: {"name", "definition" (parsed), "state", "created_ts",
+        "started_ts", "stopped_ts", "stopped_by", "stop_reason", "arm_stops": [{"arm",
+        "stopped_ts", "stopped_by", "reason"}]}."""
+
+    @abc.abstractmethod
+    def running_experiment(self) -> dict | None:
+        """The running experiment (at most one), as ``experiments`` gives it, or None. On the
+        decision path once a second per process (``experiments.Experiments.running``)."""
+
+    @abc.abstractmethod
+    def start_experiment(self, name: str, now: float) -> bool:
+        """A draft experiment starts running, in one transaction, unless another one runs (the
+        unique index on running experiments backs this up). False, changing nothing, if it was
+        not a draft or another one runs."""
+
+    @abc.abstractmethod
+    def stop_experiment(self, name: str, now: float, by: str, reason: str) -> bool:
+        """A running experiment stops (who, when, why recorded); False if it was not running."""
+
+    @abc.abstractmethod
+    def stop_arm(self, name: str, arm: str, now: float, by: str, reason: str) -> bool:
+        """Take one arm of a running experiment out: its people are served control from now on.
+        Recorded once (who, when, why); False if it was already stopped or the experiment is
+        not running."""
+
+    @abc.abstractmethod
+    def experiment_people(self, name: str, quality_play_seconds: float) -> list[dict]:
+        """Per (arm, person) of an experiment, the decisions served by the person's own arm's
+        policy (after a stop, those served control are left out: the arm's record ends there):
+        {"arm", "user_id", "decisions", "clicks" (decisions with a click), "quality_plays"
+        (decisions with a play of at least ``quality_play_seconds``)}."""
+
+    @abc.abstractmethod
+    def experiment_decisions(self, name: str) -> list[dict]:
+        """Every decision of an experiment, in decision order, for offline evaluation: {"arm",
+        "served_arm", "title_id", "candidates", "features", "pmf" (parsed), "chosen_index",
+        "probability", "clicked" (bool)}."""
+
     # Retention ------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -885,10 +977,10 @@ class SQLStorage(Storage):
             if owner is not None and owner[0] != title["id"]:
                 raise ValueError(f"artwork id {art['id']!r} already belongs to title {owner[0]!r}")
             conn.execute(
-                "INSERT INTO artworks (id, title_id, position, tags, active) VALUES (?, ?, ?, ?, 1)"
+                "INSERT INTO artworks (id, title_id, position, tags, active, is_default) VALUES (?, ?, ?, ?, 1, ?)"
                 " ON CONFLICT(id) DO UPDATE SET position = excluded.position, tags = excluded.tags,"
-                " active = 1",
-                (art["id"], title["id"], index, json.dumps(art["tags"])),
+                " active = 1, is_default = excluded.is_default",
+                (art["id"], title["id"], index, json.dumps(art["tags"]), int(bool(art.get("default")))),
             )
             for size, meta in images.get(art["id"], {}).items():
                 conn.execute(
@@ -906,11 +998,12 @@ class SQLStorage(Storage):
             return []
         marks = ",".join("?" * len(rows))
         arts = self.query(
-            f"SELECT id, title_id, tags FROM artworks WHERE active = 1 AND title_id IN ({marks})"
+            f"SELECT id, title_id, tags, is_default FROM artworks WHERE active = 1 AND title_id IN ({marks})"
             " ORDER BY title_id, position", [r["id"] for r in rows])
         by_title: dict[str, list] = {}
         for art in arts:
-            by_title.setdefault(art["title_id"], []).append({"id": art["id"], "tags": json.loads(art["tags"])})
+            by_title.setdefault(art["title_id"], []).append({"id": art["id"], "tags": json.loads(art["tags"]),
+                                                             "default": bool(art["is_default"])})
         return [
             {"id": r["id"], "name": r["name"], "genres": json.loads(r["genres"]), "year": r["year"],
              "synopsis": r["synopsis"], "artwork": by_title.get(r["id"], [])}
@@ -1054,6 +1147,84 @@ class SQLStorage(Storage):
         return self.query("SELECT a.id AS artwork_id, i.size, i.file FROM artworks a"
                           " LEFT JOIN artwork_images i ON i.artwork_id = a.id WHERE a.active = 1"
                           " ORDER BY a.id, i.size")
+
+    # Experiments -----------------------------------------------------------------------------
+
+    def create_experiment(self, name: str, definition: dict, now: float) -> bool:
+        with self.write() as conn:
+            return conn.execute("INSERT INTO experiments (name, definition, state, created_ts)"
+                                " VALUES (?, ?, 'draft', ?) ON CONFLICT (name) DO NOTHING",
+                                (name, json.dumps(definition), now)).rowcount == 1
+
+    def _experiments(self, where: str = "", params=()) -> list[dict]:
+        rows = self.query(f"SELECT * FROM experiments {where} ORDER BY created_ts DESC, name", params)
+        if not rows:
+            return []
+        marks = ",".join("?" * len(rows))
+        stops: dict[str, list] = {}
+        for stop in self.query(f"SELECT * FROM experiment_arm_stops WHERE experiment IN ({marks})"
+                               " ORDER BY stopped_ts, arm", [r["name"] for r in rows]):
+            stops.setdefault(stop["experiment"], []).append(
+                {"arm": stop["arm"], "stopped_ts": stop["stopped_ts"], "stopped_by": stop["stopped_by"],
+                 "reason": stop["reason"]})
+        return [{**row, "definition": json.loads(row["definition"]), "arm_stops": stops.get(row["name"], [])}
+                for row in rows]
+
+    def experiments(self) -> list[dict]:
+        return self._experiments()
+
+    def running_experiment(self) -> dict | None:
+        found = self._experiments("WHERE state = 'running'")
+        return found[0] if found else None
+
+    #: The driver's error for a broken unique constraint: two starts racing on PostgreSQL can both
+    #: find none running, and the unique index on running experiments refuses the second.
+    _UNIQUE_VIOLATION: tuple[type[BaseException], ...] = ()
+
+    def start_experiment(self, name: str, now: float) -> bool:
+        try:
+            with self.write() as conn:
+                return conn.execute(
+                    "UPDATE experiments SET state = 'running', started_ts = ? WHERE name = ? AND state = 'draft'"
+                    " AND NOT EXISTS (SELECT 1 FROM experiments WHERE state = 'running')", (now, name)).rowcount == 1
+        except self._UNIQUE_VIOLATION:
+            return False
+
+    def stop_experiment(self, name: str, now: float, by: str, reason: str) -> bool:
+        with self.write() as conn:
+            return conn.execute(
+                "UPDATE experiments SET state = 'stopped', stopped_ts = ?, stopped_by = ?, stop_reason = ?"
+                " WHERE name = ? AND state = 'running'", (now, by, reason, name)).rowcount == 1
+
+    def stop_arm(self, name: str, arm: str, now: float, by: str, reason: str) -> bool:
+        with self.write() as conn:
+            return conn.execute(
+                "INSERT INTO experiment_arm_stops (experiment, arm, stopped_ts, stopped_by, reason)"
+                " SELECT name, ?, ?, ?, ? FROM experiments WHERE name = ? AND state = 'running'"
+                " ON CONFLICT (experiment, arm) DO NOTHING", (arm, now, by, reason, name)).rowcount == 1
+
+    #: Whether a decision had an outcome of a kind (one index lookup per decision, no scan of outcomes).
+    _HAD = ("CASE WHEN EXISTS (SELECT 1 FROM outcomes o WHERE o.event_id = i.event_id AND o.kind = {kind})"
+            " THEN 1 ELSE 0 END")
+
+    def experiment_people(self, name: str, quality_play_seconds: float) -> list[dict]:
+        clicked = self._HAD.format(kind="'click'")
+        played = self._HAD.format(kind="'play' AND o.seconds >= ?")
+        return self.query(
+            f"SELECT i.arm, i.user_id, count(*) AS decisions, sum({clicked}) AS clicks,"
+            f" sum({played}) AS quality_plays FROM impressions i"
+            " WHERE i.experiment = ? AND i.served_arm = i.arm GROUP BY i.arm, i.user_id ORDER BY i.arm, i.user_id",
+            (quality_play_seconds, name))
+
+    def experiment_decisions(self, name: str) -> list[dict]:
+        clicked = self._HAD.format(kind="'click'")
+        return [{"arm": r["arm"], "served_arm": r["served_arm"], "title_id": r["title_id"],
+                 "candidates": json.loads(r["candidates"]), "features": json.loads(r["features"]),
+                 "pmf": json.loads(r["pmf"]), "chosen_index": r["chosen_index"], "probability": r["probability"],
+                 "clicked": bool(r["clicked"])} for r in self.query(
+            "SELECT i.arm, i.served_arm, i.title_id, i.candidates, i.features, i.pmf, i.chosen_index, i.probability,"
+            f" {clicked} AS clicked FROM impressions i WHERE i.experiment = ? ORDER BY i.created_ts, i.event_id",
+            (name,))]
 
     # Retention --------------------------------------------------------------------------------
 
@@ -1389,6 +1560,7 @@ class Store(SQLStorage):
     # Lifecycle (the contract's) ---------------------------------------------------------------
 
     unavailable = (sqlite3.OperationalError,)  # a lock held past BUSY_TIMEOUT_MS, a full disk...
+    _UNIQUE_VIOLATION = (sqlite3.IntegrityError,)
     failures = (sqlite3.DatabaseError,)  # also "database disk image is malformed", "file is not a database"
 
     def ping(self) -> None:
@@ -1430,18 +1602,21 @@ class Store(SQLStorage):
     @staticmethod
     def _structure_problems(conn: sqlite3.Connection) -> list[str]:
         try:
-            objects = conn.execute("SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"
-                                   " ORDER BY type DESC, name").fetchall()
+            objects = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"
+                                   " WHERE type IN ('table', 'index') ORDER BY type DESC, name").fetchall()
         except sqlite3.DatabaseError as exc:
             return [f"the schema cannot be read: {exc}"]
         problems = []
-        for kind, name, table in objects:
+        for kind, name, table, sql in objects:
             try:
                 if kind == "table":
                     reads = [f'SELECT * FROM "{name}" ORDER BY rowid {order} LIMIT 1' for order in ("ASC", "DESC")]
                 else:
                     column = conn.execute(f'PRAGMA index_info("{name}")').fetchone()[2]
-                    reads = [f'SELECT "{column}" FROM "{table}" INDEXED BY "{name}" ORDER BY "{column}" {order}'
+                    # a partial index (CREATE INDEX ... WHERE ...) is read under its own condition
+                    partial = sql.split(" WHERE ", 1)[1] if sql and " WHERE " in sql else None
+                    where = f" WHERE {partial}" if partial else ""
+                    reads = [f'SELECT "{column}" FROM "{table}" INDEXED BY "{name}"{where} ORDER BY "{column}" {order}'
                              " LIMIT 1" for order in ("ASC", "DESC")]
                 for sql in reads:
                     conn.execute(sql).fetchall()

@@ -77,3 +77,30 @@ def get_simulation(job_id):
     if job is None:
         raise not_found(f"unknown simulation {job_id!r}", "unknown_simulation")
     return jsonify({"job": job.to_dict()})
+
+
+#: Seconds the demo panel's offline estimates are kept (each predicts every logged decision again).
+OFFLINE_KEEP_SECONDS = 5.0
+
+
+@bp.get("/api/v1/demo/experiment")
+@operation("The experiment the demo panel shows", tags=("demo",), client_key=True,
+           description="The running experiment (else the newest) with its results, and for each arm what offline "
+                       "evaluation (SNIPS on the other arms' log) said beside what it earned live; null when there is "
+                       "none. Read-only: experiments are defined and started with the admin token (or the CLI).",
+           responses={200: ("The experiment, or null.", S.DEMO_EXPERIMENT)})
+def demo_experiment():
+    import time
+
+    from .experiment import offline_beside_live
+
+    svc = service()
+    experiment = svc.store.running_experiment() or next(iter(svc.store.experiments()), None)
+    if experiment is None:
+        return jsonify({"experiment": None, "offline_beside_live": []})
+    report = svc.experiments.report(experiment["name"])
+    kept = current_app.extensions.get("artwork.demo_offline")
+    if kept is None or kept[0] != report["name"] or time.monotonic() - kept[1] > OFFLINE_KEEP_SECONDS:
+        offline = offline_beside_live(svc.store, svc.model, svc.settings.propensity_floor, report, svc.catalog)
+        kept = current_app.extensions["artwork.demo_offline"] = (report["name"], time.monotonic(), offline)
+    return jsonify({"experiment": report, "offline_beside_live": kept[2]})

@@ -70,6 +70,9 @@ class BanditLog:
     #: which candidate policies and the reward model use in place of the artwork interactions.
     #: None for the service's own artwork features.
     interactions: str | None = None
+    #: Per round, the live experiment it was decided in ({"experiment", "arm", "served_arm"}, or
+    #: None outside one); None for a log that does not say (CSV, DSJSON from elsewhere).
+    experiments: list[dict | None] | None = None
 
     def __post_init__(self):
         n = len(self.event_ids)
@@ -103,7 +106,8 @@ class BanditLog:
         return BanditLog(pick(self.event_ids), pick(self.user_ids), pick(self.title_ids), pick(self.contexts),
                          pick(self.features), pick(self.candidates), self.action[index], self.reward[index],
                          self.pscore[index], None if self.logging_pmf is None else self.logging_pmf[index],
-                         self.timestamps[index], self.source, dict(self.meta), self.interactions)
+                         self.timestamps[index], self.source, dict(self.meta), self.interactions,
+                         None if self.experiments is None else pick(self.experiments))
 
 
 def _padded(rows: list[list[float]], width: int) -> np.ndarray:
@@ -127,7 +131,8 @@ def build_log(rows: list[dict], source: str, meta: dict | None = None, has_pmf: 
         pscore=np.array([r["pscore"] for r in rows], dtype=float),
         logging_pmf=_padded([r["pmf"] for r in rows], width) if has_pmf else None,
         timestamps=np.array([r["ts"] for r in rows], dtype=float), source=source, meta=meta or {},
-        interactions=interactions)
+        interactions=interactions,
+        experiments=[r["experiment"] for r in rows] if rows and all("experiment" in r for r in rows) else None)
 
 
 # The service's database ------------------------------------------------------------------------
@@ -157,6 +162,8 @@ def _from_rows(rows: list[dict], source: str) -> BanditLog:
         "context": json.loads(r["context"]), "features": json.loads(r["features"]),
         "candidates": json.loads(r["candidates"]), "pmf": json.loads(r["pmf"]), "action": r["chosen_index"],
         "pscore": r["probability"], "reward": r["reward"],
+        "experiment": None if r["experiment"] is None else {"experiment": r["experiment"], "arm": r["arm"],
+                                                            "served_arm": r["served_arm"]},
     } for r in rows], source)
 
 
@@ -240,7 +247,9 @@ def dsjson_lines(log: BanditLog):
             **({"p": [float(pmf[j]) for j in order]} if pmf is not None else {}),
             "VWState": {"m": str(log.meta.get("model", "N/A"))},
             "_meta": {"user_id": log.user_ids[i], "title_id": log.title_ids[i],
-                      "candidates": log.candidates[i], "context": log.contexts[i]},
+                      "candidates": log.candidates[i], "context": log.contexts[i],
+                      # the live experiment and arms it was decided in (artwork/experiments.py)
+                      **({"experiment": log.experiments[i]} if log.experiments and log.experiments[i] else {})},
         }
         yield json.dumps(record, separators=(",", ":"))
 

@@ -13,30 +13,41 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .world import World
+from .world import Outcome, Request, World
 
 MAX_VISITORS = 5000
+
+
+def visitor_context(world: World, request: Request) -> dict:
+    """The select-artwork context of a simulated request: its time and device, and the person's
+    taste as the ``genre_affinity`` override."""
+    return {"time": request.context["time"], "device": request.context["device"],
+            "genre_affinity": world.genre_affinity(request.user)}
+
+
+def visit(service, world: World, request: Request, rng: np.random.Generator) -> tuple[dict, Outcome]:
+    """One simulated request of one title: the service's decision, then the world's click and
+    play reported through the service's outcome code. Returns the decision and the outcome."""
+    user, title_id = request.user, request.title_id
+    decision = service.select_artwork(user.id, [title_id], visitor_context(world, request))["decisions"][0]
+    outcome = world.draw_outcome(rng, user, title_id, decision["artwork_id"], request.context)
+    if outcome.clicked:
+        service.record_outcome(decision["event_id"], "click")
+    if outcome.played_seconds > 0:
+        service.record_outcome(decision["event_id"], "play", outcome.played_seconds)
+    if not outcome.clicked:
+        # A simulated visitor's visit is over at once: say so, rather than make the demo wait
+        # out the reward window before the model can learn from what was not clicked.
+        service.record_outcome(decision["event_id"], "dismiss")
+    return decision, outcome
 
 
 def send_visitors(service, world: World, visitors: int, rng: np.random.Generator, on_progress=None) -> int:
     """``visitors`` requests of one title each, with the world's clicks and plays; returns clicks."""
     clicks = 0
     for done in range(1, visitors + 1):
-        request = world.sample_request(rng)
-        user, title_id, ctx = request.user, request.title_id, request.context
-        result = service.select_artwork(user.id, [title_id], {
-            "time": ctx["time"], "device": ctx["device"], "genre_affinity": world.genre_affinity(user)})
-        decision = result["decisions"][0]
-        outcome = world.draw_outcome(rng, user, title_id, decision["artwork_id"], ctx)
-        if outcome.clicked:
-            service.record_outcome(decision["event_id"], "click")
-            clicks += 1
-        if outcome.played_seconds > 0:
-            service.record_outcome(decision["event_id"], "play", outcome.played_seconds)
-        if not outcome.clicked:
-            # A simulated visitor's visit is over at once: say so, rather than make the demo wait
-            # out the reward window before the model can learn from what was not clicked.
-            service.record_outcome(decision["event_id"], "dismiss")
+        _, outcome = visit(service, world, world.sample_request(rng), rng)
+        clicks += outcome.clicked
         if on_progress is not None:
             on_progress(done, clicks)
     return clicks

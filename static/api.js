@@ -83,4 +83,5 @@ export const api = {
     request("POST", "/api/v1/simulate", seed === undefined ? { visitors } : { visitors, seed }),
   latestSimulation: () => request("GET", "/api/v1/simulate").then((d) => d.job),
   simulation: (jobId) => request("GET", `/api/v1/simulate/${encodeURIComponent(jobId)}`).then((d) => d.job),
+  experiment: () => request("GET", "/api/v1/demo/experiment"),
 };

@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { drawClickRateChart } from "./chart.js";
 import { DEVICES, TIMES, requestContext } from "./context.js";
 import { closeDetails, initDetails, openDetails } from "./details.js";
+import { startExperimentPanel } from "./experiment.js";
 import { $, clear, formatInt, formatPercent, h, toast } from "./dom.js";
 import { altText, genreLabel, rowLabel } from "./labels.js";
 import { PERSONAS, ensureProfile, guestPersona, loadGuests, newGuest } from "./personas.js";
@@ -588,6 +589,7 @@ async function start() {
   state.personas = [...PERSONAS, ...loadGuests().map(guestPersona)];
   refreshStats();
   scheduleStats();
+  startExperimentPanel();
   let titles = null;
   for (let attempt = 0; attempt < 3 && !titles; attempt += 1) {
     try {

@@ -66,6 +66,11 @@ def real_ids(app) -> dict:
         ids[name] = r.get_json()["eventId"]
     # The person the examples delete (DELETE /api/v1/users/alice).
     assert client.post("/api/v1/users/alice/views", json={"title_id": "t01", "seconds": 60}).status_code == 201
+    # The experiment the examples report on, start and then stop (the paths sort start before stop).
+    experiment = {"name": S.PATH_PARAMETERS["experiment"][0]["examples"][0],
+                  "arms": [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "default"}]}
+    r = client.post("/api/v1/admin/experiments", json=experiment, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert r.status_code == 201, r.get_json()
     return ids
 
 

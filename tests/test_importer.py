@@ -91,9 +91,9 @@ def test_good_json_manifest_imports(tmp_path, images):
         "synopsis": "A sheriff, a drought, and one last well.",
         "artwork": [
             {"id": "x1-a1", "tags": {"theme": "western", "tone": "warm", "subject": "landscape",
-                                     "cast": []}},
+                                     "cast": []}, "default": False},
             {"id": "x1-a2", "tags": {"theme": "romance", "tone": "dark", "subject": "close-up",
-                                     "cast": ["Ana Lee", "Sam Ortiz"]}},
+                                     "cast": ["Ana Lee", "Sam Ortiz"]}, "default": False},
         ]}
     assert prepared["x2"].title["year"] is None and prepared["x2"].title["synopsis"] == ""
     for p in prepared.values():

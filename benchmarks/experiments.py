@@ -1,0 +1,142 @@
+"""The experiments' closing figures: interval coverage, A/A false positives under peeking, and
+the guardrail's stopping time, over many seeded experiments in the synthetic world; then a few
+whole experiments through the service (``artwork experiment simulate``'s code) with the true lift.
+
+- Coverage: personalized (the world's oracle) against each title's default artwork, 3,000
+  requests from 300 people, one look; the share of experiments whose 95% interval holds the
+  world's exact true lift, for the confidence sequence and the fixed-horizon interval.
+- A/A: default against default, 4,000 requests read after each of 20 batches; the share of
+  experiments ever declared different (the interval excludes 0 at some look), for the
+  confidence sequence and, to show what peeking does, the fixed interval.
+- Guardrail: an arm whose click probabilities are scaled by 0.6 (or 0.8) against control,
+  margin 5%, 8,000 requests read after each of 32 batches of 250; the share stopped and the
+  median and 90th percentile of the requests and people at the stop; and equal arms' stops.
+- Service: ``--service-runs`` experiments of ``--visitors`` through the service, each interval
+  against its true lift.
+- Decision cost: in-process ``select_artwork`` (one title, a durable SQLite store) without an
+  experiment, and with one running, beside each other in the same run (best of 3 rounds).
+
+Run: .venv/bin/python -m benchmarks.experiments [--experiments 2000] [--service-runs 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from artwork.simulations.experiment import PersonLevelWorld, lift_of, run_experiment
+
+
+def coverage(world: PersonLevelWorld, n: int) -> tuple[float, float]:
+    true = world.true_rate("personalized") / world.true_rate("default") - 1
+    cs = fixed = 0
+    for seed in range(n):
+        (arm, control), = world.run(np.random.default_rng([seed, 11]), f"coverage-{seed}",
+                                    [("personalized", 1.0), ("default", 1.0)], 3000)
+        found = lift_of(arm, control)
+        cs += found.always_valid[0] <= true <= found.always_valid[1]
+        fixed += found.fixed[0] <= true <= found.fixed[1]
+    return cs / n, fixed / n
+
+
+def a_and_a(world: PersonLevelWorld, n: int) -> tuple[float, float]:
+    cs = fixed = 0
+    for seed in range(n):
+        ever = ever_fixed = False
+        for arm, control in world.run(np.random.default_rng([seed, 12]), f"aa-{seed}",
+                                      [("default", 1.0), ("default", 1.0)], 4000, looks=20):
+            found = lift_of(arm, control)
+            if found.always_valid is not None:
+                ever |= found.differs()
+                ever_fixed |= not found.fixed[0] <= 0.0 <= found.fixed[1]
+        cs += ever
+        fixed += ever_fixed
+    return cs / n, fixed / n
+
+
+def guardrail(world: PersonLevelWorld, n: int, factor: float) -> dict:
+    requests, people = [], []
+    for seed in range(n):
+        for look, (arm, control) in enumerate(world.run(np.random.default_rng([seed, 13]), f"guard-{seed}",
+                                                        [("default", factor), ("default", 1.0)], 8000, looks=32)):
+            if lift_of(arm, control).below(0.05):
+                requests.append(250 * (look + 1))
+                people.append(len(arm) + len(control))
+                break
+    return {"stopped": len(requests) / n, "median_requests": float(np.median(requests)) if requests else None,
+            "p90_requests": float(np.percentile(requests, 90)) if requests else None,
+            "median_people": float(np.median(people)) if people else None}
+
+
+def decision_cost(decisions: int = 1000, rounds: int = 4) -> dict:
+    """Microseconds per in-process decision without an experiment and with one running whose
+    two arms are both the bandit (so the difference is the experiment's own work: the running
+    experiment's lookup, the hash, three more columns and the index entry), interleaved, the
+    best of ``rounds`` each."""
+    import time
+
+    from artwork.app import create_app
+    from artwork.cli import initialize
+
+    best = {"no experiment": float("inf"), "experiment running": float("inf")}
+    arms = [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "bandit"}]
+    context = {"time": "2026-11-23T21:30:00+01:00", "device": "tv", "genre_affinity": {"drama": 1.0}}
+    with tempfile.TemporaryDirectory() as folder:
+        initialize(Path(folder) / "data").close()
+        app = create_app({"DATA_DIR": str(Path(folder) / "data"), "LEARNER": "manual", "SEED": 1})
+        service = app.extensions["artwork"]
+        for round_ in range(rounds):
+            for label in best:
+                if label == "experiment running":
+                    service.experiments.create(f"cost{round_}", arms)
+                    service.experiments.start(f"cost{round_}")
+                started = time.perf_counter()
+                for i in range(decisions):
+                    service.select_artwork(f"p{round_}-{i % 500}", ["t01"], context)
+                best[label] = min(best[label], time.perf_counter() - started)
+                if label == "experiment running":
+                    service.experiments.stop(f"cost{round_}", "benchmark")
+        service.store.close()
+    return {label: 1e6 * seconds / decisions for label, seconds in best.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--experiments", type=int, default=2000)
+    parser.add_argument("--service-runs", type=int, default=16)
+    parser.add_argument("--visitors", type=int, default=2000)
+    args = parser.parse_args()
+    cost = decision_cost()
+    print("decision cost in process: " + ", ".join(f"{label} {us:.0f} us" for label, us in cost.items()))
+    world = PersonLevelWorld(people=300)
+    true = world.true_rate("personalized") / world.true_rate("default") - 1
+    print(f"world: 300 people, default click rate {world.true_rate('default'):.4f}, personalized "
+          f"{world.true_rate('personalized'):.4f}, true lift {true:+.1%}")
+    cs, fixed = coverage(world, args.experiments)
+    print(f"coverage over {args.experiments} experiments: confidence sequence {cs:.1%}, fixed interval {fixed:.1%}")
+    cs, fixed = a_and_a(world, args.experiments)
+    print(f"A/A over {args.experiments} experiments, read after each of 20 batches: declared different "
+          f"{cs:.1%} (confidence sequence), {fixed:.1%} (fixed interval)")
+    for factor in (0.6, 0.8, 1.0):
+        found = guardrail(world, args.experiments // 4, factor)
+        print(f"guardrail, arm x{factor} over {args.experiments // 4} experiments: stopped {found['stopped']:.1%}; "
+              f"median stop at {found['median_requests']} requests ({found['median_people']} people), "
+              f"90th percentile {found['p90_requests']}")
+    held = held_fixed = 0
+    for seed in range(args.service_runs):
+        with tempfile.TemporaryDirectory() as folder:
+            lift = run_experiment(folder, visitors=args.visitors, seed=seed)["lift"]
+        held += lift["holds_true"]
+        held_fixed += lift["fixed_ci_low"] <= lift["true"] <= lift["fixed_ci_high"]
+        print(f"  service run seed {seed}: lift {lift['value']:+.1%} CS [{lift['ci_low']:+.1%}, "
+              f"{lift['ci_high']:+.1%}], true {lift['true']:+.1%}", flush=True)
+    runs = args.service_runs
+    print(f"through the service, {runs} experiments of {args.visitors} visitors: the confidence sequence held the "
+          f"true lift {held}/{runs}, the fixed interval {held_fixed}/{runs}")
+
+
+if __name__ == "__main__":
+    main()
