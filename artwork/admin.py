@@ -61,14 +61,16 @@ class Admin:
         return self._epoch("retrain", relearn_log=True, vw_args=vw_args)
 
     def purge(self, older_than_days: float) -> dict:
-        """Delete final decisions (with their outcomes), views and ratings older than the cutoff.
+        """Delete final decisions (with their outcomes; the Personalizer loop's too), views and
+        ratings older than the cutoff.
         The model keeps what it learned from them; a later retrain would not see them."""
         if not older_than_days > 0:
             raise ValueError("older_than_days must be positive")
         cutoff = self.service.clock() - older_than_days * 86400
         deleted = self.store.purge(cutoff)
         return {"cutoff": datetime.fromtimestamp(cutoff).astimezone().isoformat(timespec="seconds"),
-                "decisions_deleted": deleted["decisions"], "views_deleted": deleted["views"],
+                "decisions_deleted": deleted["decisions"],
+                "personalizer_decisions_deleted": deleted["personalizer_decisions"], "views_deleted": deleted["views"],
                 "ratings_deleted": deleted["ratings"]}
 
     def import_titles(self, titles: list[dict], images_dir, skip_invalid: bool = False) -> dict:

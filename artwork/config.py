@@ -88,8 +88,8 @@ class Settings:
     demo_key: str | None = setting(None, "With CLIENT_KEYS: the demo page's own key, handed to every browser that "
                                    "opens it (so public, unlike the client keys); unset: the demo is off.",
                                    kind=str, optional=True)
-    retention_days: float = setting(0.0, "`artwork purge` deletes decisions, outcomes, views and ratings older than "
-                                    "this (0: keep everything).")
+    retention_days: float = setting(0.0, "`artwork purge` deletes decisions (of both loops), outcomes, views and "
+                                    "ratings older than this (0: keep everything).")
     role: str = setting("all", "'all': serve and learn in one process; 'serve': predict with the learner's "
                         "snapshots only.")
     personalizer_vw_args: str = setting(DEFAULT_PERSONALIZER_VW_ARGS, "Vowpal Wabbit arguments of the "

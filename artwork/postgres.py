@@ -182,7 +182,7 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
         data BYTEA NOT NULL
     );
     CREATE INDEX checkpoints_newest ON checkpoints(epoch, seq);
-"""), ("m005_pz_personalizer", """
+"""), ("m002_pz_personalizer", """
     -- The Personalizer-compatible loop (storage.PERSONALIZER): the artwork loop's tables again.
     CREATE TABLE pz_events (
         event_id TEXT PRIMARY KEY,
@@ -258,7 +258,7 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
     );
 """),
     # Live experiments (artwork/experiments.py): the schema both backends share.
-    ("m002_exp_experiments", EXPERIMENT_SCHEMA)]
+    ("m003_exp_experiments", EXPERIMENT_SCHEMA)]
 
 
 @functools.lru_cache(maxsize=512)

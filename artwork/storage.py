@@ -165,7 +165,7 @@ class FileLease(LearnerLease):
         return False
 
 #: The live experiments' schema (``artwork/experiments.py``), one text for both backends (SQLite
-#: reads DOUBLE PRECISION as REAL): SQLite's m005_exp_experiments, PostgreSQL's m002_exp_experiments.
+#: reads DOUBLE PRECISION as REAL): SQLite's m006_exp_experiments, PostgreSQL's m003_exp_experiments.
 EXPERIMENT_SCHEMA = """
     CREATE TABLE experiments (
         name TEXT PRIMARY KEY,
@@ -430,7 +430,7 @@ def m005_pz_personalizer(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m005_exp_experiments(db: sqlite_utils.Database) -> None:
+def m006_exp_experiments(db: sqlite_utils.Database) -> None:
     """Live experiments (``artwork/experiments.py``): their definitions, the arms the guardrail
     stopped, each decision's experiment, assigned arm and served arm, and each title's default
     artwork (the fixed control)."""
@@ -829,8 +829,9 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def purge(self, cutoff: float) -> dict:
         """Delete final decisions made before ``cutoff`` with their outcomes and learn-queue
-        entries, and views and ratings before it, in one transaction (pending decisions stay).
-        Returns {"decisions", "views", "ratings"} deleted."""
+        entries (the artwork loop's and the Personalizer loop's), and views and ratings before
+        it, in one transaction (pending decisions stay). Returns {"decisions",
+        "personalizer_decisions", "views", "ratings"} deleted."""
 
     # The Personalizer loop (``personalizer.py``; its learning goes through the operations above
     # with ``loop=PERSONALIZER``) ---------------------------------------------------------------
@@ -1233,14 +1234,22 @@ class SQLStorage(Storage):
 
     def purge(self, cutoff: float) -> dict:
         with self.write() as conn:
-            old = "SELECT event_id FROM impressions WHERE state = 'final' AND created_ts < ?"
-            for table in ("outcomes", *self._QUEUE_TABLES):
-                conn.execute(f"DELETE FROM {table} WHERE event_id IN ({old})", (cutoff,))
-            decisions = conn.execute("DELETE FROM impressions WHERE state = 'final' AND created_ts < ?",
-                                     (cutoff,)).rowcount
+            deleted = {}
+            for loop in (ARTWORK, PERSONALIZER):
+                old = f"SELECT event_id FROM {loop.events} WHERE state = 'final' AND created_ts < ?"
+                for table in (loop.outcomes, *self._queue_tables(loop)):
+                    conn.execute(f"DELETE FROM {table} WHERE event_id IN ({old})", (cutoff,))
+                deleted[loop.name] = conn.execute(f"DELETE FROM {loop.events} WHERE state = 'final'"
+                                                  " AND created_ts < ?", (cutoff,)).rowcount
             views = conn.execute("DELETE FROM views WHERE at_ts < ?", (cutoff,)).rowcount
             ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
-        return {"decisions": decisions, "views": views, "ratings": ratings}
+        return {"decisions": deleted[ARTWORK.name], "personalizer_decisions": deleted[PERSONALIZER.name],
+                "views": views, "ratings": ratings}
+
+    def _queue_tables(self, loop: Loop) -> tuple[str, ...]:
+        """``_QUEUE_TABLES`` of ``loop``."""
+        names = {"learn_queue": loop.queue, "finalized": loop.finalized}
+        return tuple(names[table] for table in self._QUEUE_TABLES)
 
     # The Personalizer loop -----------------------------------------------------------------------
 

@@ -224,14 +224,23 @@ def test_purge_deletes_what_is_older_than_the_retention(runner, data_dir, make_a
     client.post("/api/v1/users/old/views", json={"title_id": "t01", "seconds": 60,
                                                  "at": "2020-01-01T00:00:00+00:00"})
     decide_and_click(client, "old", 2, clock)
+    from benchmarks.personalizer import RANK, rank_body, reward_url
+
+    for event in ("pz-old", "pz-pending"):  # Personalizer-loop decisions: one rewarded (final), one not
+        assert client.post(RANK, json=rank_body(eventId=event)).status_code == 201
+    assert client.post(reward_url("pz-old"), json={"value": 1}).status_code == 204
     store = Store(data_dir / "artwork.db")
-    with store.write() as conn:  # make the two decisions 100 days old (purge uses the real clock)
+    with store.write() as conn:  # make the decisions 100 days old (purge uses the real clock)
         conn.execute("UPDATE impressions SET created_ts = ?", (time.time() - 100 * 86400,))
+        conn.execute("UPDATE pz_events SET created_ts = ?", (time.time() - 100 * 86400,))
     result = runner.invoke(cli, ["purge", "--data-dir", str(data_dir), "--older-than", "90"])
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)
-    assert (counts["decisions_deleted"], counts["views_deleted"]) == (2, 1)
+    assert (counts["decisions_deleted"], counts["personalizer_decisions_deleted"], counts["views_deleted"]) == (2, 1, 1)
     assert store.scalar("SELECT count(*) FROM impressions") == 0 and store.scalar("SELECT count(*) FROM outcomes") == 0
+    assert [r["event_id"] for r in store.query("SELECT event_id FROM pz_events")] == ["pz-pending"]
+    assert store.scalar("SELECT count(*) FROM pz_outcomes") == 0
+    assert store.scalar("SELECT count(*) FROM pz_learn_queue") == 0
     nothing = runner.invoke(cli, ["purge", "--data-dir", str(data_dir)])
     assert nothing.exit_code != 0 and "RETENTION_DAYS" in nothing.output
 

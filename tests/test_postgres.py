@@ -293,7 +293,8 @@ def test_purging_the_newest_learned_events_never_reuses_their_numbers(client, se
         client.post(f"/api/v1/events/{decide(client, title)}/click")
         clock.advance(1)
     assert learner.run_once() == 2
-    assert service.store.purge(cutoff=clock() + 1) == {"decisions": 2, "views": 0, "ratings": 0}
+    assert service.store.purge(cutoff=clock() + 1) == {"decisions": 2, "personalizer_decisions": 0, "views": 0,
+                                                       "ratings": 0}
     assert queue(service.store) == []
     later = decide(client, "t03")
     client.post(f"/api/v1/events/{later}/click")
