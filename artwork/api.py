@@ -15,15 +15,14 @@ import os
 
 from flask import Blueprint, current_app, jsonify, send_file, send_from_directory
 
-from . import metrics
-from . import schemas as S
+from . import metrics, schemas
 from .errors import ServiceError, not_found
 from .openapi import openapi_document, operation
 from .service import Service
 
 bp = Blueprint("api", __name__)
 
-IMAGE_SIZES = S.IMAGE_SIZES
+IMAGE_SIZES = schemas.IMAGE_SIZES
 TOO_LARGE = {413: ["request_entity_too_large"]}
 WRITES = {**TOO_LARGE, 503: ["storage_unavailable"]}  # for operations that write to the decision log
 EVENT_404 = ["unknown_event", "not_found"]
@@ -34,7 +33,7 @@ def service() -> Service:
 
 
 def _select_request(settings) -> dict:
-    return S.select_request(settings.max_titles_per_request)
+    return schemas.select_request(settings.max_titles_per_request)
 
 
 @bp.get("/")
@@ -46,13 +45,13 @@ def index():
 
 @bp.get("/openapi.json")
 @operation("This document", tags=("meta",), description="The OpenAPI 3.1 document, generated from the code.",
-           responses={200: ("The OpenAPI document.", S.OPENAPI_DOCUMENT)})
+           responses={200: ("The OpenAPI document.", schemas.OPENAPI_DOCUMENT)})
 def openapi_json():
     return jsonify(openapi_document())
 
 
 @bp.get("/healthz")
-@operation("Liveness and learner lag", tags=("meta",), responses={200: ("The service is up.", S.HEALTH)},
+@operation("Liveness and learner lag", tags=("meta",), responses={200: ("The service is up.", schemas.HEALTH)},
            description="503 when the decision log cannot be read (unreachable, locked past the wait, or damaged), "
                        "with the reason: a load balancer takes the host out.",
            errors={503: ["storage_unavailable"]})
@@ -81,21 +80,21 @@ def prometheus_metrics():
 
 @bp.get("/api/v1/ping")
 @operation("Trivial answer", tags=("meta",), description="Touches nothing: the baseline the serving benchmarks "
-           "compare select-artwork with.", responses={200: ("Always.", S.PING)})
+           "compare select-artwork with.", responses={200: ("Always.", schemas.PING)})
 def ping():
     return jsonify({"pong": True})
 
 
 @bp.get("/api/v1/titles")
 @operation("The catalog", tags=("catalog",), client_key=True,
-           responses={200: ("Every title with its active artwork.", S.TITLES)})
+           responses={200: ("Every title with its active artwork.", schemas.TITLES)})
 def list_titles():
     return jsonify({"titles": service().titles()})
 
 
 @bp.get("/api/v1/titles/<title_id>")
 @operation("One title", tags=("catalog",), client_key=True,
-           responses={200: ("The title with its active artwork.", S.TITLE)},
+           responses={200: ("The title with its active artwork.", schemas.TITLE)},
            errors={400: ["bad_request"], 404: ["unknown_title", "not_found"]})
 def get_title(title_id):
     return jsonify(service().title(title_id))
@@ -105,7 +104,7 @@ def get_title(title_id):
 @operation("Pick one artwork per title for a person now", tags=("decisions",), client_key=True, body=_select_request,
            description="Every decision is logged (with its propensity) before the answer is sent. Give "
                        "`title_id` or `title_ids`.",
-           responses={200: ("One decision per title, in the order asked.", S.SELECT_RESPONSE)},
+           responses={200: ("One decision per title, in the order asked.", schemas.SELECT_RESPONSE)},
            errors={400: ["bad_request", "too_many_titles", "unknown_genre"], 404: ["unknown_title"],
                    409: ["no_artwork"], **WRITES})
 def select_artwork(body):
@@ -122,8 +121,8 @@ def _outcome(kind: str, summary: str, description: str, conflicts: list[str] | N
     if conflicts:
         errors[409] = conflicts
     return operation(summary, tags=("outcomes",), description=description, client_key=True,
-                     body=S.PLAY_REQUEST if kind == "play" else S.EMPTY_BODY, body_required=kind == "play",
-                     responses={200: ("The outcome's effect.", S.OUTCOME_RESPONSE)}, errors=errors)
+                     body=schemas.PLAY_REQUEST if kind == "play" else schemas.EMPTY_BODY, body_required=kind == "play",
+                     responses={200: ("The outcome's effect.", schemas.OUTCOME_RESPONSE)}, errors=errors)
 
 
 def _outcome_answer(result: dict):
@@ -161,7 +160,7 @@ def dismiss(event_id, body):
 
 @bp.get("/api/v1/events/<event_id>")
 @operation("One logged decision, explained", tags=("decisions",), client_key=True,
-           responses={200: ("The decision, its outcomes and an explanation.", S.EVENT_DETAIL)},
+           responses={200: ("The decision, its outcomes and an explanation.", schemas.EVENT_DETAIL)},
            errors={404: EVENT_404})
 def get_event(event_id):
     return jsonify(service().event(event_id))
@@ -171,23 +170,23 @@ USER_ERRORS = {400: ["bad_request"], 404: ["unknown_title", "not_found"], **WRIT
 
 
 @bp.post("/api/v1/users/<user_id>/views")
-@operation("Add a view to a person's history", tags=("people",), client_key=True, body=S.VIEW_REQUEST,
-           responses={201: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
+@operation("Add a view to a person's history", tags=("people",), client_key=True, body=schemas.VIEW_REQUEST,
+           responses={201: ("The updated profile.", schemas.PROFILE)}, errors=USER_ERRORS)
 def add_view(user_id, body):
     return jsonify(service().record_view(user_id, body["title_id"], body["seconds"], body.get("at"))), 201
 
 
 @bp.post("/api/v1/users/<user_id>/ratings")
-@operation("Thumbs up or down on a title", tags=("people",), client_key=True, body=S.RATING_REQUEST,
+@operation("Thumbs up or down on a title", tags=("people",), client_key=True, body=schemas.RATING_REQUEST,
            description="A person's latest rating of a title wins.",
-           responses={200: ("The updated profile.", S.PROFILE)}, errors=USER_ERRORS)
+           responses={200: ("The updated profile.", schemas.PROFILE)}, errors=USER_ERRORS)
 def add_rating(user_id, body):
     return jsonify(service().record_rating(user_id, body["title_id"], body["thumbs"]))
 
 
 @bp.put("/api/v1/users/<user_id>/onboarding")
-@operation("Genres picked at sign-up", tags=("people",), client_key=True, body=S.ONBOARDING_REQUEST,
-           responses={200: ("The updated profile.", S.PROFILE)},
+@operation("Genres picked at sign-up", tags=("people",), client_key=True, body=schemas.ONBOARDING_REQUEST,
+           responses={200: ("The updated profile.", schemas.PROFILE)},
            errors={400: ["bad_request", "unknown_genre"], 404: ["not_found"], **WRITES})
 def set_onboarding(user_id, body):
     return jsonify(service().set_onboarding_genres(user_id, body["genres"]))
@@ -196,14 +195,14 @@ def set_onboarding(user_id, body):
 @bp.get("/api/v1/users/<user_id>/profile")
 @operation("What the service knows of a person's taste", tags=("people",), client_key=True,
            description="A person never seen before gets the neutral prior.",
-           responses={200: ("The profile.", S.PROFILE)}, errors={400: ["bad_request"], 404: ["not_found"]})
+           responses={200: ("The profile.", schemas.PROFILE)}, errors={400: ["bad_request"], 404: ["not_found"]})
 def profile(user_id):
     return jsonify(service().profile(user_id))
 
 
 @bp.get("/api/v1/stats")
 @operation("Totals, click rates and the learner's lag", tags=("read-outs",), client_key=True,
-           responses={200: ("Read-outs of the decision log.", S.STATS)})
+           responses={200: ("Read-outs of the decision log.", schemas.STATS)})
 def stats():
     return jsonify(service().stats())
 
@@ -242,10 +241,11 @@ def admin():
 
 
 @bp.delete("/api/v1/users/<user_id>")
-@operation("Delete a person (admin)", tags=("admin",), admin=True, body=S.DELETE_USER_REQUEST, body_required=False,
+@operation("Delete a person (admin)", tags=("admin",), admin=True, body=schemas.DELETE_USER_REQUEST,
+           body_required=False,
            description="Deletes the profile, views and ratings and unlinks the person's decisions; with "
                        "forget_decisions, deletes the decisions too and retrains the model without them.",
-           responses={200: ("What was deleted.", S.DELETED_USER)},
+           responses={200: ("What was deleted.", schemas.DELETED_USER)},
            errors={400: ["bad_request"], 404: ["unknown_user"], **ADMIN_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def delete_user(user_id, body):
@@ -255,17 +255,17 @@ def delete_user(user_id, body):
 @bp.post("/api/v1/admin/model/reset")
 @operation("Reset the model (admin)", tags=("admin",), admin=True,
            description="A fresh model that learns only events finalized from now on.",
-           responses={200: ("The new model epoch.", S.MODEL_EPOCH)}, errors={**ADMIN_ERRORS, **WRITES},
+           responses={200: ("The new model epoch.", schemas.MODEL_EPOCH)}, errors={**ADMIN_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def reset_model():
     return jsonify(admin().reset_model())
 
 
 @bp.post("/api/v1/admin/model/retrain")
-@operation("Retrain the model from the log (admin)", tags=("admin",), admin=True, body=S.RETRAIN_REQUEST,
+@operation("Retrain the model from the log (admin)", tags=("admin",), admin=True, body=schemas.RETRAIN_REQUEST,
            body_required=False,
            description="Rebuild the model from every event in the log, optionally with new VW arguments.",
-           responses={200: ("The new model epoch.", S.MODEL_EPOCH)},
+           responses={200: ("The new model epoch.", schemas.MODEL_EPOCH)},
            errors={400: ["bad_request"], **ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)
 def retrain_model(body):
     return jsonify(admin().retrain_model(body.get("vw_args")))
@@ -276,12 +276,13 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 
 @bp.post("/api/v1/admin/catalog")
-@operation("Import titles with their images (admin)", tags=("admin",), admin=True, body=S.CATALOG_UPLOAD,
+@operation("Import titles with their images (admin)", tags=("admin",), admin=True, body=schemas.CATALOG_UPLOAD,
            max_body_bytes=MAX_UPLOAD_BYTES,
            description="Each image is checked with Pillow (a real JPEG, PNG, WebP or GIF within the size and pixel "
                        "limits), cropped to 16:9 and re-encoded; each title is written whole or not at all. "
                        "Bodies up to 64 MiB.",
-           responses={200: ("The titles imported, and those left out with skip_invalid.", S.CATALOG_UPLOAD_RESULT)},
+           responses={200: ("The titles imported, and those left out with skip_invalid.",
+                            schemas.CATALOG_UPLOAD_RESULT)},
            errors={400: ["bad_request", "invalid_catalog"], 409: ["conflict"], **ADMIN_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def upload_catalog(body):
@@ -295,10 +296,10 @@ EXPERIMENT_ERRORS = {404: ["unknown_experiment", "not_found"], **ADMIN_ERRORS}
 
 
 @bp.post("/api/v1/admin/experiments")
-@operation("Define an experiment (admin)", tags=("admin",), admin=True, body=S.EXPERIMENT_REQUEST,
+@operation("Define an experiment (admin)", tags=("admin",), admin=True, body=schemas.EXPERIMENT_REQUEST,
            description="Arms of policies with traffic shares, a control and a guardrail margin. It does not run "
                        "until started.",
-           responses={201: ("The experiment, not yet running.", S.EXPERIMENT)},
+           responses={201: ("The experiment, not yet running.", schemas.EXPERIMENT)},
            errors={400: ["bad_request"], 409: ["experiment_exists"], **ADMIN_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def create_experiment(body):
@@ -309,7 +310,7 @@ def create_experiment(body):
 
 @bp.get("/api/v1/admin/experiments")
 @operation("Every experiment (admin)", tags=("admin",), admin=True,
-           responses={200: ("Every experiment, newest first.", S.EXPERIMENTS)}, errors=ADMIN_ERRORS,
+           responses={200: ("Every experiment, newest first.", schemas.EXPERIMENTS)}, errors=ADMIN_ERRORS,
            response_headers=ADMIN_HEADERS)
 def list_experiments():
     return jsonify({"experiments": service().experiments.list()})
@@ -319,7 +320,7 @@ def list_experiments():
 @operation("An experiment's results (admin)", tags=("admin",), admin=True,
            description="Per arm: people, decisions, click and quality-play rates and the lift over control, with "
                        "always-valid 95% intervals (the person as the unit), and the guardrail's stops.",
-           responses={200: ("The experiment and its results.", S.EXPERIMENT)},
+           responses={200: ("The experiment and its results.", schemas.EXPERIMENT)},
            errors={400: ["bad_request"], **EXPERIMENT_ERRORS}, response_headers=ADMIN_HEADERS)
 def experiment_report(experiment):
     return jsonify(service().experiments.report(experiment))
@@ -328,7 +329,7 @@ def experiment_report(experiment):
 @bp.post("/api/v1/admin/experiments/<experiment>/start")
 @operation("Start an experiment (admin)", tags=("admin",), admin=True,
            description="People are assigned to arms from now on; one experiment runs at a time.",
-           responses={200: ("The running experiment.", S.EXPERIMENT)},
+           responses={200: ("The running experiment.", schemas.EXPERIMENT)},
            errors={400: ["bad_request"], 409: ["experiment_not_draft", "experiment_running"], **EXPERIMENT_ERRORS,
                    **WRITES}, response_headers=ADMIN_HEADERS)
 def start_experiment(experiment):
@@ -336,9 +337,9 @@ def start_experiment(experiment):
 
 
 @bp.post("/api/v1/admin/experiments/<experiment>/stop")
-@operation("Stop an experiment (admin)", tags=("admin",), admin=True, body=S.STOP_EXPERIMENT_REQUEST,
+@operation("Stop an experiment (admin)", tags=("admin",), admin=True, body=schemas.STOP_EXPERIMENT_REQUEST,
            body_required=False, description="Everyone is served the live bandit again; the results stay.",
-           responses={200: ("The stopped experiment.", S.EXPERIMENT)},
+           responses={200: ("The stopped experiment.", schemas.EXPERIMENT)},
            errors={400: ["bad_request"], 409: ["experiment_not_running"], **EXPERIMENT_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def stop_experiment(experiment, body):

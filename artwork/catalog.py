@@ -16,8 +16,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import features as F
-from . import images as I
+from .features import TitleParts, title_parts
+from .images import SIZES, content_name, encode_sizes, render_artwork
 from .storage import Storage
 
 
@@ -34,9 +34,9 @@ def _named(encoded: dict[str, bytes]) -> tuple[dict[str, dict], dict[str, bytes]
     "height", "bytes"}), and as content-addressed files (name -> bytes)."""
     written, files = {}, {}
     for size, data in encoded.items():
-        name = I.content_name(data)
+        name = content_name(data)
         files[name] = data
-        width, height = I.SIZES[size]
+        width, height = SIZES[size]
         written[size] = {"file": name, "width": width, "height": height, "bytes": len(data)}
     return written, files
 
@@ -116,7 +116,7 @@ def install_demo(store: Storage, images_dir: Path, progress=None) -> int:
     prepared = []
     titles = demo_titles()
     for title in titles:
-        encoded = {art["id"]: I.encode_sizes(I.render_artwork(title, art)) for art in title["artwork"]}
+        encoded = {art["id"]: encode_sizes(render_artwork(title, art)) for art in title["artwork"]}
         prepared.append((title, encoded))
         if progress is not None:
             progress(1)
@@ -149,7 +149,7 @@ class Catalog:
         self._loaded_at = float("-inf")
         self._ordered: list[dict] = []
         self._by_id: dict[str, dict] = {}
-        self._parts: dict[str, tuple[dict, F.TitleParts]] = {}
+        self._parts: dict[str, tuple[dict, TitleParts]] = {}
         self._vocabulary: frozenset[str] = frozenset()
 
     def _fresh(self) -> None:
@@ -180,9 +180,9 @@ class Catalog:
         self._fresh()
         return self._vocabulary
 
-    def parts(self, title: dict) -> F.TitleParts:
+    def parts(self, title: dict) -> TitleParts:
         """``title``'s candidates in the forms a decision needs, built once per title as loaded."""
         entry = self._parts.get(title["id"])
         if entry is None or entry[0] is not title:  # first use, or a title from before a reload
-            entry = self._parts[title["id"]] = (title, F.title_parts(title["artwork"]))
+            entry = self._parts[title["id"]] = (title, title_parts(title["artwork"]))
         return entry[1]

@@ -15,11 +15,22 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import features as F
 from .catalog import image_urls
 from .checks import CONTEXT_KEYS, check_id, check_number
 from .errors import ServiceError, bad_request, not_found
 from .experiments import arm_pmf
+from .features import (
+    SharedContext,
+    affinity_from_history,
+    day_quarter,
+    decision_text,
+    neutral_affinity,
+    normalize_affinity,
+    parse_time,
+    shared_context,
+    time_context,
+    validate_device,
+)
 from .jsontext import log_json
 from .policy import explored, sample_index
 from .steps import Step
@@ -58,7 +69,7 @@ class Decisions(Step):
         second, context = self._time_context
         if second != math.floor(now):
             second = math.floor(now)
-            context = F.time_context(self._local_now(second))
+            context = time_context(self._local_now(second))
             self._time_context = (second, context)
         return context
 
@@ -71,10 +82,10 @@ class Decisions(Step):
                                              history["known"])
         vocabulary = self.catalog.vocabulary()
         if not (views or ratings or onboarding):
-            return F.neutral_affinity(vocabulary), "neutral", known
+            return neutral_affinity(vocabulary), "neutral", known
         title_genres = {tid: title["genres"] for tid in {r["title_id"] for r in views + ratings}
                         if (title := self.catalog.get(tid)) is not None}
-        affinity = F.affinity_from_history(
+        affinity = affinity_from_history(
             views=views, ratings=ratings, onboarding_genres=onboarding, title_genres=title_genres,
             vocabulary=vocabulary, now_ts=now, half_life_days=self.settings.half_life_days,
             full_view_seconds=self.settings.full_view_seconds)
@@ -89,7 +100,7 @@ class Decisions(Step):
             if genre not in vocabulary:
                 raise bad_request(f"context.genre_affinity: unknown genre {genre!r}"[:300], "unknown_genre")
             weights[genre] = check_number(weight, f"context.genre_affinity.{genre}")
-        affinity = F.normalize_affinity(weights)
+        affinity = normalize_affinity(weights)
         if not affinity:
             raise bad_request("context.genre_affinity needs at least one positive weight")
         return affinity
@@ -108,13 +119,13 @@ class Decisions(Step):
             if not isinstance(context["time"], str):
                 raise bad_request("context.time must be an ISO-8601 string with a UTC offset")
             try:
-                time_ctx = F.time_context(F.parse_time(context["time"]))
+                time_ctx = time_context(parse_time(context["time"]))
             except ValueError as exc:
                 raise bad_request(f"context.{exc}"[:300]) from None
         else:
             time_ctx = self._time_now(now)
         try:
-            device = F.validate_device(context.get("device"))
+            device = validate_device(context.get("device"))
         except ValueError as exc:
             raise bad_request(f"context.{exc}"[:300]) from None
         if "genre_affinity" in context:
@@ -125,9 +136,9 @@ class Decisions(Step):
         return resolved, affinity, device, known
 
     @staticmethod
-    def _shared(resolved: dict, affinity: dict, device: str | None) -> F.SharedContext:
-        return F.shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
-                                F.day_quarter(resolved["time"]))
+    def _shared(resolved: dict, affinity: dict, device: str | None) -> SharedContext:
+        return shared_context(tuple(affinity.items()), resolved["time_bucket"], resolved["day_type"], device,
+                                day_quarter(resolved["time"]))
 
     # Decisions ------------------------------------------------------------------------------
 
@@ -141,7 +152,7 @@ class Decisions(Step):
         if title is None:
             raise not_found(f"unknown title {title_id!r}", "unknown_title")
         parts = self.catalog.parts(title)
-        _, lines = F.decision_text(self._shared(resolved, affinity, device), parts)
+        _, lines = decision_text(self._shared(resolved, affinity, device), parts)
         model, floor = self.service.model, self.settings.propensity_floor
         return parts.candidates, {p: arm_pmf(p, model, lines, title["artwork"], floor)[0] for p in policies}
 
@@ -190,7 +201,7 @@ class Decisions(Step):
             if not title["artwork"]:
                 raise ServiceError(409, "no_artwork", f"title {tid!r} has no active artwork")
             parts = self.catalog.parts(title)
-            features_json, lines = F.decision_text(shared, parts)
+            features_json, lines = decision_text(shared, parts)
             # the bandit's floored distribution, or an experiment arm's: what is sampled from is what is logged
             pmf, version = arm_pmf(policy, model, lines, title["artwork"], floor)
             with self._rng_lock:

@@ -28,9 +28,9 @@ from jsonschema import Draft202012Validator, FormatChecker, validators
 from jsonschema.exceptions import ValidationError
 from werkzeug.exceptions import ClientDisconnected
 
-from . import schemas as S
 from .config import Settings
 from .errors import ServiceError, bad_request
+from .schemas import ERROR, PATH_PARAMETERS, PZ_ERROR, PZ_ERROR_CODES, error_for, pz_error_for
 from .security import CLIENT_KEY_CODES, CLIENT_KEY_HEADER, require_admin, require_client_key
 
 SchemaSpec = dict | Callable[[Settings], dict]  # a schema, or a function of the app's settings
@@ -316,9 +316,9 @@ def _validator(key, schema_fn: Callable[[], dict]) -> RequestValidator:
 
 def check_path_parameters(values: Mapping[str, Any]) -> None:
     for name, value in values.items():
-        if name not in S.PATH_PARAMETERS:
+        if name not in PATH_PARAMETERS:
             continue
-        schema, (status, code, message) = S.PATH_PARAMETERS[name]
+        schema, (status, code, message) = PATH_PARAMETERS[name]
         validator = _validator(("path", name), lambda schema=schema: schema)
         if not validator.is_valid(value):
             shown = value if len(value) <= 64 else value[:64] + "..."
@@ -485,7 +485,7 @@ def _operation_object(op: Operation, endpoint: str, method: str, params: list[st
     if params:
         out["parameters"] = []
         for name in params:
-            schema = S.PATH_PARAMETERS[name][0]
+            schema = PATH_PARAMETERS[name][0]
             parameter = {"name": name, "in": "path", "required": True, "schema": components.walk(
                 {k: v for k, v in schema.items() if k != "examples"})}
             if schema.get("description"):
@@ -524,10 +524,10 @@ def _operation_object(op: Operation, endpoint: str, method: str, params: list[st
 def _error_response(status: int, codes: list[str], headers: dict | None, components: _Components,
                     shape: str = "service") -> dict:
     if shape == "personalizer":
-        schema = S.pz_error_for(status, codes)
-        example = {"error": {"code": S.PZ_ERROR_CODES[status], "message": "...", "innerError": {"code": codes[0]}}}
+        schema = pz_error_for(status, codes)
+        example = {"error": {"code": PZ_ERROR_CODES[status], "message": "...", "innerError": {"code": codes[0]}}}
     else:
-        schema, example = S.error_for(status, codes), {"error": {"status": status, "code": codes[0], "message": "..."}}
+        schema, example = error_for(status, codes), {"error": {"status": status, "code": codes[0], "message": "..."}}
     return {
         "description": f"{_ERROR_TEXT.get(status, _STATUS_TEXT.get(status, 'Error'))}: code {', '.join(codes)}",
         "headers": _headers(headers),
@@ -558,8 +558,8 @@ def build_openapi(app) -> dict:
         params = _PATH_VAR.findall(rule)
         paths.setdefault(openapi_path(rule), {})[method] = _operation_object(
             op, endpoint, method, params, settings, components)
-    components.ref(S.ERROR)
-    components.ref(S.PZ_ERROR)
+    components.ref(ERROR)
+    components.ref(PZ_ERROR)
     return {
         "openapi": "3.1.0",
         "info": {

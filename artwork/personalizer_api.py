@@ -12,11 +12,19 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from . import schemas as S
 from .api import ADMIN_ERRORS, ADMIN_HEADERS, TOO_LARGE
 from .errors import ServiceError
 from .openapi import operation
 from .personalizer import PersonalizerLoop
+from .schemas import (
+    EMPTY_BODY,
+    PZ_ERROR_CODES,
+    PZ_MODE_REQUEST,
+    PZ_RANK_REQUEST,
+    PZ_RANK_RESPONSE,
+    PZ_REWARD_REQUEST,
+    PZ_STATUS,
+)
 
 #: Personalizer's key header.
 SUBSCRIPTION_KEY_HEADER = "Ocp-Apim-Subscription-Key"
@@ -38,11 +46,11 @@ def pz_operation(summary: str, **kwargs):
 
 
 @bp.post("/rank")
-@pz_operation("Rank actions (Personalizer's Rank)", body=S.PZ_RANK_REQUEST,
+@pz_operation("Rank actions (Personalizer's Rank)", body=PZ_RANK_REQUEST,
               description="Chooses one action for the context and logs the decision, with the probability it was "
                           "drawn with, before answering. In apprentice mode the baseline (the first action not "
                           "excluded) is chosen but for PERSONALIZER_APPRENTICE_EXPLORATION of the calls.",
-              responses={201: ("The ranking, the event id and the action to show.", S.PZ_RANK_RESPONSE)},
+              responses={201: ("The ranking, the event id and the action to show.", PZ_RANK_RESPONSE)},
               errors={400: ["bad_request"], 409: ["duplicate_event"], **WRITES})
 def rank(body):
     result = loop().rank(body.get("contextFeatures"), body["actions"], body.get("excludedActions"),
@@ -61,7 +69,7 @@ def _event_operation(summary: str, description: str, body, body_required: bool):
 @_event_operation("Reward an event (Personalizer's Reward)", "A reward from -1 to 1 for the action shown. With "
                   "PERSONALIZER_REWARD_AGGREGATION=earliest the first one counts; with sum, those of the wait time "
                   "add up. Rewards after the wait time, or before a deferred event's activation, are kept but "
-                  "change nothing learned until then.", S.PZ_REWARD_REQUEST, True)
+                  "change nothing learned until then.", PZ_REWARD_REQUEST, True)
 def reward(eventId, body):  # noqa: N803 - Personalizer's name for it, in the path and the document
     metrics.OUTCOMES.labels("reward", loop().reward(eventId, body["value"])).inc()
     return "", 204
@@ -70,7 +78,7 @@ def reward(eventId, body):  # noqa: N803 - Personalizer's name for it, in the pa
 @bp.post("/events/<eventId>/activate")
 @_event_operation("Activate a deferred event (Personalizer's Activate)", "The action of an event ranked with "
                   "deferActivation was shown: its wait time starts now and the rewards sent before apply.",
-                  S.EMPTY_BODY, False)
+                  EMPTY_BODY, False)
 def activate(eventId, body):  # noqa: N803
     metrics.OUTCOMES.labels("activate", loop().activate(eventId)).inc()
     return "", 204
@@ -93,7 +101,7 @@ def personalizer_error(exc: Exception):
         current_app.logger.exception("unhandled error in %s", request.path)
         status, code, message = 500, "internal_error", "internal error; the server log has the details"
     metrics.note_error(code)
-    error = {"code": S.PZ_ERROR_CODES.get(status, S.PZ_ERROR_CODES[500 if status >= 500 else 400]),
+    error = {"code": PZ_ERROR_CODES.get(status, PZ_ERROR_CODES[500 if status >= 500 else 400]),
              "message": message, "innerError": {"code": code}}
     return jsonify({"error": error}), status, headers
 
@@ -105,16 +113,16 @@ def personalizer_error(exc: Exception):
            description="The mode and every switch (when, why); over the mode's rewarded events, the bandit's and "
                        "the baseline's mean reward and the bandit's advantage, each with a 95% interval, and how "
                        "often the bandit would have chosen the baseline.",
-           responses={200: ("The loop's status.", S.PZ_STATUS)}, errors=ADMIN_ERRORS, response_headers=ADMIN_HEADERS)
+           responses={200: ("The loop's status.", PZ_STATUS)}, errors=ADMIN_ERRORS, response_headers=ADMIN_HEADERS)
 def personalizer_status():
     return jsonify(loop().status())
 
 
 @admin_bp.put("/api/v1/admin/personalizer/mode")
-@operation("Switch the Personalizer loop's mode (admin)", tags=("admin",), admin=True, body=S.PZ_MODE_REQUEST,
+@operation("Switch the Personalizer loop's mode (admin)", tags=("admin",), admin=True, body=PZ_MODE_REQUEST,
            description="'apprentice': show the baseline while the bandit learns (it switches itself to online once "
                        "it beats the baseline); 'online': the bandit decides.",
-           responses={200: ("The loop's status after the switch.", S.PZ_STATUS)},
+           responses={200: ("The loop's status after the switch.", PZ_STATUS)},
            errors={400: ["bad_request"], **ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)
 def set_personalizer_mode(body):
     return jsonify(loop().set_mode(body["mode"], "admin"))

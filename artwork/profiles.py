@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import features as F
 from .checks import MAX_TS, MIN_TS, check_id, check_number
 from .errors import bad_request, not_found
+from .features import dominant_genre, parse_time
 from .steps import Step
 
 
@@ -33,7 +33,7 @@ class Profiles(Step):
             if not isinstance(at, str):
                 raise bad_request("at must be an ISO-8601 string with a UTC offset")
             try:
-                at_ts = F.parse_time(at).timestamp()
+                at_ts = parse_time(at).timestamp()
             except (ValueError, OverflowError) as exc:
                 raise bad_request(str(exc)[:300]) from None
             if not MIN_TS <= at_ts <= MAX_TS:
@@ -74,7 +74,7 @@ class Profiles(Step):
             "user_id": user_id,
             "known": stored["known"],
             "genre_affinity": affinity,
-            "dominant_genre": F.dominant_genre(affinity),
+            "dominant_genre": dominant_genre(affinity),
             "source": source,
             "onboarding_genres": stored["onboarding_genres"],
             "views": stored["views"],

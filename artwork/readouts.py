@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from . import features as F
 from .catalog import image_urls
 from .checks import check_id, is_event_id
 from .errors import not_found
+from .features import FACTORS, dominant_genre, neutral_affinity, without_factor
 from .policy import TIE, explored, top_index
 from .steps import Step
 
@@ -58,10 +58,10 @@ class Readouts(Step):
         shown = candidates[chosen]
         now_top = top(feats)
         affinity = context.get("genre_affinity") or {}
-        dominant = F.dominant_genre(affinity)
-        neutral = F.neutral_affinity(self.catalog.vocabulary())
-        variants = {factor: variant for factor in F.FACTORS
-                    if (variant := F.without_factor(feats, factor, neutral)) is not None}
+        dominant = dominant_genre(affinity)
+        neutral = neutral_affinity(self.catalog.vocabulary())
+        variants = {factor: variant for factor in FACTORS
+                    if (variant := without_factor(feats, factor, neutral)) is not None}
         labels = {"taste": f"your taste ({dominant} first)" if dominant else "your taste (no clear favourite yet)",
                   "time": f"the time of day ({context.get('time_bucket')}, {context.get('day_type')})",
                   "device": f"the device ({context.get('device')})"}

@@ -30,7 +30,7 @@ def timed(fn, repeat=3):
 
 
 def estimator_rows(n_rounds: int) -> list[tuple[str, float, float]]:
-    from artwork.simulations import estimators as E
+    from artwork.simulations import estimators
 
     rng = np.random.default_rng(0)
     k = 6
@@ -43,10 +43,10 @@ def estimator_rows(n_rounds: int) -> list[tuple[str, float, float]]:
     baseline = timed(lambda: float(np.mean(reward)))
     rows = [("numpy.mean (baseline)", n_rounds / baseline, 1.0)]
     for name in ("IPS", "SNIPS", "DM", "DR", "SwitchDR"):
-        est = E.make_estimator(name, n_bootstrap=0)
+        est = estimators.make_estimator(name, n_bootstrap=0)
         t = timed(lambda est=est: est.estimate(reward, action, pscore, action_dist, reward_hat))
         rows.append((f"{name} (analytic CI)", n_rounds / t, baseline / t))
-    est = E.make_estimator("IPS", n_bootstrap=1000)
+    est = estimators.make_estimator("IPS", n_bootstrap=1000)
     t = timed(lambda: est.estimate(reward, action, pscore, action_dist), repeat=1)
     rows.append(("IPS (+1000 bootstrap)", n_rounds / t, baseline / t))
     return rows

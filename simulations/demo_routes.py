@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from artwork import schemas as S
+from artwork import schemas
 from artwork.api import TOO_LARGE, service
 from artwork.errors import ServiceError, not_found
 from artwork.openapi import app_settings, operation
@@ -24,7 +24,7 @@ bp = Blueprint("simulate", __name__)
            description="The key the demo page sends in X-Api-Key: null when the service needs no key, DEMO_KEY "
                        "when CLIENT_KEYS is set; 403 demo_off when keys are needed and DEMO_KEY is unset. Anyone "
                        "may ask: the demo key is public by design, never one of the client keys.",
-           responses={200: ("The demo's key.", S.DEMO_KEY)}, errors={403: ["demo_off"]})
+           responses={200: ("The demo's key.", schemas.DEMO_KEY)}, errors={403: ["demo_off"]})
 def demo_key():
     settings = app_settings(current_app)
     if settings.accepted_keys and not settings.demo_key:
@@ -36,7 +36,7 @@ def demo_key():
 
 
 def _simulate_request(settings) -> dict:
-    return S.simulate_request(MAX_VISITORS)
+    return schemas.simulate_request(MAX_VISITORS)
 
 
 def visitor_jobs() -> VisitorJobs:
@@ -51,7 +51,7 @@ def visitor_jobs() -> VisitorJobs:
            body_required=False,
            description="People from the synthetic world make requests through the same decision and outcome "
                        "code as the API, in a background thread; one burst at a time.",
-           responses={202: ("The burst started.", S.JOB_RESPONSE)},
+           responses={202: ("The burst started.", schemas.JOB_RESPONSE)},
            errors={400: ["bad_request"], 409: ["simulation_running"], **TOO_LARGE})
 def start_simulation(body):
     try:
@@ -63,14 +63,15 @@ def start_simulation(body):
 
 @bp.get("/api/v1/simulate")
 @operation("The latest burst's progress", tags=("demo",), client_key=True,
-           responses={200: ("The latest burst, or null if none ran.", S.LATEST_JOB_RESPONSE)})
+           responses={200: ("The latest burst, or null if none ran.", schemas.LATEST_JOB_RESPONSE)})
 def latest_simulation():
     job = visitor_jobs().latest()
     return jsonify({"job": job.to_dict() if job else None})
 
 
 @bp.get("/api/v1/simulate/<job_id>")
-@operation("One burst's progress", tags=("demo",), client_key=True, responses={200: ("The burst.", S.JOB_RESPONSE)},
+@operation("One burst's progress", tags=("demo",), client_key=True,
+           responses={200: ("The burst.", schemas.JOB_RESPONSE)},
            errors={404: ["unknown_simulation", "not_found"]})
 def get_simulation(job_id):
     job = visitor_jobs().get(job_id)
@@ -88,7 +89,7 @@ OFFLINE_KEEP_SECONDS = 5.0
            description="The running experiment (else the newest) with its results, and for each arm what offline "
                        "evaluation (SNIPS on the other arms' log) said beside what it earned live; null when there is "
                        "none. Read-only: experiments are defined and started with the admin token (or the CLI).",
-           responses={200: ("The experiment, or null.", S.DEMO_EXPERIMENT)})
+           responses={200: ("The experiment, or null.", schemas.DEMO_EXPERIMENT)})
 def demo_experiment():
     import time
 

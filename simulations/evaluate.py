@@ -29,7 +29,7 @@ from artwork.config import Settings
 from artwork.features import namespaces_text, to_vw
 from artwork.policy import floor_pmf
 
-from . import estimators as E
+from .estimators import Replay, make_estimator
 from .logs import BanditLog
 from .report import markdown_table, write_rows_csv
 from .simulate import POLICIES, PolicySpec, policy_spec
@@ -203,8 +203,8 @@ def evaluate(log: BanditLog, candidates: list[Candidate], reward_hat: np.ndarray
     for cand in candidates:
         deterministic = bool(np.allclose(cand.action_dist.max(axis=1), 1.0))
         for name, options in estimators:
-            estimator = E.make_estimator(name, **{**estimator_options, **options})
-            if isinstance(estimator, E.Replay) and not deterministic:
+            estimator = make_estimator(name, **{**estimator_options, **options})
+            if isinstance(estimator, Replay) and not deterministic:
                 continue
             est = estimator.estimate(reward=log.reward, action=log.action, pscore=log.pscore,
                                      action_dist=cand.action_dist, reward_hat=reward_hat)

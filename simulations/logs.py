@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from artwork import features as F
+from artwork.features import build_features, normalize_affinity, parse_time, time_context, validate_device
 from artwork.storage import Storage, read_final_decisions
 
 CSV_COLUMNS = ("event_id", "time", "user_id", "title_id", "device", "genre_affinity", "candidates", "chosen",
@@ -182,9 +182,9 @@ def from_csv(path: str | Path, catalog: list[dict]) -> BanditLog:
         for line, rec in enumerate(reader, start=2):
             where = f"{path}:{line}"
             try:
-                when = F.parse_time(rec["time"])
-                affinity = F.normalize_affinity({g: float(w) for g, w in json.loads(rec["genre_affinity"]).items()})
-                device = F.validate_device(rec["device"] or None)
+                when = parse_time(rec["time"])
+                affinity = normalize_affinity({g: float(w) for g, w in json.loads(rec["genre_affinity"]).items()})
+                device = validate_device(rec["device"] or None)
                 candidates = [c for c in rec["candidates"].split(";") if c]
                 pscore, reward = float(rec["propensity"]), float(rec["reward"])
             except (ValueError, AttributeError, TypeError) as exc:
@@ -202,13 +202,13 @@ def from_csv(path: str | Path, catalog: list[dict]) -> BanditLog:
             pmf = [float(p) for p in rec["pmf"].split(";")] if row_has_pmf else [0.0] * len(candidates)
             if row_has_pmf and (len(pmf) != len(candidates) or not math.isclose(sum(pmf), 1.0, abs_tol=1e-3)):
                 raise LogError(f"{where}: pmf must have one probability per candidate, summing to 1")
-            time_ctx = F.time_context(when)
+            time_ctx = time_context(when)
             arts = [artworks[c] for c in candidates]
             rows.append({
                 "event_id": rec["event_id"], "ts": when.timestamp(), "user_id": rec["user_id"],
                 "title_id": rec["title_id"], "candidates": candidates, "pmf": pmf,
                 "context": {**time_ctx, "device": device, "genre_affinity": affinity},
-                "features": F.build_features(affinity, time_ctx, device, arts),
+                "features": build_features(affinity, time_ctx, device, arts),
                 "action": candidates.index(rec["chosen"]), "pscore": pscore, "reward": reward,
             })
     return build_log(rows, f"csv {path}", has_pmf=bool(has_pmf))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import estimators as E
+from .estimators import make_estimator
 from .evaluate import vw_progressive_dist
 from .logs import BanditLog
 from .report import markdown_table, write_rows_csv
@@ -74,7 +74,7 @@ def quick_grid(log: BanditLog) -> list[Config]:
 def search(log: BanditLog, configs: list[Config], reward_hat: np.ndarray, *, estimator: str = "DR",
            truth: np.ndarray | None = None, progress=None) -> list[dict]:
     """Rows sorted best first by the estimator's 95% lower bound."""
-    est = E.make_estimator(estimator)
+    est = make_estimator(estimator)
     rows = []
     for config in configs:
         dist = vw_progressive_dist(log, config.vw_args)

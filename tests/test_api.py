@@ -97,7 +97,7 @@ def test_each_logged_decision_holds_the_context_and_features_it_was_made_from(cl
     a catalog reload."""
     from datetime import datetime
 
-    from artwork import features as F
+    from artwork.features import build_features, dominant_genre, time_context
 
     titles = {t["id"]: t for t in client.get("/api/v1/titles").get_json()["titles"]}
     romance = [tid for tid, t in titles.items() if "romance" in t["genres"]]
@@ -117,14 +117,14 @@ def test_each_logged_decision_holds_the_context_and_features_it_was_made_from(cl
     for now, answer in answers:
         context = dict(answer["context"])
         dominant = context.pop("dominant_genre")
-        time_ctx = F.time_context(datetime.fromtimestamp(now).astimezone())
+        time_ctx = time_context(datetime.fromtimestamp(now).astimezone())
         assert {k: context[k] for k in time_ctx} == time_ctx
         buckets.add(context["time_bucket"])
         for d in answer["decisions"]:
             row = service.store.query_one("SELECT * FROM impressions WHERE event_id = ?", (d["event_id"],))
             assert json.loads(row["context"]) == context
-            assert row["dominant_genre"] == dominant == F.dominant_genre(context["genre_affinity"])
-            expected = F.build_features(context["genre_affinity"], context, context["device"],
+            assert row["dominant_genre"] == dominant == dominant_genre(context["genre_affinity"])
+            expected = build_features(context["genre_affinity"], context, context["device"],
                                         service.catalog.get(d["title_id"])["artwork"])
             assert json.loads(row["features"]) == expected
             assert json.loads(row["candidates"]) == [a["id"] for a in titles[d["title_id"]]["artwork"]]

@@ -5,7 +5,20 @@ from datetime import datetime
 
 import pytest
 
-from artwork import features as F
+from artwork.features import (
+    affinity_from_history,
+    build_features,
+    day_quarter,
+    decision_text,
+    dominant_genre,
+    neutral_affinity,
+    parse_time,
+    shared_context,
+    time_context,
+    title_parts,
+    to_vw,
+    vw_token,
+)
 
 DAY = 86400.0
 GENRES = {"romance": ["romance"], "thriller": ["thriller"], "romcom": ["romance", "comedy"]}
@@ -21,7 +34,7 @@ VOCAB = {"romance", "thriller", "comedy"}
     ("2026-11-24T05:00:00+00:00", "morning", "weekday"),
 ])
 def test_time_context_uses_local_time_of_the_request(text, bucket, day_type):
-    ctx = F.time_context(F.parse_time(text))
+    ctx = time_context(parse_time(text))
     assert (ctx["time_bucket"], ctx["day_type"]) == (bucket, day_type)
 
 
@@ -32,18 +45,18 @@ def test_time_context_uses_local_time_of_the_request(text, bucket, day_type):
 ])
 def test_parse_time_refuses_times_without_offset_or_garbage(text, message):
     with pytest.raises(ValueError, match=message):
-        F.parse_time(text)
+        parse_time(text)
 
 
 def affinity(views=(), ratings=(), onboarding=(), now=100 * DAY, half_life=30.0):
-    return F.affinity_from_history(
+    return affinity_from_history(
         views=list(views), ratings=list(ratings), onboarding_genres=list(onboarding), title_genres=GENRES,
         vocabulary=VOCAB, now_ts=now, half_life_days=half_life, full_view_seconds=1200.0)
 
 
 def test_new_person_is_neutral():
     assert affinity() == pytest.approx({"comedy": 1 / 3, "romance": 1 / 3, "thriller": 1 / 3}, abs=1e-6)
-    assert F.dominant_genre(affinity()) is None
+    assert dominant_genre(affinity()) is None
 
 
 def test_views_move_affinity_and_recent_views_count_more():
@@ -52,7 +65,7 @@ def test_views_move_affinity_and_recent_views_count_more():
         {"title_id": "romance", "seconds": 1200, "at_ts": now},
         {"title_id": "thriller", "seconds": 1200, "at_ts": now - 30 * DAY},
     ])
-    assert F.dominant_genre(recent_romance) == "romance"
+    assert dominant_genre(recent_romance) == "romance"
     # With a 30-day half-life the month-old thriller view weighs exactly half the fresh romance one:
     # prior 1/3 each, romance +1, thriller +0.5.
     total = 1 + 1 + 0.5
@@ -75,7 +88,7 @@ def test_thumbs_down_lowers_and_clips_at_zero():
 
 
 def test_onboarding_picks_count():
-    assert F.dominant_genre(affinity(onboarding=["comedy"])) == "comedy"
+    assert dominant_genre(affinity(onboarding=["comedy"])) == "comedy"
 
 
 def test_vw_lines_carry_interactions_namespaces_and_label():
@@ -83,20 +96,20 @@ def test_vw_lines_carry_interactions_namespaces_and_label():
         {"id": "t01-a1", "tags": {"theme": "romance", "tone": "warm", "subject": "close-up", "cast": ["Ana Reyes"]}},
         {"id": "t01-a2", "tags": {"theme": "thriller", "tone": "dark", "subject": "scene", "cast": []}},
     ]
-    ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
-    feats = F.build_features({"romance": 0.75, "thriller": 0.25}, ctx, "tv", artworks)
-    lines = F.to_vw(feats, label=(1, -1.0, 0.25))
+    ctx = time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
+    feats = build_features({"romance": 0.75, "thriller": 0.25}, ctx, "tv", artworks)
+    lines = to_vw(feats, label=(1, -1.0, 0.25))
     assert lines[0] == ("shared |D device=tv |G romance:0.75 thriller:0.25 |K hour_cos:0.7071 hour_sin:-0.7071"
                         " |T bucket=evening day=weekday")
     assert lines[1] == ("|A id=t01-a1 |C cast=Ana_Reyes |H theme=romance |M match:0.75 |O tone=warm "
                         "|S subject=close-up")
     assert lines[2].startswith("0:-1:0.25 |A id=t01-a2 |H theme=thriller |M match:0.25 |O tone=dark")
-    assert F.to_vw(feats)[2].startswith("|A ")
+    assert to_vw(feats)[2].startswith("|A ")
 
 
 @pytest.mark.parametrize("raw,safe", [("Ana Reyes", "Ana_Reyes"), ("a|b:c", "a_b_c"), ("  ", "_")])
 def test_vw_token_removes_vw_syntax(raw, safe):
-    assert F.vw_token(raw) == safe
+    assert vw_token(raw) == safe
 
 
 def _feature_sets(lines):
@@ -128,7 +141,7 @@ ARTWORKS = [
     ({"comedy": 0.25, "romance": 0.333333, "thriller": 0.416667}, "tv"),
     ({"drama": 0.5, "war": 0.5}, "mobile"),             # no artwork's theme: every match is 0
     ({"horror": 1e-06, "romance": 0.999999}, None),     # a weight that prints in exponent form
-    (F.neutral_affinity({"comedy", "romance", "thriller", "horror"}), "web"),
+    (neutral_affinity({"comedy", "romance", "thriller", "horror"}), "web"),
 ])
 def test_the_request_path_logs_and_predicts_exactly_what_build_features_gives(affinity, device):
     """The request path assembles the logged JSON and the VW lines from cached pieces: the text
@@ -137,22 +150,22 @@ def test_the_request_path_logs_and_predicts_exactly_what_build_features_gives(af
     the log) would learn from something else than was used."""
     from artwork.jsontext import log_json
 
-    ctx = F.time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
-    quarter = F.day_quarter(ctx["time"])
-    shared = F.shared_context(tuple(affinity.items()), ctx["time_bucket"], ctx["day_type"], device, quarter)
+    ctx = time_context(datetime.fromisoformat("2026-11-23T21:00:00+01:00"))
+    quarter = day_quarter(ctx["time"])
+    shared = shared_context(tuple(affinity.items()), ctx["time_bucket"], ctx["day_type"], device, quarter)
     for artworks in (ARTWORKS[:4], ARTWORKS):
-        expected = F.build_features(affinity, ctx, device, artworks)
-        parts = F.title_parts(artworks)
+        expected = build_features(affinity, ctx, device, artworks)
+        parts = title_parts(artworks)
         for _ in range(2):  # the second time, every theme's match text comes from the cache
-            text, lines = F.decision_text(shared, parts)
+            text, lines = decision_text(shared, parts)
             assert json.loads(text) == expected
-            assert _feature_sets(lines) == _feature_sets(F.to_vw(expected))
+            assert _feature_sets(lines) == _feature_sets(to_vw(expected))
             if artworks is not ARTWORKS:  # ARTWORKS[4] is json's text inside orjson's (1e-06, not 1e-6)
                 assert text == log_json(expected)
-    assert shared.dominant_genre == F.dominant_genre(affinity)
+    assert shared.dominant_genre == dominant_genre(affinity)
     assert shared.affinity_json == log_json(affinity)
     assert parts.candidates == [a["id"] for a in ARTWORKS]
     assert json.loads(parts.candidates_json) == parts.candidates
     # The cache hands the same context to the next request with the same affinity, time and device.
-    assert F.shared_context(tuple(dict(affinity).items()), ctx["time_bucket"], ctx["day_type"], device,
+    assert shared_context(tuple(dict(affinity).items()), ctx["time_bucket"], ctx["day_type"], device,
                             quarter) is shared

@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from artwork import schemas as S
+from artwork.schemas import EXAMPLE_EVENT_ID, EXAMPLE_JOB_ID, PATH_PARAMETERS
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance, negative_data_rejection]
@@ -67,7 +67,7 @@ def real_ids(app) -> dict:
     # The person the examples delete (DELETE /api/v1/users/alice).
     assert client.post("/api/v1/users/alice/views", json={"title_id": "t01", "seconds": 60}).status_code == 201
     # The experiment the examples report on, start and then stop (the paths sort start before stop).
-    experiment = {"name": S.PATH_PARAMETERS["experiment"][0]["examples"][0],
+    experiment = {"name": PATH_PARAMETERS["experiment"][0]["examples"][0],
                   "arms": [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "default"}]}
     r = client.post("/api/v1/admin/experiments", json=experiment, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert r.status_code == 201, r.get_json()
@@ -77,11 +77,11 @@ def real_ids(app) -> dict:
 def with_real_ids(ids: dict):
     def swap(case):
         params = case.path_parameters or {}
-        if params.get("event_id") == S.EXAMPLE_EVENT_ID:
+        if params.get("event_id") == EXAMPLE_EVENT_ID:
             params["event_id"] = ids["deferred_event" if case.path.endswith("/activate") else "event"]
-        if params.get("eventId") == S.PATH_PARAMETERS["eventId"][0]["examples"][0]:
+        if params.get("eventId") == PATH_PARAMETERS["eventId"][0]["examples"][0]:
             params["eventId"] = ids["pz_deferred_event" if case.path.endswith("/activate") else "pz_event"]
-        if params.get("job_id") == S.EXAMPLE_JOB_ID:
+        if params.get("job_id") == EXAMPLE_JOB_ID:
             params["job_id"] = ids["job"]
         # Admin operations are fuzzed as the admin; tests/test_admin.py covers the refusals.
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -12,10 +12,9 @@ import pytest
 import schemathesis
 from jsonschema import Draft202012Validator
 
-from artwork import openapi
-from artwork import schemas as S
+from artwork import openapi, schemas
 
-EXAMPLE_TIME = S.EXAMPLE_TIME
+EXAMPLE_TIME = schemas.EXAMPLE_TIME
 
 
 @pytest.fixture
@@ -127,7 +126,8 @@ def test_body_examples_are_valid_and_reach_the_success_path(client, doc):
 
 def test_unknown_fields_are_refused_by_every_body(client, doc):
     for path, method, _, value in request_examples(doc):
-        path = path.replace("{event_id}", S.EXAMPLE_EVENT_ID).replace("{user_id}", "alice").replace("{eventId}", "e1")
+        path = path.replace("{event_id}", schemas.EXAMPLE_EVENT_ID).replace("{user_id}", "alice")
+        path = path.replace("{eventId}", "e1")
         r = client.open(path, method=method.upper(), json={**value, "zz_unknown": 1})
         assert r.status_code == 400, path
         assert r.get_json()["error"]["message"] == "unknown field(s): zz_unknown"
@@ -314,8 +314,8 @@ def test_documented_error_answers_of_writes(client, service, doc, monkeypatch):
 
 ODD_VALUES = [None, True, False, 0, -1, 1.0, 1.5, -0.5, 1e300, 10**20, 10**40, "", "x" * 129, "t01\n", "t01",
               "UPPER", "a b", "2026-11-23T20:00:00+00:00", "2026-11-23T20:00:00Z", "2026-13-01T00:00:00Z",
-              "1899-01-01T00:00:00+00:00", "2226-01-01T00:00:00+00:00", f"{S.VIEW_YEARS[0] - 1}-12-31T23:00:00Z",
-              f"{S.VIEW_YEARS[1] + 1}-01-01T00:00:00Z", f"{S.VIEW_YEARS[1]}-12-31T23:59:59-05:00",
+              "1899-01-01T00:00:00+00:00", "2226-01-01T00:00:00+00:00", f"{schemas.VIEW_YEARS[0] - 1}-12-31T23:00:00Z",
+              f"{schemas.VIEW_YEARS[1] + 1}-01-01T00:00:00Z", f"{schemas.VIEW_YEARS[1]}-12-31T23:59:59-05:00",
               "2026-11-23T20:00:00", "2026-02-30T00:00:00Z",
               [], ["t01", "t01"], ["t01", "t02"], ["t01"] * 101, {}, {"romance": 1}, {"romance": -1}, {"nope": 1},
               {"romance": 1e9}, "tv", "mobile", "watch", "up", 3000, 0.0, 86400 * 365, "0" * 32, "f" * 32]
@@ -380,7 +380,7 @@ def test_the_compiled_validator_never_accepts_what_jsonschema_refuses(app):
             checked += 1
             accepted += fast
     assert checked > 15000 and 0.05 < accepted / checked < 0.95, (checked, accepted)
-    for name, (schema, _) in S.PATH_PARAMETERS.items():
+    for name, (schema, _) in schemas.PATH_PARAMETERS.items():
         validator = openapi.RequestValidator(schema)
         for value in [v for v in ODD_VALUES if isinstance(v, str)] + ["t01", "a" * 128, "a" * 129, "ab-c_d.e"]:
             assert validator.accepts(value) == validator.reference.is_valid(value), (name, value)

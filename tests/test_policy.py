@@ -6,8 +6,8 @@ import random
 import pytest
 import vowpalwabbit
 
-from artwork import features as F
 from artwork.config import DEFAULT_VW_ARGS
+from artwork.features import build_features, normalize_affinity, to_vw
 from artwork.policy import Model, normalize_pmf, sample_index
 
 THEMES = ["romance", "thriller", "comedy", "horror", "family"]
@@ -16,20 +16,20 @@ GENRES = ["drama", "action", "romance", "thriller", "comedy"]
 
 def random_features(rng: random.Random) -> dict:
     raw = {g: rng.random() for g in rng.sample(GENRES, rng.randint(1, len(GENRES)))}
-    affinity = F.normalize_affinity(raw)
+    affinity = normalize_affinity(raw)
     when = {"time_bucket": rng.choice(["morning", "evening"]), "day_type": rng.choice(["weekday", "weekend"])}
     artworks = [{"id": f"a{k}-{rng.randrange(50)}",
                  "tags": {"theme": rng.choice(THEMES), "tone": rng.choice(["dark", "light"]),
                           "subject": rng.choice(["couple", "face"]),
                           "cast": rng.sample(["x", "y", "z"], rng.randint(0, 2))}}
                 for k in range(rng.randint(2, 7))]
-    return F.build_features(affinity, when, rng.choice([None, "tv", "mobile"]), artworks)
+    return build_features(affinity, when, rng.choice([None, "tv", "mobile"]), artworks)
 
 
 def labelled(features: dict, rng: random.Random) -> tuple[list[str], tuple]:
     index = rng.randrange(len(features["actions"]))
     label = (index, -float(rng.random() < 0.3), 1 / len(features["actions"]))
-    return F.to_vw(features, label=label), label
+    return to_vw(features, label=label), label
 
 
 def test_direct_predict_and_learn_equal_the_bindings_own():
@@ -38,7 +38,7 @@ def test_direct_predict_and_learn_equal_the_bindings_own():
     reference = vowpalwabbit.Workspace(f"{DEFAULT_VW_ARGS} --quiet")
     for step in range(400):
         features = random_features(rng)
-        lines = F.to_vw(features)
+        lines = to_vw(features)
         with ours._lock:
             got = ours.predict_text(lines)
         assert list(got) == list(reference.predict(lines)), step
@@ -82,7 +82,7 @@ def test_predictions_are_kept_per_text_until_the_model_learns(monkeypatch):
     decisions = [random_features(rng) for _ in range(6)]
     for step in range(1, 41):
         features = decisions[step % len(decisions)]
-        lines = F.to_vw(features)
+        lines = to_vw(features)
         before = len(calls)
         first, version = model.predict_lines(lines)
         again, version_again = model.predict_lines(lines)
@@ -94,7 +94,7 @@ def test_predictions_are_kept_per_text_until_the_model_learns(monkeypatch):
         for m in (model, fresh):
             m.learn(features, label[0], -label[1], label[2], seq=step)
     assert len(calls) == 40  # every step's text was new to its version: nothing outlived a learn
-    lines = F.to_vw(decisions[0])
+    lines = to_vw(decisions[0])
     assert model.predict_lines(lines) == model.predict_lines(lines) and len(calls) == 41
 
 
@@ -105,5 +105,5 @@ def test_the_memo_starts_over_when_full(monkeypatch):
     rng = random.Random(9)
     model = Model(DEFAULT_VW_ARGS)
     for _ in range(10):
-        model.predict_lines(F.to_vw(random_features(rng)))
+        model.predict_lines(to_vw(random_features(rng)))
         assert len(model._memo) <= 3

@@ -36,11 +36,11 @@ def never_stopped(service) -> Model:
 
 def probe_features(service):
     title = service.catalog.get("t01")
-    from artwork import features as F
+    from artwork import features
     from artwork.features import parse_time, time_context
 
     ctx = time_context(parse_time("2026-11-23T21:00:00+01:00"))
-    return [F.build_features(p, ctx, "tv", title["artwork"]) for p in PERSONAS]
+    return [features.build_features(p, ctx, "tv", title["artwork"]) for p in PERSONAS]
 
 
 def test_restart_after_a_crash_equals_never_stopping(make_app, clock):

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from artwork import rules
-from artwork import schemas as S
 from artwork.importer import ManifestError, prepare_import, read_manifest
 from artwork.openapi import make_validator
+from artwork.schemas import CATALOG_UPLOAD, TITLE_ID, USER_ID
 
 TOKEN = "s3cret-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -109,7 +109,7 @@ def upload_body(images, title: dict) -> dict:
 
 def schema_accepts(body: dict) -> bool:
     """What /openapi.json promises: the upload's schema alone."""
-    return make_validator(S.CATALOG_UPLOAD).is_valid({"titles": [body]})
+    return make_validator(CATALOG_UPLOAD).is_valid({"titles": [body]})
 
 
 def upload_accepts(client, body: dict) -> bool:
@@ -140,4 +140,4 @@ def test_the_published_schema_states_the_importers_limits(client):
     assert title["genres"]["maxItems"] == rules.MAX_GENRES_PER_TITLE
     assert title["artwork"]["maxItems"] == rules.MAX_ARTWORKS
     # Ids in requests keep the general rule (README, "Who may do what"): up to 128 characters.
-    assert S.USER_ID["maxLength"] == S.TITLE_ID["maxLength"] == rules.ID_MAX_LENGTH == 128
+    assert USER_ID["maxLength"] == TITLE_ID["maxLength"] == rules.ID_MAX_LENGTH == 128
