@@ -419,7 +419,7 @@ class PostgresStore(SQLStorage):
             unlinked = deleted = 0
             if forget_decisions:
                 mine = "SELECT event_id FROM impressions WHERE user_id = ?"
-                for table in ("outcomes", *self._QUEUE_TABLES):
+                for table in ("outcomes", *self._queue_tables(ARTWORK)):
                     conn.execute(f"DELETE FROM {table} WHERE event_id IN ({mine})", (user_id,))
                 deleted = conn.execute("DELETE FROM impressions WHERE user_id = ?", (user_id,)).rowcount
                 if deleted:
@@ -475,7 +475,10 @@ class PostgresStore(SQLStorage):
     #: pending after it, to the next round).
     _EVENT_LOCK = " FOR UPDATE"
     _DUE_LOCK = " FOR UPDATE SKIP LOCKED"
-    _QUEUE_TABLES = ("finalized", "learn_queue")
+
+    @staticmethod
+    def _queue_tables(loop: Loop) -> tuple[str, ...]:
+        return (loop.finalized, loop.queue)  # final but not yet numbered, then numbered
 
     def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
         """Numbers what is final first (``_number``), then reads past ``after_seq``: every number

@@ -1229,8 +1229,10 @@ class SQLStorage(Storage):
 
     # Retention --------------------------------------------------------------------------------
 
-    #: The tables that hold an event's place in (or on the way to) the learn queue.
-    _QUEUE_TABLES: tuple[str, ...] = ("learn_queue",)
+    @staticmethod
+    def _queue_tables(loop: Loop) -> tuple[str, ...]:
+        """The tables that hold an event of ``loop`` in (or on the way to) its learn queue."""
+        return (loop.queue,)
 
     def purge(self, cutoff: float) -> dict:
         with self.write() as conn:
@@ -1245,11 +1247,6 @@ class SQLStorage(Storage):
             ratings = conn.execute("DELETE FROM ratings WHERE at_ts < ?", (cutoff,)).rowcount
         return {"decisions": deleted[ARTWORK.name], "personalizer_decisions": deleted[PERSONALIZER.name],
                 "views": views, "ratings": ratings}
-
-    def _queue_tables(self, loop: Loop) -> tuple[str, ...]:
-        """``_QUEUE_TABLES`` of ``loop``."""
-        names = {"learn_queue": loop.queue, "finalized": loop.finalized}
-        return tuple(names[table] for table in self._QUEUE_TABLES)
 
     # The Personalizer loop -----------------------------------------------------------------------
 
