@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .checks import check_id
 from .errors import ServiceError, bad_request, not_found
-from .policy import Model
+from .policy import check_vw_args
 
 if TYPE_CHECKING:
     from .service import Service
@@ -50,14 +50,10 @@ class Admin:
     def retrain_model(self, vw_args: str | None = None) -> dict:
         """Rebuild the model from every event still in the log, with new VW arguments if given."""
         if vw_args is not None:
-            if not isinstance(vw_args, str) or "--cb_explore_adf" not in vw_args.split():
-                raise bad_request("vw_args must include --cb_explore_adf")
-            if "-i" in vw_args.split() or "--initial_regressor" in vw_args or "-f" in vw_args.split():
-                raise bad_request("vw_args may not name files")
             try:
-                Model(vw_args).close()
-            except Exception as exc:  # VW's own complaint about the arguments
-                raise bad_request(f"VW refused the arguments: {exc}"[:300]) from None
+                check_vw_args(vw_args)
+            except ValueError as exc:
+                raise bad_request(str(exc)[:300]) from None
         return self._epoch("retrain", relearn_log=True, vw_args=vw_args)
 
     def purge(self, older_than_days: float) -> dict:

@@ -107,12 +107,15 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
             log.info("re-learned %d events logged after the checkpoint", caught_up)
         service.on_final = learner.wake
         learner.on_new_model = lambda new: setattr(service, "model", new)
+        # candidate arms' models: the learner's own objects, as the live model is
+        learner.candidates.on_model, learner.candidates.on_drop = service.candidates.put, service.candidates.drop
         if settings.learner == "thread":
             learner.start()
     else:
         follower = SnapshotFollower(service, paths["models"], settings.snapshot_poll_seconds)
         follower.check()
         follower.start()
+        service.candidates.start(service.experiments)
     personalizer, pz_learner, pz_follower = _personalizer_loop(settings, store, paths["models"], clock)
     store.close_thread()
     app.extensions["artwork"] = service

@@ -154,6 +154,8 @@ class Decisions(Step):
         parts = self.catalog.parts(title)
         _, lines = decision_text(self._shared(resolved, affinity, device), parts)
         model, floor = self.service.model, self.settings.propensity_floor
+        if "candidate" in policies:
+            raise ValueError("a candidate arm's distribution depends on its experiment: not offered here")
         return parts.candidates, {p: arm_pmf(p, model, lines, title["artwork"], floor)[0] for p in policies}
 
 
@@ -193,6 +195,9 @@ class Decisions(Step):
         # draws the page, and every decision logs the experiment and arms.
         assignment = self.service.experiments.assignment(user_id)
         policy = assignment["policy"] if assignment else "bandit"
+        if policy == "candidate":  # the arm's own model, learning the same log (candidates.py)
+            model = self.service.candidates.get(assignment["experiment"], {"name": assignment["served_arm"],
+                                                                           "vw_args": assignment["vw_args"]})
         in_experiment = ((assignment["experiment"], assignment["arm"], assignment["served_arm"]) if assignment
                          else (None, None, None))
         decisions, rows = [], []

@@ -11,7 +11,12 @@ module owns what an experiment means:
   serving process of every host puts a person in the same arm, and they stay there.
 - **Drawing** (``arm_pmf``): the arm's policy gives the distribution the artwork is drawn from,
   and that same distribution is logged: the live bandit its floored distribution, the default
-  control the title's default artwork with probability 1, the uniform control 1/K each.
+  control the title's default artwork with probability 1, the uniform control 1/K each, a
+  candidate arm its own model's floored distribution.
+- **Candidate arms**: an arm with ``"policy": "candidate"`` names VW arguments of its own; its
+  model is another model of the artwork loop (``candidate_loop``: its checkpoints are rows of
+  the same table, ``storage.Loop.model`` = "experiment/arm"), learned from the whole log by
+  ``candidates.py``.
 - **Results** (``experiment_results``): per arm decisions, people, click and quality-play rates,
   and the lift over control with a fixed 95% interval and an always-valid confidence sequence,
   the person as the unit (``experiment_stats.py``).
@@ -23,27 +28,35 @@ module owns what an experiment means:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import experiment_stats as stats
-from .catalog import default_index
+from .catalog import data_paths, default_index
 from .checks import check_id
 from .errors import ServiceError, bad_request, not_found
-from .policy import floor_pmf
+from .policy import check_vw_args, floor_pmf
+from .storage import ARTWORK, Loop
 
 if TYPE_CHECKING:
     from .config import Settings
     from .policy import Model
     from .storage import Storage
 
-#: What an arm can be: the live bandit, the title's default artwork, uniform at random.
-POLICIES = ("bandit", "default", "uniform")
+#: What an arm can be: the live bandit, the title's default artwork, uniform at random, or a
+#: candidate VW configuration learning off-policy from the whole log.
+POLICIES = ("bandit", "default", "uniform", "candidate")
 POLICY_DOCS = {"bandit": "the live VW bandit: its floored distribution",
                "default": "each title's default artwork (the catalog marks it), probability 1",
-               "uniform": "each of the title's active artworks with probability 1/K"}
+               "uniform": "each of the title's active artworks with probability 1/K",
+               "candidate": "a model of the arm's own vw_args, learning off-policy from the whole log (every "
+                            "arm's decisions, each once, in the live model's order): its floored distribution"}
+#: The policies that draw from a learned model.
+MODEL_POLICIES = ("bandit", "candidate")
 MAX_ARMS = 10
 DEFAULT_GUARDRAIL_MARGIN = 0.05
 #: How long a serving process keeps the running experiment in memory: a start, a stop or a
@@ -64,9 +77,9 @@ def check_definition(name, arms, control=None, guardrail_margin=None) -> tuple[s
         raise bad_request(f"arms must be a list of 2 to {MAX_ARMS} arms")
     checked = []
     for arm in arms:
-        if not isinstance(arm, dict) or set(arm) - {"name", "policy", "share"} or "name" not in arm \
+        if not isinstance(arm, dict) or set(arm) - {"name", "policy", "share", "vw_args"} or "name" not in arm \
                 or "policy" not in arm:
-            raise bad_request(f"each arm is an object with name, policy and share, not {arm!r}"[:300])
+            raise bad_request(f"each arm is an object with name, policy, share (and vw_args), not {arm!r}"[:300])
         arm_name = check_id(arm["name"], "arm name")
         if arm["policy"] not in POLICIES:
             raise bad_request(f"arm {arm_name!r}: policy must be one of {', '.join(POLICIES)}, not {arm['policy']!r}"
@@ -75,6 +88,13 @@ def check_definition(name, arms, control=None, guardrail_margin=None) -> tuple[s
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1e6:
             raise bad_request(f"arm {arm_name!r}: share must be a positive number, not {share!r}"[:300])
         checked.append({"name": arm_name, "policy": arm["policy"], "share": float(share)})
+        if (arm["policy"] == "candidate") != ("vw_args" in arm):
+            raise bad_request(f"arm {arm_name!r}: vw_args is given for a candidate arm, and only for one"[:300])
+        if "vw_args" in arm:
+            try:
+                checked[-1]["vw_args"] = check_vw_args(arm["vw_args"])
+            except ValueError as exc:
+                raise bad_request(f"arm {arm_name!r}: {exc}"[:300]) from None
     names = [a["name"] for a in checked]
     if len(set(names)) != len(names):
         raise bad_request("arm names must differ")
@@ -103,12 +123,52 @@ def assign_arm(experiment: str, user_id: str, arms: list[dict]) -> dict:
     return arms[-1]  # rounding left the shares' sum a hair under 1
 
 
+def candidate_key(experiment: str, arm: str) -> str:
+    """A candidate arm's model's name among the artwork loop's models (``storage.Loop.model``)."""
+    return f"{experiment}/{arm}"
+
+
+def candidate_loop(key: str) -> Loop:
+    """The artwork loop's tables, its checkpoint operations meaning candidate ``key``'s model."""
+    return dataclasses.replace(ARTWORK, model=key)
+
+
+def candidate_folder(models_dir: Path, key: str) -> Path:
+    """Where a candidate's checkpoints (SQLite) or this host's copies of them go: a folder of
+    its own under ``models/candidates`` (names are ids, which hold no '/')."""
+    return Path(models_dir) / "candidates" / key
+
+
+def candidate_arms(experiment: dict | None) -> dict[str, dict]:
+    """The candidate arms of ``experiment`` (the running one) that serve: {key: arm}, the arms the
+    guardrail stopped left out (their people are served control)."""
+    if experiment is None:
+        return {}
+    stopped = {stop["arm"] for stop in experiment["arm_stops"]}
+    return {candidate_key(experiment["name"], arm["name"]): arm for arm in experiment["definition"]["arms"]
+            if arm["policy"] == "candidate" and arm["name"] not in stopped}
+
+
+def candidate_progress(store: Storage, models_dir: Path, experiment: str, arm: str) -> dict:
+    """How far a candidate arm's model has learned the log, by its newest published checkpoint:
+    {"learned": the queue position it includes (None before its first), "behind": how many
+    queued events it has not learned}."""
+    key = candidate_key(experiment, arm)
+    snapshot = store.latest_snapshot(candidate_folder(models_dir, key), loop=candidate_loop(key))
+    epoch = store.current_epoch()
+    if snapshot is not None and snapshot["epoch"] != epoch["epoch"]:
+        snapshot = None  # an earlier epoch's: being rebuilt
+    learned = snapshot["seq"] if snapshot is not None else None
+    behind, _ = store.learn_queue_after(epoch["start_seq"] if learned is None else learned)
+    return {"learned": learned, "behind": behind}
+
+
 def arm_pmf(policy: str, model: Model, lines: list[str], artwork: list[dict], floor: float
             ) -> tuple[list[float], int]:
     """The distribution an arm of ``policy`` draws a title's artwork from (candidates in catalog
-    order), and the model version that gave it (0 for a fixed policy: no model did). What is
-    drawn from is what is logged."""
-    if policy == "bandit":
+    order), and the model version that gave it (0 for a fixed policy: no model did). ``model`` is
+    the live model, or for a candidate arm its own. What is drawn from is what is logged."""
+    if policy in MODEL_POLICIES:
         pmf, version = model.predict_lines(lines)
         return floor_pmf(pmf, floor), version
     k = len(artwork)
@@ -159,6 +219,9 @@ def experiment_results(store: Storage, settings: Settings, experiment: dict) -> 
                 "clicks": clicks.events, "click_rate": clicks.value,
                 "click_rate_ci": _interval(stats.rate_interval(clicks)), "quality_plays": plays.events,
                 "quality_play_rate": plays.value, "stopped": stops.get(arm["name"])}
+        if arm["policy"] == "candidate":
+            view["model"] = candidate_progress(store, data_paths(settings.data_dir)["models"], experiment["name"],
+                                               arm["name"])
         if arm["name"] != control:
             view["lift"] = _lift_view(stats.lift(clicks, rates[control][0]))
             view["quality_play_lift"] = _lift_view(stats.lift(plays, rates[control][1]))
@@ -244,8 +307,8 @@ class Experiments:
 
     def assignment(self, user_id: str) -> dict | None:
         """The person's place in the running experiment: {"experiment", "arm", "served_arm",
-        "policy" (the served arm's)}, or None when none runs. ``served_arm`` is the control once
-        the person's arm was stopped."""
+        "policy" and "vw_args" (the served arm's; None but for a candidate arm)}, or None when
+        none runs. ``served_arm`` is the control once the person's arm was stopped."""
         experiment = self.running()
         if experiment is None:
             return None
@@ -255,7 +318,7 @@ class Experiments:
         if any(stop["arm"] == arm["name"] for stop in experiment["arm_stops"]):
             served = next(a for a in definition["arms"] if a["name"] == definition["control"])
         return {"experiment": experiment["name"], "arm": arm["name"], "served_arm": served["name"],
-                "policy": served["policy"]}
+                "policy": served["policy"], "vw_args": served.get("vw_args")}
 
     # Admin -------------------------------------------------------------------------------------------
 

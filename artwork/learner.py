@@ -135,9 +135,18 @@ class Learner:
         #: Told about the new model when a reset or retrain replaces it (the service swaps it in).
         self.on_new_model = lambda model: None
         self._run_lock = threading.RLock()
-        #: The running experiment's guardrail (experiments.py), tested between rounds; experiments
-        #: are the artwork loop's, so another loop's learner (given a ``LoopLog``) has none.
-        self.guardrail = None if isinstance(store, LoopLog) else Guardrail(settings, store, clock)
+        #: At most this many events learned per round (None: all there are), so that a model
+        #: catching up on a long log (a candidate arm's) does not hold up the round's other work.
+        self.round_limit: int | None = None
+        #: The running experiment's guardrail (experiments.py), tested between rounds, and the
+        #: learners of its candidate arms (candidates.py), run in each round. Experiments are the
+        #: artwork loop's, so another loop's learner (given a ``LoopLog``) has neither.
+        self.guardrail = self.candidates = None
+        if not isinstance(store, LoopLog):
+            from .candidates import CandidateArmLearners  # it builds on this module
+
+            self.guardrail = Guardrail(settings, store, clock)
+            self.candidates = CandidateArmLearners(settings, store, self.models_dir, clock, self.checkpoint_seconds)
 
     # One round ------------------------------------------------------------------------------
 
@@ -152,17 +161,19 @@ class Learner:
         now = self.clock() if now is None else now
         return self.store.close_due_windows(now, self.default_reward, batch)
 
-    def learn_available(self, batch: int = 2000) -> int:
-        """Learn every queued event the model does not have yet; returns how many."""
+    def learn_available(self, batch: int = 2000, limit: int | None = None) -> int:
+        """Learn every queued event the model does not have yet (at most ``limit`` of them, in
+        queue order); returns how many."""
         learned = 0
         with self._run_lock:
             while True:
-                rows = self.store.learn_batch(self.model.seq, batch)
+                size = batch if limit is None else min(batch, limit - learned)
+                rows = self.store.learn_batch(self.model.seq, size)
                 for row in rows:
                     self.model.learn(row["features"], row["chosen_index"], row["reward"], row["probability"],
                                      row["seq"])
                 learned += len(rows)
-                if len(rows) < batch:
+                if len(rows) < size or learned == limit:
                     return learned
 
     def checkpoint(self) -> Path | None:
@@ -195,7 +206,7 @@ class Learner:
                                epoch=epoch["epoch"])
             log.info("model epoch %d (%s): learning from event %d on", epoch["epoch"], epoch["reason"],
                      epoch["start_seq"] + 1)
-            self.learn_available()
+            self.learn_available(limit=self.round_limit)
             self.on_new_model(self.model)
         return True
 
@@ -204,7 +215,7 @@ class Learner:
         with self._run_lock:
             self.close_windows(now)
             self.follow_epoch()
-            learned = self.learn_available()
+            learned = self.learn_available(limit=self.round_limit)
             due_events = (self.model.epoch != self._checkpointed[0]
                           or self.model.seq - self._checkpointed[1] >= self.settings.checkpoint_every_events)
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
@@ -212,6 +223,8 @@ class Learner:
                 self.checkpoint()
         if self.guardrail is not None:
             self.guardrail.check()
+        if self.candidates is not None:
+            self.candidates.run_once()
         # The WAL's checkpoints happen here, off the request path (serving processes only keep a
         # backstop, storage.BACKSTOP_WAL_PAGES).
         self.store.maintain()
@@ -247,6 +260,8 @@ class Learner:
             self._thread = None
         if checkpoint:
             self.checkpoint()
+            if self.candidates is not None:
+                self.candidates.checkpoint()
 
 
 def learner_store(settings: Settings) -> Storage:
@@ -317,6 +332,7 @@ class LearnerCandidate:
             if self.learner is not None and self.lease.held():
                 for learner in (self.learner, *self.loop_learners):
                     learner.checkpoint()
+                self.learner.candidates.checkpoint()
         finally:
             self.learner, self.loop_learners = None, []
             self.lease.release()

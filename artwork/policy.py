@@ -27,6 +27,45 @@ TIE = 1e-6
 MEMO_SIZE = 4096
 
 
+#: VW options a client may not pass (a retrain's or a candidate arm's arguments): they read or
+#: write files, open sockets, print, stop learning or change how examples are read.
+FORBIDDEN_OPTIONS = frozenset((
+    "--data", "--cache", "--cache_file", "--kill_cache", "--initial_regressor", "--final_regressor",
+    "--readable_model", "--invert_hash", "--predictions", "--raw_predictions", "--dictionary", "--dictionary_path",
+    "--feature_mask", "--input_feature_regularizer", "--output_feature_regularizer_binary",
+    "--output_feature_regularizer_text", "--save_per_pass", "--daemon", "--port", "--port_file",
+    "--pid_file", "--foreground", "--num_children", "--sendto", "--span_server", "--span_server_port",
+    "--unique_id", "--total", "--node", "--audit", "--audit_regressor", "--extra_metrics", "--help", "--version",
+    "--testonly", "--json", "--dsjson", "--flatbuffer", "--passes", "--driver_output",
+    "--driver_output_off", "--progress", "--limit_output", "--log_level", "--log_output", "--example_queue_limit",
+))
+#: Their one-letter forms (``-f model.vw`` or ``-fmodel.vw``).
+FORBIDDEN_SHORT = frozenset("acdfhiprt")
+
+
+def check_vw_args(vw_args) -> str:
+    """``vw_args`` if a client may have a model learned with them, else ValueError saying why:
+    they must include ``--cb_explore_adf`` (decisions are multiline examples with one line per
+    candidate), may not name any of ``FORBIDDEN_OPTIONS`` (files, sockets, output) and VW must
+    accept them."""
+    if not isinstance(vw_args, str) or not vw_args.strip() or len(vw_args) > 1000:
+        raise ValueError("vw_args must be a string of Vowpal Wabbit arguments (at most 1000 characters)")
+    tokens = vw_args.split()
+    if "--cb_explore_adf" not in tokens:
+        raise ValueError("vw_args must include --cb_explore_adf")
+    for token in tokens:
+        name = token.split("=", 1)[0]
+        if name in FORBIDDEN_OPTIONS or (token[:1] == "-" and token[1:2] in FORBIDDEN_SHORT
+                                         and not token.startswith("--")):
+            raise ValueError(f"vw_args may not use {name}: options that read or write files, open sockets, "
+                             "print or stop learning are not allowed")
+    try:
+        Model(vw_args).close()
+    except Exception as exc:  # VW's own complaint about the arguments
+        raise ValueError(f"VW refused the arguments: {exc}") from None
+    return vw_args
+
+
 def workspace_args(vw_args: str, model_file: str | Path | None = None) -> str:
     args = f"{vw_args} --quiet"
     if model_file is not None:

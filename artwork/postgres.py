@@ -34,7 +34,16 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from .storage import ARTWORK, EXPERIMENT_SCHEMA, POOL_SIZE, LearnerLease, Loop, SQLStorage, StoreOpenError
+from .storage import (
+    ARTWORK,
+    CHECKPOINT_MODEL_SCHEMA,
+    EXPERIMENT_SCHEMA,
+    POOL_SIZE,
+    LearnerLease,
+    Loop,
+    SQLStorage,
+    StoreOpenError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +267,9 @@ MIGRATIONS: list[tuple[str, str]] = [("m001_initial", """
     );
 """),
     # Live experiments (artwork/experiments.py): the schema both backends share.
-    ("m003_exp_experiments", EXPERIMENT_SCHEMA)]
+    ("m003_exp_experiments", EXPERIMENT_SCHEMA),
+    # Which of its loop's models a checkpoint is (candidates.py): the same statements as SQLite's.
+    ("m004_checkpoint_models", CHECKPOINT_MODEL_SCHEMA)]
 
 
 @functools.lru_cache(maxsize=512)
@@ -399,7 +410,8 @@ class PostgresStore(SQLStorage):
     def stored_file(self, kind: str, name: str, loop: Loop = ARTWORK) -> bytes | None:
         if kind == "image":
             return self.scalar("SELECT data FROM image_files WHERE file = ?", (name,))
-        return self.scalar(f"SELECT data FROM {loop.checkpoints} WHERE file = ? ORDER BY id DESC LIMIT 1", (name,))
+        return self.scalar(f"SELECT data FROM {loop.checkpoints} WHERE file = ? AND model = ? ORDER BY id DESC LIMIT 1",
+                           (name, loop.model))
 
     def put_titles(self, titles: Sequence[tuple[dict, dict]], now: float) -> None:
         """Catalog writes from several hosts at once (each host's first start installs the demo)
@@ -528,19 +540,20 @@ class PostgresStore(SQLStorage):
         data = (Path(models_dir) / snapshot["file"]).read_bytes()
         epoch = snapshot["epoch"]
         with self.write() as conn:
-            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch, data)"
-                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
-                                                           snapshot["vw_args"], now, epoch, data))
+            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch, data, model)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
+                                                              snapshot["vw_args"], now, epoch, data, loop.model))
             old = conn.execute(
-                f"DELETE FROM {loop.checkpoints} WHERE epoch < ? OR id IN (SELECT id FROM {loop.checkpoints}"
-                " WHERE epoch = ?"
-                " ORDER BY seq DESC, id DESC OFFSET ?) RETURNING file", (epoch, epoch, keep)).fetchall()
+                f"DELETE FROM {loop.checkpoints} WHERE model = ? AND (epoch < ? OR id IN (SELECT id FROM"
+                f" {loop.checkpoints} WHERE epoch = ? AND model = ? ORDER BY seq DESC, id DESC OFFSET ?))"
+                " RETURNING file",
+                (loop.model, epoch, epoch, loop.model, keep)).fetchall()
         return [r[0] for r in old]
 
     def latest_snapshot(self, models_dir: Path, loop: Loop = ARTWORK) -> dict | None:
         """The newest checkpoint (of the newest epoch, with the most events learned)."""
-        return self.query_one(f"SELECT seq, epoch, file, sha256, vw_args FROM {loop.checkpoints}"
-                              " ORDER BY epoch DESC, seq DESC, id DESC LIMIT 1")
+        return self.query_one(f"SELECT seq, epoch, file, sha256, vw_args FROM {loop.checkpoints} WHERE model = ?"
+                              " ORDER BY epoch DESC, seq DESC, id DESC LIMIT 1", (loop.model,))
 
     def learner_lease(self) -> LearnerLease:
         return AdvisoryLease(self.url)

@@ -563,7 +563,11 @@ CATALOG_UPLOAD_RESULT = record({
 # Experiments (artwork/experiments.py) ---------------------------------------------------------------
 
 EXPERIMENT_NAME = {**USER_ID, "description": "An experiment's name (" + ID_INVALID + ")."}
-ARM_POLICIES = ("bandit", "default", "uniform")  # experiments.POLICIES
+ARM_POLICIES = ("bandit", "default", "uniform", "candidate")  # experiments.POLICIES
+VW_ARGS = {"type": "string", "minLength": 1, "maxLength": 1000,
+           "description": "A candidate arm's Vowpal Wabbit arguments (with --cb_explore_adf; no options that read or "
+                          "write files, open sockets or print). Its model learns the whole log off-policy, every "
+                          "arm's decisions once each in the live model's order, and its arm draws from it."}
 
 EXPERIMENT_REQUEST = closed({
     "name": EXPERIMENT_NAME,
@@ -571,7 +575,9 @@ EXPERIMENT_REQUEST = closed({
         "name": {**USER_ID, "description": "The arm's name."},
         "policy": {"type": "string", "enum": list(ARM_POLICIES),
                    "description": "bandit: the live VW bandit; default: each title's default artwork; uniform: "
-                                  "each artwork with probability 1/K."},
+                                  "each artwork with probability 1/K; candidate: a model of the arm's own vw_args "
+                                  "learning off-policy from the whole log."},
+        "vw_args": VW_ARGS,
         "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000, "default": 1,
                   "description": "The arm's share of people, relative to the others' (normalized to sum 1)."},
     }, ("name", "policy")), "description": "2 to 10 arms with distinct names."},
@@ -582,7 +588,10 @@ EXPERIMENT_REQUEST = closed({
 }, ("name", "arms"), title="ExperimentRequest", examples=[{
     "name": "bandit-vs-default-2026-12", "control": "default",
     "arms": [{"name": "personalized", "policy": "bandit", "share": 0.5},
-             {"name": "default", "policy": "default", "share": 0.5}]}])
+             {"name": "default", "policy": "default", "share": 0.5}]}, {
+    "name": "epsilon-candidate-2026-12", "control": "live",
+    "arms": [{"name": "live", "policy": "bandit"},
+             {"name": "epsilon", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon 0.05 -q GA"}]}])
 
 STOP_EXPERIMENT_REQUEST = closed({
     "reason": {"type": "string", "minLength": 1, "maxLength": 300, "description": "Why (recorded with the stop)."},
@@ -606,7 +615,12 @@ ARM = {"type": "object", "required": ["name", "policy", "share", "control", "peo
            "control": {"type": "boolean"}, "people": COUNT, "decisions": COUNT, "clicks": COUNT,
            "click_rate": _NULLABLE_RATE, "click_rate_ci": INTERVAL, "quality_plays": COUNT,
            "quality_play_rate": _NULLABLE_RATE, "stopped": {"anyOf": [{"type": "null"}, ARM_STOP]},
-           "lift": LIFT, "quality_play_lift": LIFT},
+           "lift": LIFT, "quality_play_lift": LIFT, "vw_args": VW_ARGS,
+           "model": record({"learned": {"type": ["integer", "null"], "minimum": 0,
+                                        "description": "The learn-queue position its newest checkpoint includes "
+                                                       "(null before its first)."},
+                            "behind": {**COUNT, "description": "Queued events it has not learned yet."}},
+                           title="CandidateModel", description="A candidate arm's model: how far it has learned.")},
        "title": "ExperimentArm",
        "description": "One arm's results, the person as the unit; lift and quality_play_lift for every arm but "
                       "control."}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from .admin import Admin
+from .candidates import CandidateArmModels
 from .catalog import Catalog, image_urls
 from .checks import CONTEXT_KEYS, ID_PATTERN, MAX_TS, MIN_TS, OUTCOME_KINDS, check_id, check_number, is_event_id
 from .config import Settings
@@ -32,7 +33,8 @@ __all__ = ["CONTEXT_KEYS", "ID_PATTERN", "MAX_TS", "MIN_TS", "OUTCOME_KINDS", "A
 class Service:
     """Decisions, reward join and read-outs over one ``Storage`` and one ``Model``.
 
-    ``model`` is replaced when the learner (or a snapshot) brings a newer one, and ``on_final``
+    ``model`` is replaced when the learner (or a snapshot) brings a newer one (``candidates``
+    holds the models of an experiment's candidate arms), and ``on_final``
     by the learner, to wake up at once when an event's reward is final; the steps read both here.
     """
 
@@ -44,6 +46,8 @@ class Service:
         self.catalog = Catalog(store, settings.catalog_cache_seconds)
         self.on_final = lambda: None  # the learner replaces this to wake up at once
         self.experiments = Experiments(settings, store, clock)
+        #: The running experiment's candidate arms' models (candidates.py).
+        self.candidates = CandidateArmModels(settings, store)
         self.decisions = Decisions(self)
         self.outcomes = Outcomes(self)
         self.profiles = Profiles(self)

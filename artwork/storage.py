@@ -437,6 +437,21 @@ def m006_exp_experiments(db: sqlite_utils.Database) -> None:
     db.executescript(EXPERIMENT_SCHEMA.replace("DOUBLE PRECISION", "REAL"))
 
 
+#: Which model of its loop a checkpoint is (``Loop.model``): '' the loop's own, else a live
+#: experiment's candidate arm (``candidates.py``). The same statements on both backends.
+CHECKPOINT_MODEL_SCHEMA = """
+    ALTER TABLE checkpoints ADD COLUMN model TEXT NOT NULL DEFAULT '';
+    ALTER TABLE pz_checkpoints ADD COLUMN model TEXT NOT NULL DEFAULT '';
+"""
+
+
+@migrations()
+def m007_checkpoint_models(db: sqlite_utils.Database) -> None:
+    """Checkpoints say which of their loop's models they are: the loop's own, or an experiment's
+    candidate VW configuration learning from the same log."""
+    db.executescript(CHECKPOINT_MODEL_SCHEMA)
+
+
 #: The columns of one logged decision, in the order ``Storage.log_decisions`` takes each row's
 #: values (a tuple, built once per decision on the request path).
 DECISION_COLUMNS = ("event_id", "created_ts", "user_id", "title_id", "context", "features", "candidates", "pmf",
@@ -487,6 +502,10 @@ class Loop:
     #: PostgreSQL: final events not yet numbered, and the last number given (ARCHITECTURE.md).
     finalized: str
     queue_top: str
+    #: Which of the loop's models the checkpoint operations mean: '' is the loop's own, learned
+    #: with its epoch's VW arguments; an experiment's candidate arm (``candidates.py``) is another
+    #: model learned from the same learn queue, its checkpoints rows of the same table.
+    model: str = ""
 
 
 #: The artwork loop (select-artwork, clicks and plays).
@@ -719,7 +738,17 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def checkpoints(self, vw_args: str, epoch: int, loop: Loop = ARTWORK) -> list[dict]:
-        """The checkpoints made with ``vw_args`` in ``epoch``, newest first: {"seq", "file", "sha256"}."""
+        """The checkpoints of ``loop.model`` made with ``vw_args`` in ``epoch``, newest first:
+        {"seq", "file", "sha256"}. (Every checkpoint operation is of ``loop.model``'s checkpoints.)"""
+
+    @abc.abstractmethod
+    def checkpoint_models(self, loop: Loop = ARTWORK) -> list[str]:
+        """The models other than the loop's own that have checkpoints (``Loop.model``)."""
+
+    @abc.abstractmethod
+    def forget_checkpoints(self, loop: Loop) -> list[str]:
+        """Delete every checkpoint of ``loop.model`` (a candidate arm no longer learning); returns
+        their files (the caller deletes them from its disk)."""
 
     @abc.abstractmethod
     def publish_checkpoint(self, models_dir: Path, snapshot: dict, now: float, keep: int,
@@ -1130,17 +1159,28 @@ class SQLStorage(Storage):
 
     def checkpoints(self, vw_args: str, epoch: int, loop: Loop = ARTWORK) -> list[dict]:
         return self.query(f"SELECT seq, file, sha256 FROM {loop.checkpoints} WHERE vw_args = ? AND epoch = ?"
-                          " ORDER BY seq DESC, id DESC", (vw_args, epoch))
+                          " AND model = ? ORDER BY seq DESC, id DESC", (vw_args, epoch, loop.model))
+
+    def checkpoint_models(self, loop: Loop = ARTWORK) -> list[str]:
+        return [r["model"] for r in self.query(f"SELECT DISTINCT model FROM {loop.checkpoints} WHERE model != ''"
+                                               " ORDER BY model")]
+
+    def forget_checkpoints(self, loop: Loop) -> list[str]:
+        with self.write() as conn:
+            return [r[0] for r in conn.execute(f"DELETE FROM {loop.checkpoints} WHERE model = ? RETURNING file",
+                                               (loop.model,)).fetchall()]
 
     def all_checkpoints(self) -> list[dict]:
-        """Every recorded checkpoint, of every epoch, oldest first: {"epoch", "seq", "file", "sha256",
-        "vw_args"} (for ``artwork check`` and backups)."""
-        return self.query("SELECT epoch, seq, file, sha256, vw_args FROM checkpoints ORDER BY epoch, seq, id")
+        """Every recorded checkpoint of the artwork loop's own model, of every epoch, oldest
+        first: {"epoch", "seq", "file", "sha256", "vw_args"} (for ``artwork check`` and backups;
+        a candidate arm's model is relearned from the log instead)."""
+        return self.query("SELECT epoch, seq, file, sha256, vw_args FROM checkpoints WHERE model = ''"
+                          " ORDER BY epoch, seq, id")
 
     def forget_checkpoint(self, file: str) -> None:
         """Delete the checkpoint rows that name ``file`` (a backup whose copy of it could not be had)."""
         with self.write() as conn:
-            conn.execute("DELETE FROM checkpoints WHERE file = ?", (file,))
+            conn.execute("DELETE FROM checkpoints WHERE file = ? AND model = ''", (file,))
 
     def active_artwork_images(self) -> list[dict]:
         """Every active artwork with its image files: {"artwork_id", "size", "file"}, with size and
@@ -1729,12 +1769,13 @@ class Store(SQLStorage):
         rename), which is what serving processes on this host follow."""
         epoch = snapshot["epoch"]
         with self.write() as conn:
-            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
-                                                        snapshot["vw_args"], now, epoch))
+            conn.execute(f"INSERT INTO {loop.checkpoints} (seq, file, sha256, vw_args, created_ts, epoch, model)"
+                         " VALUES (?, ?, ?, ?, ?, ?, ?)", (snapshot["seq"], snapshot["file"], snapshot["sha256"],
+                                                           snapshot["vw_args"], now, epoch, loop.model))
             old = conn.execute(
-                f"SELECT id, file FROM {loop.checkpoints} WHERE epoch < ?1 OR id IN (SELECT id FROM {loop.checkpoints}"
-                " WHERE epoch = ?1 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2)", (epoch, keep)).fetchall()
+                f"SELECT id, file FROM {loop.checkpoints} WHERE model = ?3 AND (epoch < ?1 OR id IN (SELECT id FROM"
+                f" {loop.checkpoints} WHERE epoch = ?1 AND model = ?3 ORDER BY seq DESC, id DESC LIMIT -1 OFFSET ?2))",
+                (epoch, keep, loop.model)).fetchall()
             conn.executemany(f"DELETE FROM {loop.checkpoints} WHERE id = ?", [(r[0],) for r in old])
         write_atomically(Path(models_dir) / LATEST, json.dumps(snapshot).encode())
         return [r[1] for r in old]

@@ -177,6 +177,7 @@ def make_app(data_dir, test_database_url, clock):
             app.extensions["artwork.learner"].stop(checkpoint=False)
         if app.extensions["artwork.snapshots"] is not None:
             app.extensions["artwork.snapshots"].stop()
+        app.extensions["artwork"].candidates.stop()
         for name in ("artwork.personalizer.learner", "artwork.personalizer.snapshots"):
             if app.extensions[name] is not None:
                 app.extensions[name].stop(**({"checkpoint": False} if name.endswith("learner") else {}))
