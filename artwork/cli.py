@@ -645,6 +645,16 @@ def _or_fail(call):
         raise click.ClickException(exc.message) from None
 
 
+def _vw_args(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+    found = {}
+    for value in values:
+        name, sep, args = value.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{value!r}: NAME=VW_ARGS, the candidate arm's name then its arguments")
+        found[name] = args
+    return found
+
+
 def _arm(ctx, param, values: tuple[str, ...]) -> list[dict]:
     arms = []
     for value in values:
@@ -671,6 +681,10 @@ def _show(report: dict) -> None:
         if "lift" in arm:
             lift = arm["lift"]
             line += f"  lift {pct(lift['value'])} [{pct(lift['ci_low'])}, {pct(lift['ci_high'])}]"
+        if arm["policy"] == "candidate":
+            model = arm["model"]
+            learned = "nothing yet" if model["learned"] is None else f"up to event {model['learned']}"
+            line += f"\n    model: {arm['vw_args']}; learned {learned}, {model['behind']} queued events behind"
         if arm["stopped"]:
             stop = arm["stopped"]
             line += f"\n    STOPPED by {stop['stopped_by']}: {stop['reason']}"
@@ -681,14 +695,22 @@ def _show(report: dict) -> None:
 @data_dir_option
 @click.argument("name")
 @click.option("--arm", "arms", multiple=True, required=True, callback=_arm, metavar="NAME=POLICY[:SHARE]",
-              help="An arm: its name, its policy (bandit, default, uniform) and its share (default 1, relative to "
-                   "the others'). Repeat for each arm (2 to 10).")
+              help="An arm: its name, its policy (bandit, default, uniform, candidate) and its share (default 1, "
+                   "relative to the others'). Repeat for each arm (2 to 10).")
+@click.option("--vw-args", "vw_args", multiple=True, callback=_vw_args, metavar="NAME=VW_ARGS",
+              help="A candidate arm's Vowpal Wabbit arguments (with --cb_explore_adf): its model learns the whole "
+                   "log off-policy and its arm draws from it. Once per candidate arm.")
 @click.option("--control", default=None, help="The control arm (default: the first).")
 @click.option("--margin", "guardrail_margin", default=None, type=click.FloatRange(0, 1, max_open=True),
               help="Guardrail margin: an arm whose click rate is below control's by more than this share, by its "
                    "95% confidence sequence, is stopped (default 0.05).")
-def experiment_create(data_dir: Path, name: str, arms: list[dict], control: str | None, guardrail_margin):
+def experiment_create(data_dir: Path, name: str, arms: list[dict], vw_args: dict[str, str], control: str | None,
+                      guardrail_margin):
     """Define experiment NAME (it runs once started)."""
+    unknown = sorted(set(vw_args) - {arm["name"] for arm in arms})
+    if unknown:
+        raise click.BadParameter(f"--vw-args names no arm: {', '.join(unknown)}")
+    arms = [{**arm, "vw_args": vw_args[arm["name"]]} if arm["name"] in vw_args else arm for arm in arms]
     _, experiments = _experiments(data_dir)
     _show(_or_fail(lambda: experiments.create(name, arms, control, guardrail_margin)))
 
@@ -737,6 +759,7 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
 
     from artwork.simulations.experiment import offline_beside_live
 
+    from .candidates import CandidateArmModels
     from .catalog import Catalog
     from .learner import load_model
 
@@ -744,7 +767,8 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
     report = _or_fail(lambda: experiments.report(name))
     settings = settings_for(data_dir)
     model = load_model(store, settings.vw_args, data_paths(data_dir)["models"])
-    offline = offline_beside_live(store, model, settings.propensity_floor, report, Catalog(store, 60.0))
+    offline = offline_beside_live(store, model, settings.propensity_floor, report, Catalog(store, 60.0),
+                                  CandidateArmModels(settings, store))
     if as_json:
         click.echo(json.dumps({**report, "offline_beside_live": offline}, indent=2))
         return

@@ -102,6 +102,7 @@ def demo_experiment():
     report = svc.experiments.report(experiment["name"])
     kept = current_app.extensions.get("artwork.demo_offline")
     if kept is None or kept[0] != report["name"] or time.monotonic() - kept[1] > OFFLINE_KEEP_SECONDS:
-        offline = offline_beside_live(svc.store, svc.model, svc.settings.propensity_floor, report, svc.catalog)
+        offline = offline_beside_live(svc.store, svc.model, svc.settings.propensity_floor, report, svc.catalog,
+                                      svc.candidates)
         kept = current_app.extensions["artwork.demo_offline"] = (report["name"], time.monotonic(), offline)
     return jsonify({"experiment": report, "offline_beside_live": kept[2]})

@@ -28,6 +28,7 @@ import numpy as np
 from artwork.catalog import data_paths, default_index
 from artwork.config import load_settings
 from artwork.demo_catalog import demo_titles
+from artwork.experiments import MODEL_POLICIES
 from artwork.learner import Learner
 from artwork.policy import Model, floor_pmf
 from artwork.service import Service
@@ -48,12 +49,14 @@ WORLD_PEOPLE = 1000
 LEARN_EVERY = 10
 
 
-def offline_beside_live(store, model: Model, floor: float, results: dict, catalog) -> list[dict]:
+def offline_beside_live(store, model: Model, floor: float, results: dict, catalog, candidates=None) -> list[dict]:
     """For each arm: its live click rate (with the always-valid interval) and the SNIPS estimate
     of its policy on the log of the other arms, with its 95% interval and diagnostics. The
     ``support`` is the share of the arm's probability mass on artwork the log could have shown
     (logged probability > 0), averaged over decisions: below 1 the log does not cover the
-    policy and the estimate speaks only of the part it covers."""
+    policy and the estimate speaks only of the part it covers. A candidate arm's policy is its
+    model now (``candidates``: the service's ``CandidateArmModels``), while the experiment runs
+    (after that its model is deleted, and its estimate is null)."""
     decisions = store.experiment_decisions(results["name"])
     defaults = {t["id"]: t["artwork"][default_index(t["artwork"])]["id"] for t in catalog.titles()}
     out = []
@@ -63,12 +66,16 @@ def offline_beside_live(store, model: Model, floor: float, results: dict, catalo
                 "offline_estimator": "snips", "offline_value": None, "offline_ci_low": None, "offline_ci_high": None,
                 "offline_decisions": 0, "support": None, "effective_sample_size": None}
         rows = [d for d in decisions if d["served_arm"] != arm["name"]]
-        if rows:
+        arm_model = model
+        if arm["policy"] == "candidate":
+            serving = candidates is not None and results["state"] == "running" and not arm["stopped"]
+            arm_model = candidates.get(results["name"], arm) if serving else None
+        if rows and arm_model is not None:
             width = max(len(d["pmf"]) for d in rows)
             target = np.zeros((len(rows), width))
             logging = np.zeros((len(rows), width))
             for i, d in enumerate(rows):
-                target[i, :len(d["pmf"])] = _policy_pmf(arm["policy"], d, model, floor, defaults)
+                target[i, :len(d["pmf"])] = _policy_pmf(arm["policy"], d, arm_model, floor, defaults)
                 logging[i, :len(d["pmf"])] = d["pmf"]
             estimate = SNIPS(n_bootstrap=0).estimate(
                 np.array([float(d["clicked"]) for d in rows]), np.array([d["chosen_index"] for d in rows]),
@@ -81,10 +88,11 @@ def offline_beside_live(store, model: Model, floor: float, results: dict, catalo
 
 
 def _policy_pmf(policy: str, decision: dict, model: Model, floor: float, defaults: dict) -> list[float]:
-    """The arm policy's probabilities over a logged decision's candidates: the bandit's as it is
-    now (floored, as it would draw), the default artwork's, or uniform."""
+    """The arm policy's probabilities over a logged decision's candidates: the bandit's (or a
+    candidate arm's model's) as it is now (floored, as it would draw), the default artwork's, or
+    uniform."""
     candidates = decision["candidates"]
-    if policy == "bandit":
+    if policy in MODEL_POLICIES:
         return floor_pmf(model.predict(decision["features"])[0], floor)
     if policy == "uniform":
         return [1.0 / len(candidates)] * len(candidates)
@@ -138,7 +146,8 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
         learner.guardrail.check(force=True)
         store.flush()
         results = service.experiments.report(name)
-        offline = offline_beside_live(store, service.model, settings.propensity_floor, results, service.catalog)
+        offline = offline_beside_live(store, service.model, settings.propensity_floor, results, service.catalog,
+                                      service.candidates)
     finally:
         model.close()
         store.close()
