@@ -177,6 +177,8 @@ class CandidateArmModels:
         the others' newer snapshots."""
         wanted = candidate_arms(running)
         for key in [key for key in self._held if key not in wanted]:
+            if self._held[key].follower is not None:  # this host's copies of its snapshots (PostgreSQL)
+                shutil.rmtree(candidate_folder(self.models_dir, key) / "cache", ignore_errors=True)
             self.drop(key)
         for held in list(self._held.values()):
             if held.follower is not None:

@@ -683,8 +683,13 @@ def _show(report: dict) -> None:
             line += f"  lift {pct(lift['value'])} [{pct(lift['ci_low'])}, {pct(lift['ci_high'])}]"
         if arm["policy"] == "candidate":
             model = arm["model"]
-            learned = "nothing yet" if model["learned"] is None else f"up to event {model['learned']}"
-            line += f"\n    model: {arm['vw_args']}; learned {learned}, {model['behind']} queued events behind"
+            if model is None and report["state"] == "draft":
+                line += f"\n    model: {arm['vw_args']} (learns the whole log once the experiment starts)"
+            elif model is None:
+                line += f"\n    model: {arm['vw_args']} (deleted: the arm no longer serves)"
+            else:
+                learned = "nothing yet" if model["learned"] is None else f"up to event {model['learned']}"
+                line += f"\n    model: {arm['vw_args']}; learned {learned}, {model['behind']} queued events behind"
         if arm["stopped"]:
             stop = arm["stopped"]
             line += f"\n    STOPPED by {stop['stopped_by']}: {stop['reason']}"

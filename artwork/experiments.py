@@ -219,9 +219,10 @@ def experiment_results(store: Storage, settings: Settings, experiment: dict) -> 
                 "clicks": clicks.events, "click_rate": clicks.value,
                 "click_rate_ci": _interval(stats.rate_interval(clicks)), "quality_plays": plays.events,
                 "quality_play_rate": plays.value, "stopped": stops.get(arm["name"])}
-        if arm["policy"] == "candidate":
+        if arm["policy"] == "candidate":  # how far its model has learned, while it has one
+            serving = experiment["state"] == "running" and arm["name"] not in stops
             view["model"] = candidate_progress(store, data_paths(settings.data_dir)["models"], experiment["name"],
-                                               arm["name"])
+                                               arm["name"]) if serving else None
         if arm["name"] != control:
             view["lift"] = _lift_view(stats.lift(clicks, rates[control][0]))
             view["quality_play_lift"] = _lift_view(stats.lift(plays, rates[control][1]))

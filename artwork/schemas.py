@@ -616,11 +616,14 @@ ARM = {"type": "object", "required": ["name", "policy", "share", "control", "peo
            "click_rate": _NULLABLE_RATE, "click_rate_ci": INTERVAL, "quality_plays": COUNT,
            "quality_play_rate": _NULLABLE_RATE, "stopped": {"anyOf": [{"type": "null"}, ARM_STOP]},
            "lift": LIFT, "quality_play_lift": LIFT, "vw_args": VW_ARGS,
-           "model": record({"learned": {"type": ["integer", "null"], "minimum": 0,
-                                        "description": "The learn-queue position its newest checkpoint includes "
-                                                       "(null before its first)."},
-                            "behind": {**COUNT, "description": "Queued events it has not learned yet."}},
-                           title="CandidateModel", description="A candidate arm's model: how far it has learned.")},
+           "model": {"anyOf": [{"type": "null"}, record(
+               {"learned": {"type": ["integer", "null"], "minimum": 0,
+                            "description": "The learn-queue position its newest checkpoint includes (null before "
+                                           "its first)."},
+                "behind": {**COUNT, "description": "Queued events it has not learned yet."}},
+               title="CandidateModel", description="A candidate arm's model while it serves: how far it has learned "
+                                                   "(null before the experiment starts, and once it or the arm "
+                                                   "stopped: its model is then deleted).")]}},
        "title": "ExperimentArm",
        "description": "One arm's results, the person as the unit; lift and quality_play_lift for every arm but "
                       "control."}

@@ -76,6 +76,13 @@ function render(data) {
         h("b", { class: "arm-rate" }, rate(arm.click_rate)),
         ` [${rate(arm.click_rate_ci.ci_low)}, ${rate(arm.click_rate_ci.ci_high)}]`),
     );
+    if (arm.policy === "candidate") {
+      const model = arm.model;
+      row.append(h("p", { class: "small muted arm-model" }, h("code", {}, arm.vw_args), " \u00b7 ",
+        !model ? (experiment.state === "draft" ? "learns the whole log once started" : "model deleted")
+          : model.learned === null ? `catching up: ${formatInt(model.behind)} events to learn`
+            : `learned the log up to event ${formatInt(model.learned)}${model.behind ? `, ${formatInt(model.behind)} behind` : ""}`));
+    }
     if (arm.lift) {
       row.append(
         h("p", { class: "small" }, "Lift over control ", h("b", { class: "arm-lift" }, pct(arm.lift.value)),

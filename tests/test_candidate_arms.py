@@ -191,6 +191,7 @@ def test_when_the_experiment_stops_the_candidates_checkpoints_and_files_are_dele
     assert not candidate_folder(models, KEY).exists()
     assert KEY not in service.candidates._held
     assert service.store.all_checkpoints()  # the live model's are untouched
+    assert service.experiments.report("e1")["arms"][1]["model"] is None
 
 
 def test_a_serving_process_follows_the_candidates_snapshots(make_app, clock):
@@ -247,3 +248,32 @@ def test_a_candidate_arm_runs_on_serve_workers_with_the_learner_process(template
         # clicks are final at once: the learner process learns them, the workers follow its snapshots
         assert len(set(versions)) > 3 and max(versions) > 200, (tmp_path / "serve.log").read_text()[-2000:]
         assert report["arms"][1]["model"]["learned"] > 0
+
+
+@pytest.mark.sqlite_only
+def test_the_cli_creates_a_candidate_arm_and_reports_its_model(runner, make_app, clock, data_dir):
+    from artwork.cli import cli
+
+    where = ["--data-dir", str(data_dir)]
+    r = runner.invoke(cli, ["experiment", "create", "e1", "--arm", "live=bandit", "--arm", "challenger=candidate",
+                            "--vw-args", f"challenger={CANDIDATE}", *where])
+    assert r.exit_code == 0, r.output
+    assert "challenger       candidate" in r.output and f"model: {CANDIDATE} (learns the whole log once" in r.output
+    r = runner.invoke(cli, ["experiment", "create", "e2", "--arm", "live=bandit", "--arm", "c=candidate",
+                            "--vw-args", "c=--cb_explore_adf --final_regressor /tmp/x", *where])
+    assert r.exit_code == 1 and "may not use --final_regressor" in r.output
+    r = runner.invoke(cli, ["experiment", "create", "e3", "--arm", "live=bandit", "--arm", "c=uniform",
+                            "--vw-args", f"d={CANDIDATE}", *where])
+    assert r.exit_code == 2 and "--vw-args names no arm: d" in r.output
+    assert runner.invoke(cli, ["experiment", "start", "e1", *where]).exit_code == 0
+    app = make_app(CHECKPOINT_EVERY_EVENTS=1)
+    traffic(app.extensions["artwork"], clock, 20, "p")
+    app.extensions["artwork.learner"].run_once()
+    r = runner.invoke(cli, ["experiment", "report", "e1", *where])
+    assert r.exit_code == 0 and "learned up to event 40, 0 queued events behind" in r.output, r.output
+    r = runner.invoke(cli, ["experiment", "report", "e1", "--json", *where])
+    offline = {row["arm"]: row for row in json.loads(r.output)["offline_beside_live"]}
+    assert offline["challenger"]["offline_decisions"] > 0 and offline["challenger"]["offline_value"] is not None
+    assert runner.invoke(cli, ["experiment", "stop", "e1", *where]).exit_code == 0
+    r = runner.invoke(cli, ["experiment", "report", "e1", *where])
+    assert "(deleted: the arm no longer serves)" in r.output

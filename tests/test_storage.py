@@ -20,7 +20,7 @@ def test_wal_mode_and_migrations_are_applied_once(tmp_path):
     assert db.journal_mode == "wal"
     assert [m.name for m in migrations.applied(db)] == ["m001_initial", "m002_dismiss_outcome", "m003_model_epochs",
                                                       "m004_no_index_on_decisions_by_person", "m005_pz_personalizer",
-                                                      "m006_exp_experiments"]
+                                                      "m006_exp_experiments", "m007_checkpoint_models"]
     assert "impressions_user" not in {i.name for i in db["impressions"].indexes}
     assert {"titles", "artworks", "artwork_images", "users", "views", "ratings", "impressions", "outcomes",
             "learn_queue", "checkpoints"} <= set(db.table_names())
