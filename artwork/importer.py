@@ -28,8 +28,9 @@ is fine); ``file`` is a path relative to the images folder, with ``/`` between f
 ``year``, ``synopsis`` and ``cast`` may be left out (or null); every other key shown is
 required, and keys not shown are refused so a typo cannot go unnoticed. An artwork may say
 ``"default": true``: the title's default artwork, which an experiment's fixed control arm shows
-(at most one per title; with none marked, the first artwork is the default). CSV manifests
-cannot mark one yet.
+(at most one per title; with none marked, the first artwork is the default). In a CSV
+manifest the optional column ``default`` says it: ``true`` on that artwork's row (``false`` or
+empty on the others).
 
 **CSV** (``.csv``), one row per artwork, with a header row::
 
@@ -83,7 +84,9 @@ YEARS = range(rules.YEARS[0], rules.YEARS[1] + 1)
 
 CSV_REQUIRED = ("title_id", "title_name", "genres", "artwork_id", "file", "theme", "tone",
                 "subject", "cast")
-CSV_OPTIONAL = ("year", "synopsis")
+CSV_OPTIONAL = ("year", "synopsis", "default")
+#: What the CSV column ``default`` may say.
+CSV_BOOLEANS = {"true": True, "false": False, "": False}
 
 _TITLE_KEYS = {"id": True, "name": True, "genres": True, "artwork": True, "year": False,
                "synopsis": False}
@@ -239,11 +242,16 @@ def _read_csv(text: str, path: Path) -> list[dict]:
                         raise ManifestError(
                             f"{path}: line {line}: column {key} of title {tid!r} is {value!r} "
                             f"but line {earlier} says {known[key]!r}; title fields must agree")
+            marked = row.get("default", "").lower()
+            if marked not in CSV_BOOLEANS:
+                raise ManifestError(f"{path}: line {line}: column default must be true, false or empty, "
+                                    f"not {row['default']!r}")
             titles[tid]["artwork"].append({
                 "id": row["artwork_id"],
                 "file": row["file"],
                 "tags": {"theme": row["theme"], "tone": row["tone"], "subject": row["subject"],
                          "cast": _split(row["cast"])},
+                **({"default": True} if CSV_BOOLEANS[marked] else {}),
             })
     except csv.Error as e:
         raise ManifestError(f"{path}: line {reader.line_num}: {e}") from e

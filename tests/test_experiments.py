@@ -262,7 +262,7 @@ def test_a_manifest_marks_a_titles_default_artwork_once_and_the_default_arm_show
     from PIL import Image
 
     from artwork.catalog import default_index
-    from artwork.importer import prepare_import, read_manifest
+    from artwork.importer import ManifestError, prepare_import, read_manifest
 
     for name in ("a.png", "b.png"):
         Image.new("RGB", (320, 180), (200, 60, 40)).save(tmp_path / name)
@@ -279,6 +279,16 @@ def test_a_manifest_marks_a_titles_default_artwork_once_and_the_default_arm_show
     manifest.write_text(json.dumps({"titles": [{"id": "n1", "name": "N", "genres": ["drama"], "artwork": both}]}))
     prepared, problems = prepare_import(read_manifest(manifest), tmp_path)
     assert prepared == [] and "marks 2 artworks as its default" in problems[0]
+    # a CSV manifest marks it in its optional column "default"
+    header = "title_id,title_name,genres,artwork_id,file,theme,tone,subject,cast,default\n"
+    csv_manifest = tmp_path / "catalog.csv"
+    csv_manifest.write_text(header + "n1,N,drama,n1-a,a.png,drama,dark,scene,,\n"
+                                     "n1,N,drama,n1-b,b.png,drama,warm,close-up,,TRUE\n")
+    (title,), problems = prepare_import(read_manifest(csv_manifest), tmp_path)
+    assert problems == [] and default_index(title.title["artwork"]) == 1
+    csv_manifest.write_text(header + "n1,N,drama,n1-a,a.png,drama,dark,scene,,yes\n")
+    with pytest.raises(ManifestError, match="line 2: column default must be true, false or empty, not 'yes'"):
+        read_manifest(csv_manifest)
 
 
 @pytest.mark.sqlite_only
