@@ -165,6 +165,13 @@ class CandidateArmModels:
                     self._held[key] = held
         return held.model
 
+    def progress(self, experiment: str, arm: dict) -> dict:
+        """How far the model candidate ``arm`` draws with here has learned: {"learned": the last
+        learn-queue position it includes, "behind": how many queued events it has not learned}."""
+        model = self.get(experiment, arm)
+        behind, _ = self.store.learn_queue_after(model.seq)
+        return {"learned": model.seq, "behind": behind}
+
     def put(self, key: str, model: Model) -> None:
         """The learner in this process now learns ``model`` for candidate ``key``."""
         self._held[key] = _Held(model, None)

@@ -628,11 +628,12 @@ def experiment():
 
 def _experiments(data_dir: Path):
     """The data directory's store and its ``Experiments``."""
+    from .candidates import CandidateArmModels
     from .experiments import Experiments
 
     settings = settings_for(data_dir)
     store = open_store_or_fail(settings)
-    return store, Experiments(settings, store)
+    return store, Experiments(settings, store, candidates=CandidateArmModels(settings, store))
 
 
 def _or_fail(call):
@@ -688,8 +689,8 @@ def _show(report: dict) -> None:
             elif model is None:
                 line += f"\n    model: {arm['vw_args']} (deleted: the arm no longer serves)"
             else:
-                learned = "nothing yet" if model["learned"] is None else f"up to event {model['learned']}"
-                line += f"\n    model: {arm['vw_args']}; learned {learned}, {model['behind']} queued events behind"
+                line += (f"\n    model: {arm['vw_args']}; learned up to event {model['learned']}, {model['behind']} "
+                         "queued events behind")
         if arm["stopped"]:
             stop = arm["stopped"]
             line += f"\n    STOPPED by {stop['stopped_by']}: {stop['reason']}"
@@ -764,7 +765,6 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
 
     from artwork.simulations.experiment import offline_beside_live
 
-    from .candidates import CandidateArmModels
     from .catalog import Catalog
     from .learner import load_model
 
@@ -773,7 +773,7 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
     settings = settings_for(data_dir)
     model = load_model(store, settings.vw_args, data_paths(data_dir)["models"])
     offline = offline_beside_live(store, model, settings.propensity_floor, report, Catalog(store, 60.0),
-                                  CandidateArmModels(settings, store))
+                                  experiments.candidates)
     if as_json:
         click.echo(json.dumps({**report, "offline_beside_live": offline}, indent=2))
         return

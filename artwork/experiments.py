@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import experiment_stats as stats
-from .catalog import data_paths, default_index
+from .catalog import default_index
 from .checks import check_id
 from .errors import ServiceError, bad_request, not_found
 from .policy import check_vw_args, floor_pmf
@@ -149,20 +149,6 @@ def candidate_arms(experiment: dict | None) -> dict[str, dict]:
             if arm["policy"] == "candidate" and arm["name"] not in stopped}
 
 
-def candidate_progress(store: Storage, models_dir: Path, experiment: str, arm: str) -> dict:
-    """How far a candidate arm's model has learned the log, by its newest published checkpoint:
-    {"learned": the queue position it includes (None before its first), "behind": how many
-    queued events it has not learned}."""
-    key = candidate_key(experiment, arm)
-    snapshot = store.latest_snapshot(candidate_folder(models_dir, key), loop=candidate_loop(key))
-    epoch = store.current_epoch()
-    if snapshot is not None and snapshot["epoch"] != epoch["epoch"]:
-        snapshot = None  # an earlier epoch's: being rebuilt
-    learned = snapshot["seq"] if snapshot is not None else None
-    behind, _ = store.learn_queue_after(epoch["start_seq"] if learned is None else learned)
-    return {"learned": learned, "behind": behind}
-
-
 def arm_pmf(policy: str, model: Model, lines: list[str], artwork: list[dict], floor: float
             ) -> tuple[list[float], int]:
     """The distribution an arm of ``policy`` draws a title's artwork from (candidates in catalog
@@ -193,13 +179,15 @@ def _lift_view(found: stats.Lift) -> dict:
             "fixed_ci_high": found.fixed[1] if found.fixed else None}
 
 
-def experiment_results(store: Storage, settings: Settings, experiment: dict) -> dict:
+def experiment_results(store: Storage, settings: Settings, experiment: dict, candidates=None) -> dict:
     """An experiment with its results: per arm ``people``, ``decisions``, ``clicks``,
     ``click_rate`` (with its always-valid interval), ``quality_plays``, ``quality_play_rate``,
     whether the arm was stopped, and for every arm but control the ``lift`` of its click rate
     (and ``quality_play_lift``) over control's: ``value``, ``ci_low``/``ci_high`` (the confidence
     sequence, safe to read at any time) and ``fixed_ci_low``/``fixed_ci_high`` (the fixed-horizon
-    delta-method interval, valid only at a horizon chosen up front)."""
+    delta-method interval, valid only at a horizon chosen up front). A candidate arm says how far
+    its model has learned (``model``, by ``candidates``, the service's ``CandidateArmModels``),
+    while it serves."""
     definition = experiment["definition"]
     people: dict[str, list[tuple[int, int, int]]] = {arm["name"]: [] for arm in definition["arms"]}
     for row in store.experiment_people(experiment["name"], settings.quality_play_seconds):
@@ -220,9 +208,8 @@ def experiment_results(store: Storage, settings: Settings, experiment: dict) -> 
                 "click_rate_ci": _interval(stats.rate_interval(clicks)), "quality_plays": plays.events,
                 "quality_play_rate": plays.value, "stopped": stops.get(arm["name"])}
         if arm["policy"] == "candidate":  # how far its model has learned, while it has one
-            serving = experiment["state"] == "running" and arm["name"] not in stops
-            view["model"] = candidate_progress(store, data_paths(settings.data_dir)["models"], experiment["name"],
-                                               arm["name"]) if serving else None
+            serving = experiment["state"] == "running" and arm["name"] not in stops and candidates is not None
+            view["model"] = candidates.progress(experiment["name"], arm) if serving else None
         if arm["name"] != control:
             view["lift"] = _lift_view(stats.lift(clicks, rates[control][0]))
             view["quality_play_lift"] = _lift_view(stats.lift(plays, rates[control][1]))
@@ -282,10 +269,12 @@ class Experiments:
     """A service's experiments: the running one (kept ``CACHE_SECONDS``) for the decision path,
     and the admin operations (create, start, stop, list, report) for the API and the CLI."""
 
-    def __init__(self, settings: Settings, store: Storage, clock=time.time):
+    def __init__(self, settings: Settings, store: Storage, clock=time.time, candidates=None):
+        """``candidates``: the service's ``CandidateArmModels``, for what reports say of candidate arms."""
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.candidates = candidates
         self._lock = threading.Lock()
         self._cached: tuple[float, dict | None] = (float("-inf"), None)
 
@@ -369,4 +358,4 @@ class Experiments:
 
     def report(self, name) -> dict:
         """The experiment with its results (``experiment_results``)."""
-        return experiment_results(self.store, self.settings, self._get(name))
+        return experiment_results(self.store, self.settings, self._get(name), self.candidates)

@@ -617,9 +617,9 @@ ARM = {"type": "object", "required": ["name", "policy", "share", "control", "peo
            "quality_play_rate": _NULLABLE_RATE, "stopped": {"anyOf": [{"type": "null"}, ARM_STOP]},
            "lift": LIFT, "quality_play_lift": LIFT, "vw_args": VW_ARGS,
            "model": {"anyOf": [{"type": "null"}, record(
-               {"learned": {"type": ["integer", "null"], "minimum": 0,
-                            "description": "The learn-queue position its newest checkpoint includes (null before "
-                                           "its first)."},
+               {"learned": {**COUNT, "description": "The last learn-queue position the model includes (the "
+                                                    "serving process's model: with serve --workers, its newest "
+                                                    "snapshot)."},
                 "behind": {**COUNT, "description": "Queued events it has not learned yet."}},
                title="CandidateModel", description="A candidate arm's model while it serves: how far it has learned "
                                                    "(null before the experiment starts, and once it or the arm "

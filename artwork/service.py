@@ -45,9 +45,9 @@ class Service:
         self.clock = clock
         self.catalog = Catalog(store, settings.catalog_cache_seconds)
         self.on_final = lambda: None  # the learner replaces this to wake up at once
-        self.experiments = Experiments(settings, store, clock)
         #: The running experiment's candidate arms' models (candidates.py).
         self.candidates = CandidateArmModels(settings, store)
+        self.experiments = Experiments(settings, store, clock, self.candidates)
         self.decisions = Decisions(self)
         self.outcomes = Outcomes(self)
         self.profiles = Profiles(self)

@@ -80,8 +80,7 @@ function render(data) {
       const model = arm.model;
       row.append(h("p", { class: "small muted arm-model" }, h("code", {}, arm.vw_args), " \u00b7 ",
         !model ? (experiment.state === "draft" ? "learns the whole log once started" : "model deleted")
-          : model.learned === null ? `catching up: ${formatInt(model.behind)} events to learn`
-            : `learned the log up to event ${formatInt(model.learned)}${model.behind ? `, ${formatInt(model.behind)} behind` : ""}`));
+          : `learned the log up to event ${formatInt(model.learned)}${model.behind ? `, ${formatInt(model.behind)} behind` : ""}`));
     }
     if (arm.lift) {
       row.append(
