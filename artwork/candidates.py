@@ -172,6 +172,10 @@ class CandidateArmModels:
         behind, _ = self.store.learn_queue_after(model.seq)
         return {"learned": model.seq, "behind": behind}
 
+    def models(self) -> dict[str, Model]:
+        """The candidates' models this process holds now: {key: model} (for /metrics)."""
+        return {key: held.model for key, held in list(self._held.items())}
+
     def put(self, key: str, model: Model) -> None:
         """The learner in this process now learns ``model`` for candidate ``key``."""
         self._held[key] = _Held(model, None)

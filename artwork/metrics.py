@@ -90,8 +90,9 @@ def set_leader(learner) -> None:
 
 
 class StateCollector:
-    """Scrape-time gauges of one app: its model's version and age, the learner's lag, and (where
-    the learner runs in this process) its leadership."""
+    """Scrape-time gauges of one app: its model's version and age, the learner's lag, the
+    candidate arms' models (their place in the log and lag), and (where the learner runs in this
+    process) its leadership."""
 
     def __init__(self, service, learner=None):
         self.service = service
@@ -110,6 +111,18 @@ class StateCollector:
                      lag["events"])
         yield _gauge("artwork_learner_lag_seconds", "Age of the oldest of those events (seconds; 0 if none).",
                      lag["seconds"])
+        seq = GaugeMetricFamily("artwork_candidate_model_seq", "Events learned by the model of a running "
+                                "experiment's candidate arm that this process draws its artwork with.",
+                                labels=["experiment", "arm"])
+        lag_events = GaugeMetricFamily("artwork_candidate_lag_events", "Events whose reward is final but that "
+                                       "candidate's model has not learned (a new candidate catches up on the log).",
+                                       labels=["experiment", "arm"])
+        for key, candidate in self.service.candidates.models().items():
+            experiment, arm = key.split("/", 1)
+            seq.add_metric([experiment, arm], float(candidate.seq))
+            lag_events.add_metric([experiment, arm], float(self.service.store.learn_queue_after(candidate.seq)[0]))
+        yield seq
+        yield lag_events
         if not multiprocess_dir():  # else the learner process's LEADER files answer
             yield _gauge("artwork_learner_leader", LEADER_HELP, 1.0 if is_leader(self.learner) else 0.0)
 

@@ -84,6 +84,27 @@ def test_model_version_lag_and_leadership_are_read_when_scraped(client, service,
     assert 0 <= value(learned, "artwork_model_age_seconds") < 60  # it has just learned
 
 
+def test_a_candidate_arms_model_and_lag_are_read_when_scraped(client, service, learner, clock):
+    service.experiments.create("e1", [{"name": "live", "policy": "bandit"}, {
+        "name": "eps", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon 0.1"}])
+    service.experiments.start("e1")
+    arms = set()
+    for i in range(10):
+        decision = client.post("/api/v1/select-artwork", json={"user_id": f"s{i}", "title_id": "t01"}).get_json()
+        client.post(f"/api/v1/events/{decision['decisions'][0]['event_id']}/click")
+        arms.add(decision["experiment"]["served_arm"])
+    assert arms == {"live", "eps"}
+    key = (("arm", "eps"), ("experiment", "e1"))
+    waiting = scrape(client)  # the candidate people's decisions loaded its model; it has learned nothing
+    assert waiting[("artwork_candidate_model_seq", key)] == 0
+    assert waiting[("artwork_candidate_lag_events", key)] == 10
+    clock.advance(2)
+    learner.run_once()
+    learned = scrape(client)
+    assert learned[("artwork_candidate_model_seq", key)] == 10
+    assert learned[("artwork_candidate_lag_events", key)] == 0
+
+
 def test_leadership_is_the_learners_own_word_where_it_has_one(client, learner):
     learner.is_leader = False  # an elected learner standing by
     assert value(scrape(client), "artwork_learner_leader") == 0
