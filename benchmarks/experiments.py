@@ -21,12 +21,15 @@ whole experiments through the service (``artwork experiment simulate``'s code) w
   candidate's weights equalled the live model's at the end of every run; (b) a worse candidate
   (``WORSE_CANDIDATE``: nearly uniform), ``--worse-runs`` experiments of ``--worse-visitors``:
   the world's true lift up to the stop (or the end), the share stopped and the median visitors
-  to the stop.
+  to the stop; (c) the live arguments as a candidate against a deliberately weak live bandit
+  (``WEAK_LIVE``), ``--better-runs`` experiments of ``--worse-visitors``: the true lift and the
+  share whose confidence sequence shows the lift (lies above 0) at the end.
 - Decision cost: in-process ``select_artwork`` (one title, a durable SQLite store) without an
   experiment, and with one running, beside each other in the same run (best of 3 rounds).
 
 Run: .venv/bin/python -m benchmarks.experiments [--experiments 2000] [--service-runs 16]
-     .venv/bin/python -m benchmarks.experiments --candidates-only [--candidate-runs 40] [--worse-runs 16]
+     .venv/bin/python -m benchmarks.experiments --candidates-only [--candidate-runs 40] [--worse-runs 16] \\
+         [--better-runs 8]
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from artwork.simulations.experiment import PersonLevelWorld, lift_of, run_experi
 LOOK_EVERY = 250
 #: A candidate that explores 90% of the time: nearly uniform, so worse than the live bandit.
 WORSE_CANDIDATE = "--cb_explore_adf --epsilon 0.9"
+#: A deliberately weak live bandit for the better candidate (the live arguments) to beat.
+WEAK_LIVE = WORSE_CANDIDATE
 
 
 def coverage(world: PersonLevelWorld, n: int) -> tuple[float, float]:
@@ -87,10 +92,11 @@ def guardrail(world: PersonLevelWorld, n: int, factor: float) -> dict:
             "median_people": float(np.median(people)) if people else None}
 
 
-def _simulated(candidate: str, seed: int, visitors: int, keep_weights: bool = False) -> dict:
+def _simulated(candidate: str, seed: int, visitors: int, keep_weights: bool = False,
+               live_vw_args: str | None = None) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         return run_experiment(folder, visitors=visitors, seed=seed, candidate=candidate, look_every=LOOK_EVERY,
-                              keep_weights=keep_weights)
+                              keep_weights=keep_weights, live_vw_args=live_vw_args)
 
 
 def candidate_a_and_a(runs: int, visitors: int) -> dict:
@@ -127,6 +133,19 @@ def worse_candidate(runs: int, visitors: int) -> dict:
             "p90_visitors": float(np.percentile(stops, 90)) if stops else None}
 
 
+def better_candidate(runs: int, visitors: int) -> dict:
+    """The live arguments as a candidate against a ``WEAK_LIVE`` live bandit: the true lift at the
+    end, and the share of runs whose confidence sequence lies above 0 at the end."""
+    true, shown = [], 0
+    for seed in range(runs):
+        lift = _simulated(DEFAULT_VW_ARGS, seed, visitors, live_vw_args=WEAK_LIVE)["lift"]
+        true.append(lift["true"])
+        shown += lift["ci_low"] is not None and lift["ci_low"] > 0
+        print(f"  better candidate seed {seed}: lift {_pct(lift['value'])} CS [{_pct(lift['ci_low'])}, "
+              f"{_pct(lift['ci_high'])}], true {_pct(lift['true'])}", flush=True)
+    return {"median_true_lift": float(np.median(true)), "min_true_lift": float(np.min(true)), "shown": shown / runs}
+
+
 def _pct(value) -> str:
     return "n/a" if value is None else f"{value:+.1%}"
 
@@ -141,7 +160,12 @@ def candidates(args) -> None:
     print(f"candidate `{WORSE_CANDIDATE}`, {args.worse_runs} experiments of {args.worse_visitors} visitors: true lift "
           f"before the stop median {_pct(found['median_true_lift'])} (highest {_pct(found['max_true_lift'])}); "
           f"stopped {found['stopped']:.1%}, median after {found['median_visitors']} visitors (90th percentile "
-          f"{found['p90_visitors']})")
+          f"{found['p90_visitors']})", flush=True)
+    found = better_candidate(args.better_runs, args.worse_visitors)
+    print(f"candidate = the live arguments against a live bandit of `{WEAK_LIVE}`, {args.better_runs} experiments "
+          f"of {args.worse_visitors} visitors: true lift median {_pct(found['median_true_lift'])} (lowest "
+          f"{_pct(found['min_true_lift'])}); the confidence sequence shows it (above 0) at the end in "
+          f"{found['shown']:.1%}")
 
 
 def decision_cost(decisions: int = 1000, rounds: int = 4) -> dict:
@@ -186,6 +210,7 @@ def main() -> None:
     parser.add_argument("--candidate-visitors", type=int, default=2000)
     parser.add_argument("--worse-runs", type=int, default=16)
     parser.add_argument("--worse-visitors", type=int, default=4000)
+    parser.add_argument("--better-runs", type=int, default=8)
     args = parser.parse_args()
     if args.candidates_only:
         candidates(args)

@@ -146,13 +146,15 @@ def served_arms(experiment: dict) -> dict[str, dict]:
 
 def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_seed: int = 0,
                    world_people: int = WORLD_PEOPLE, batched: bool = True, candidate: str | None = None,
-                   look_every: int | None = None, keep_weights: bool = False) -> dict:
+                   look_every: int | None = None, keep_weights: bool = False, live_vw_args: str | None = None
+                   ) -> dict:
     """Run the experiment of ``experiment_design(candidate)`` for ``visitors`` requests in the
     world of ``world_seed``; the log lands in ``out_dir/log``, ``report.json`` and ``report.md``
     beside it. ``look_every``: also read the lift every that many visitors (``report["looks"]``,
     as someone watching the experiment would, with the true lift over those visitors).
     ``keep_weights``: the returned report (not report.json) also holds ``weights``, {"live", and
     each serving candidate arm's name: the model's weights at the end, ``Model.weights``}.
+    ``live_vw_args``: the live model's VW arguments (default: the service's, ``DEFAULT_VW_ARGS``).
     Returns the report."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "log"
@@ -162,8 +164,10 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
     design = experiment_design(candidate)
     name = f"{design.name}-seed{seed}"
     check_definition(name, design.arms, design.control)  # refuses a candidate's VW arguments before any file
+    overrides = {} if live_vw_args is None else {"VW_ARGS": live_vw_args}
     settings = load_settings({"DATA_DIR": str(data_dir), "SEED": seed, "LEARNER": "manual",
-                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9}, environ={})
+                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9, **overrides},
+                             environ={})
     store = Store(paths["db"], durable=False, writes_per_commit=1000) if batched else Store(paths["db"])
     catalog = demo_titles()
     install_catalog(store, catalog)
@@ -223,8 +227,8 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
         model.close()
         store.close()
     report = simulation_report(results, offline, truth, visitors, seed, world_seed, world_people,
-                               description=design.description, candidates=models, looks=looks,
-                               stopped_after=stopped_after)
+                               description=design.description, live_vw_args=settings.vw_args, candidates=models,
+                               looks=looks, stopped_after=stopped_after)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(report_markdown(report))
     return {**report, "weights": weights} if keep_weights else report
@@ -250,18 +254,20 @@ def _candidate_model(service: Service, experiment: str, arm: dict) -> dict:
 
 
 def simulation_report(results: dict, offline: list[dict], truth: dict, visitors: int, seed: int, world_seed: int,
-                      world_people: int, *, description: str, candidates: list[dict] = (), looks: list[dict] = (),
-                      stopped_after: dict | None = None) -> dict:
-    """``report.json``: what was run (``description``), the arms (``name``, ``people``,
-    ``decisions``, ``click_rate``, ...), the lift with its intervals and the world's true lift, a
-    candidate arm's model (``candidates``: VW arguments, how far it learned), the lift at each
-    look (``looks``), the guardrail (with the visitors before each stop) and offline beside live.
+                      world_people: int, *, description: str, live_vw_args: str, candidates: list[dict] = (),
+                      looks: list[dict] = (), stopped_after: dict | None = None) -> dict:
+    """``report.json``: what was run (``description``, the live model's ``live_vw_args``), the
+    arms (``name``, ``people``, ``decisions``, ``click_rate``, ...), the lift with its intervals
+    and the world's true lift, a candidate arm's model (``candidates``: VW arguments, how far it
+    learned), the lift at each look (``looks``), the guardrail (with the visitors before each
+    stop) and offline beside live.
     ``truth``: each arm's expected clicks summed over the requests."""
     true_rates = {arm["name"]: truth[arm["name"]] / visitors for arm in results["arms"]}
     treated = next(arm for arm in results["arms"] if not arm["control"])
     true_lift = true_rates[treated["name"]] / true_rates[results["control"]] - 1.0
     return {
-        "experiment": results["name"], "description": description, "visitors": visitors, "seed": seed,
+        "experiment": results["name"], "description": description, "live_vw_args": live_vw_args,
+        "visitors": visitors, "seed": seed,
         "world_seed": world_seed, "world_people": world_people,
         "arms": [{"name": arm["name"], "policy": arm["policy"], "vw_args": arm.get("vw_args"),
                   "control": arm["control"], "people": arm["people"],
@@ -296,7 +302,7 @@ def report_markdown(report: dict) -> str:
     lines = [f"# Experiment `{report['experiment']}` in the synthetic world", "",
              f"{report['visitors']} visitors (seed {report['seed']}) from a world of {report['world_people']} people "
              f"(world seed {report['world_seed']}), {report['description']}, through the service's own decision, "
-             "outcome and learning code.", "",
+             f"outcome and learning code. The live bandit's VW arguments: `{report['live_vw_args']}`.", "",
              "| arm | policy | people | decisions | click rate (95% CS) | true click rate | quality-play rate |",
              "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for arm in report["arms"]:

@@ -24,6 +24,7 @@ def test_simulate_with_a_candidate_reports_live_against_candidate_and_holds_the_
         ("live", "bandit", True, None), ("candidate", "candidate", False, CANDIDATE)]
     assert sum(a["decisions"] for a in report["arms"]) == 1500
     assert CANDIDATE in report["description"] and "default artwork" not in report["description"]
+    assert report["live_vw_args"] == DEFAULT_VW_ARGS
     lift = report["lift"]
     assert lift["arm"] == "candidate"
     assert lift["ci_low"] <= lift["true"] <= lift["ci_high"] and lift["holds_true"]
