@@ -793,17 +793,25 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the run.")
 @click.option("--world-seed", default=0, show_default=True, type=click.IntRange(min=0),
               help="Seed of the synthetic world.")
-def experiment_simulate(out_dir: Path, visitors: int, seed: int, world_seed: int):
-    """Run a personalized-versus-default experiment in the synthetic world through the service's own code.
+@click.option("--candidate", metavar="VW_ARGS", default=None,
+              help="Run the live bandit (control, arm live) against a candidate arm (arm candidate) of these VW "
+                   "arguments, instead of personalized against default.")
+def experiment_simulate(out_dir: Path, visitors: int, seed: int, world_seed: int, candidate: str | None):
+    """Run an experiment in the synthetic world through the service's own code: personalized
+    against default, or with --candidate the live bandit against a candidate arm.
 
-    Writes OUT/report.json (arms, the lift with its interval and the world's true lift) and
-    OUT/report.md.
+    Writes OUT/report.json (arms, the lift with its interval and the world's true lift, a
+    candidate's VW arguments and how far its model learned) and OUT/report.md.
     """
     from artwork.simulations.experiment import run_experiment
 
+    from .errors import ServiceError
+
     try:
-        run_experiment(out_dir, visitors=visitors, seed=seed, world_seed=world_seed)
+        run_experiment(out_dir, visitors=visitors, seed=seed, world_seed=world_seed, candidate=candidate)
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
+    except ServiceError as exc:  # the candidate's VW arguments refused (experiments.check_definition)
+        raise click.ClickException(exc.message) from None
     click.echo((out_dir / "report.md").read_text())
     click.echo(f"Report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")

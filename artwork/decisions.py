@@ -142,22 +142,26 @@ class Decisions(Step):
 
     # Decisions ------------------------------------------------------------------------------
 
-    def distributions(self, user_id: str, title_id: str, context: dict, policies) -> tuple[list[str], dict]:
-        """What each experiment arm policy of ``policies`` (``experiments.POLICIES``) would draw
-        this title's artwork from for this person now: (the candidates, {policy: probabilities}),
-        by the code ``select_artwork`` draws with, drawing and logging nothing. The experiment
-        simulation computes the true lift with it."""
+    def distributions(self, user_id: str, title_id: str, context: dict, experiment: str, arms: list[dict]
+                      ) -> tuple[list[str], dict]:
+        """What each arm of ``arms`` (arm dicts of experiment ``experiment``'s definition: ``name``,
+        ``policy``, and a candidate arm's ``vw_args``) would draw this title's artwork from for this
+        person now: (the candidates, {arm name: probabilities}), by the code ``select_artwork``
+        draws with (a candidate arm with its own model, ``service.candidates``), drawing and
+        logging nothing. The experiment simulation computes the true lift with it."""
         resolved, affinity, device, _ = self._context(user_id, context, self.clock())
         title = self.catalog.get(title_id)
         if title is None:
             raise not_found(f"unknown title {title_id!r}", "unknown_title")
         parts = self.catalog.parts(title)
         _, lines = decision_text(self._shared(resolved, affinity, device), parts)
-        model, floor = self.service.model, self.settings.propensity_floor
-        if "candidate" in policies:
-            raise ValueError("a candidate arm's distribution depends on its experiment: not offered here")
-        return parts.candidates, {p: arm_pmf(p, model, lines, title["artwork"], floor)[0] for p in policies}
-
+        floor = self.settings.propensity_floor
+        pmfs = {}
+        for arm in arms:
+            model = (self.service.candidates.get(experiment, arm) if arm["policy"] == "candidate"
+                     else self.service.model)
+            pmfs[arm["name"]] = arm_pmf(arm["policy"], model, lines, title["artwork"], floor)[0]
+        return parts.candidates, pmfs
 
     def select_artwork(self, user_id, title_ids, context=None, defer_activation: bool = False) -> dict:
         """Pick one artwork per title for this person now, log every decision, return them.

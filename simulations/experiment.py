@@ -1,16 +1,19 @@
 """A live experiment in the synthetic world, and what offline evaluation said beside it.
 
-``run_experiment`` is ``artwork experiment simulate``: a personalized-versus-default experiment
-(the live bandit against each title's default artwork, half the people each) run through the
-service's own code: a real ``Service`` over a fresh SQLite log, the experiment created and
-started by ``Experiments``, simulated people (``visitors.visit``) deciding and clicking through
-``select_artwork`` and ``record_outcome``, the ``Learner`` learning from every arm's decisions
-and testing the guardrail. The world knows every click probability, so the true lift is exact:
-for every request of the experiment (both arms' people), the expected click rate of each arm's
-policy at that moment (``Decisions.distributions``, the same code the decision draws with),
-averaged over the requests; the true lift is their ratio minus 1. That is the quantity the
-experiment's estimate targets: the lift the personalized policy earned over the default on this
-traffic.
+``run_experiment`` is ``artwork experiment simulate``: by default a personalized-versus-default
+experiment (the live bandit against each title's default artwork, half the people each); with
+``candidate`` (VW arguments), the live bandit (control) against a candidate arm of those
+arguments, whose model learns every arm's events off-policy (``artwork/candidates.py``). It runs
+through the service's own code: a real ``Service`` over a fresh SQLite log, the experiment
+created and started by ``Experiments``, simulated people (``visitors.visit``) deciding and
+clicking through ``select_artwork`` and ``record_outcome``, the ``Learner`` learning from every
+arm's decisions, running the candidate arm's learner and testing the guardrail. The world knows
+every click probability, so the true lift is exact: for every request of the experiment (every
+arm's people), the expected click rate of the policy serving each arm at that moment
+(``Decisions.distributions``, the same code the decision draws with, a candidate arm with its own
+model; control's once the guardrail stopped the arm), averaged over the requests; the true lift
+is their ratio minus 1. That is the quantity the experiment's estimate targets: the lift the arm
+earned over control on this traffic.
 
 ``offline_beside_live`` puts, for each arm, an offline estimate of that arm's policy, made on
 the log of the *other* arms (control and exploration), next to what the arm earned live. It
@@ -21,6 +24,7 @@ service never imports the simulator (ARCHITECTURE.md).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +32,7 @@ import numpy as np
 from artwork.catalog import data_paths, default_index
 from artwork.config import load_settings
 from artwork.demo_catalog import demo_titles
-from artwork.experiments import MODEL_POLICIES
+from artwork.experiments import MODEL_POLICIES, check_definition
 from artwork.learner import Learner
 from artwork.policy import Model, floor_pmf
 from artwork.service import Service
@@ -39,10 +43,13 @@ from .simulate import SimClock, install_catalog
 from .visitors import visit, visitor_context
 from .world import World, WorldParams
 
-#: The simulated experiment's arms: the live bandit against the default artwork, half each.
+#: The simulated experiment's arms by default: the live bandit against the default artwork, half each.
 ARMS = [{"name": "personalized", "policy": "bandit", "share": 0.5},
         {"name": "default", "policy": "default", "share": 0.5}]
 CONTROL = "default"
+#: With a candidate: the live bandit (control) against the candidate arm, half each.
+LIVE_ARM = "live"
+CANDIDATE_ARM = "candidate"
 #: People in the simulated world: the person is the unit, so the world has many.
 WORLD_PEOPLE = 1000
 #: Visitors between learner rounds (each round learns and may run the guardrail's test).
@@ -102,18 +109,65 @@ def _policy_pmf(policy: str, decision: dict, model: Model, floor: float, default
     return pmf
 
 
+@dataclass(frozen=True, kw_only=True)
+class Design:
+    """What a simulated experiment runs: its name's stem, its arms, the control, and the
+    sentence that says so in the report."""
+
+    name: str
+    arms: list[dict]
+    control: str
+    description: str
+
+
+def experiment_design(candidate: str | None = None) -> Design:
+    """Personalized against default, or, with ``candidate`` (VW arguments), the live bandit
+    against a candidate arm of those arguments."""
+    if candidate is None:
+        return Design(name="personalized-vs-default", arms=ARMS, control=CONTROL,
+                      description="half the people served by the live bandit (arm personalized), half by each "
+                                  "title's default artwork (arm default, control)")
+    return Design(name="live-vs-candidate", control=LIVE_ARM,
+                  arms=[{"name": LIVE_ARM, "policy": "bandit", "share": 0.5},
+                        {"name": CANDIDATE_ARM, "policy": "candidate", "share": 0.5, "vw_args": candidate}],
+                  description=f"half the people served by the live bandit (arm {LIVE_ARM}, control), half by a "
+                              f"candidate arm (arm {CANDIDATE_ARM}) whose own model, of VW arguments `{candidate}`, "
+                              "learns every arm's events off-policy, once each, in the live model's order")
+
+
+def served_arms(experiment: dict) -> dict[str, dict]:
+    """{arm name: the arm whose policy serves that arm's people}: the arm itself, or control once
+    the guardrail stopped it (as ``Experiments.assignment`` serves them)."""
+    definition = experiment["definition"]
+    control = next(arm for arm in definition["arms"] if arm["name"] == definition["control"])
+    stopped = {stop["arm"] for stop in experiment["arm_stops"]}
+    return {arm["name"]: control if arm["name"] in stopped else arm for arm in definition["arms"]}
+
+
 def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_seed: int = 0,
-                   world_people: int = WORLD_PEOPLE, batched: bool = True) -> dict:
-    """Run the personalized-versus-default experiment for ``visitors`` requests in the world of
-    ``world_seed``; the log lands in ``out_dir/log``, ``report.json`` and ``report.md`` beside it.
+                   world_people: int = WORLD_PEOPLE, batched: bool = True, candidate: str | None = None,
+                   look_every: int | None = None, keep_weights: bool = False, live_vw_args: str | None = None
+                   ) -> dict:
+    """Run the experiment of ``experiment_design(candidate)`` for ``visitors`` requests in the
+    world of ``world_seed``; the log lands in ``out_dir/log``, ``report.json`` and ``report.md``
+    beside it. ``look_every``: also read the lift every that many visitors (``report["looks"]``,
+    as someone watching the experiment would, with the true lift over those visitors).
+    ``keep_weights``: the returned report (not report.json) also holds ``weights``, {"live", and
+    each serving candidate arm's name: the model's weights at the end, ``Model.weights``}.
+    ``live_vw_args``: the live model's VW arguments (default: the service's, ``DEFAULT_VW_ARGS``).
     Returns the report."""
     out_dir = Path(out_dir)
     data_dir = out_dir / "log"
     paths = data_paths(data_dir)
     if paths["db"].exists():
         raise FileExistsError(f"{paths['db']} exists: simulate into an empty folder")
+    design = experiment_design(candidate)
+    name = f"{design.name}-seed{seed}"
+    check_definition(name, design.arms, design.control)  # refuses a candidate's VW arguments before any file
+    overrides = {} if live_vw_args is None else {"VW_ARGS": live_vw_args}
     settings = load_settings({"DATA_DIR": str(data_dir), "SEED": seed, "LEARNER": "manual",
-                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9}, environ={})
+                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9, **overrides},
+                             environ={})
     store = Store(paths["db"], durable=False, writes_per_commit=1000) if batched else Store(paths["db"])
     catalog = demo_titles()
     install_catalog(store, catalog)
@@ -122,52 +176,101 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
     model = Model(settings.vw_args)
     service = Service(settings, store, model, clock=clock)
     learner = Learner(settings, store, model, paths["models"], clock=clock)
+    # As app.py wires ROLE=all: the candidate arms' learners hand their models to the decisions.
+    learner.candidates.on_model, learner.candidates.on_drop = service.candidates.put, service.candidates.drop
     service.on_final = lambda: None
     rng = np.random.default_rng([seed, 15])
-    name = f"personalized-vs-default-seed{seed}"
-    service.experiments.create(name, ARMS, CONTROL)
+    service.experiments.create(name, design.arms, design.control)
     service.experiments.start(name)
-    policies = [arm["policy"] for arm in ARMS]
-    truth = {policy: 0.0 for policy in policies}
+    truth = {arm["name"]: 0.0 for arm in design.arms}
+    looks: list[dict] = []
+    stopped_after: dict[str, int] = {}
+    weights = {}
     try:
+        learner.run_once()  # as a learner thread would at once: the candidate arms' learners start
         for i in range(visitors):
             request = world.sample_request(rng)
+            served = served_arms(service.experiments.running())
+            distinct = list({arm["name"]: arm for arm in served.values()}.values())
             candidates, pmfs = service.decisions.distributions(request.user.id, request.title_id,
-                                                               visitor_context(world, request), policies)
+                                                               visitor_context(world, request), name, distinct)
             probabilities = world.reward_probabilities(request.user, request.title_id, request.context)
-            for policy, pmf in pmfs.items():
-                truth[policy] += sum(p * probabilities[a] for a, p in zip(candidates, pmf, strict=True))
+            for arm_name, serving in served.items():
+                truth[arm_name] += sum(p * probabilities[a]
+                                       for a, p in zip(candidates, pmfs[serving["name"]], strict=True))
             visit(service, world, request, rng)
             clock.now += 1.0
             if (i + 1) % LEARN_EVERY == 0:
                 learner.run_once()
+                # The running experiment is cached by the process's monotonic clock, not the
+                # simulated one: read afresh after each round, so that a guardrail stop is served
+                # from the same visitor in every run of these seeds.
+                service.experiments.invalidate()
+                for stop in service.experiments.running()["arm_stops"]:
+                    stopped_after.setdefault(stop["arm"], i + 1)
+            if look_every and (i + 1) % look_every == 0:
+                looks.append(_look(service.experiments.report(name), truth, i + 1))
         clock.now += settings.reward_wait_seconds
         learner.run_once()
         learner.guardrail.check(force=True)
+        learner.candidates.checkpoint()  # the report's candidate_progress reads the newest checkpoint
         store.flush()
         results = service.experiments.report(name)
         offline = offline_beside_live(store, service.model, settings.propensity_floor, results, service.catalog,
                                       service.candidates)
+        models = [_candidate_model(service, name, arm) for arm in results["arms"] if arm["policy"] == "candidate"]
+        if keep_weights:
+            weights = {"live": service.model.weights(),
+                       **{arm["name"]: service.candidates.get(name, arm).weights() for arm in results["arms"]
+                          if arm["policy"] == "candidate" and not arm["stopped"]}}
     finally:
         model.close()
         store.close()
-    report = simulation_report(results, offline, truth, visitors, seed, world_seed, world_people)
+    report = simulation_report(results, offline, truth, visitors, seed, world_seed, world_people,
+                               description=design.description, live_vw_args=settings.vw_args, candidates=models,
+                               looks=looks, stopped_after=stopped_after)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2))
     (out_dir / "report.md").write_text(report_markdown(report))
-    return report
+    return {**report, "weights": weights} if keep_weights else report
+
+
+def _look(results: dict, truth: dict, visitors: int) -> dict:
+    """The lift as read after ``visitors`` requests, and the world's true lift over them."""
+    treated = next(arm for arm in results["arms"] if not arm["control"])
+    return {"visitors": visitors, "people": treated["people"], "value": treated["lift"]["value"],
+            "ci_low": treated["lift"]["ci_low"], "ci_high": treated["lift"]["ci_high"],
+            "true": truth[treated["name"]] / truth[results["control"]] - 1.0}
+
+
+def _candidate_model(service: Service, experiment: str, arm: dict) -> dict:
+    """A candidate arm's model at the end: its VW arguments, how far it learned (its newest
+    checkpoint's queue position, and how many queued events it lacks) beside the live model, and
+    whether its weights are the live model's (None once the arm stopped: its model is deleted)."""
+    same = None
+    if not arm["stopped"]:
+        same = service.candidates.get(experiment, arm).weights() == service.model.weights()
+    return {"arm": arm["name"], "vw_args": arm["vw_args"], "learned": arm["model"]["learned"],
+            "behind": arm["model"]["behind"], "live_learned": service.model.seq, "weights_equal_live": same}
 
 
 def simulation_report(results: dict, offline: list[dict], truth: dict, visitors: int, seed: int, world_seed: int,
-                      world_people: int) -> dict:
-    """``report.json``: the arms (``name``, ``people``, ``decisions``, ``click_rate``, ...), the
-    lift with its intervals and the world's true lift, the guardrail and offline beside live."""
-    true_rates = {arm["name"]: truth[arm["policy"]] / visitors for arm in results["arms"]}
+                      world_people: int, *, description: str, live_vw_args: str, candidates: list[dict] = (),
+                      looks: list[dict] = (), stopped_after: dict | None = None) -> dict:
+    """``report.json``: what was run (``description``, the live model's ``live_vw_args``), the
+    arms (``name``, ``people``, ``decisions``, ``click_rate``, ...), the lift with its intervals
+    and the world's true lift, a candidate arm's model (``candidates``: VW arguments, how far it
+    learned), the lift at each look (``looks``), the guardrail (with the visitors before each
+    stop) and offline beside live.
+    ``truth``: each arm's expected clicks summed over the requests."""
+    true_rates = {arm["name"]: truth[arm["name"]] / visitors for arm in results["arms"]}
     treated = next(arm for arm in results["arms"] if not arm["control"])
     true_lift = true_rates[treated["name"]] / true_rates[results["control"]] - 1.0
     return {
-        "experiment": results["name"], "visitors": visitors, "seed": seed, "world_seed": world_seed,
-        "world_people": world_people,
-        "arms": [{"name": arm["name"], "policy": arm["policy"], "control": arm["control"], "people": arm["people"],
+        "experiment": results["name"], "description": description, "live_vw_args": live_vw_args,
+        "visitors": visitors, "seed": seed,
+        "world_seed": world_seed, "world_people": world_people,
+        "arms": [{"name": arm["name"], "policy": arm["policy"], "vw_args": arm.get("vw_args"),
+                  "control": arm["control"], "people": arm["people"],
                   "decisions": arm["decisions"], "clicks": arm["clicks"], "click_rate": arm["click_rate"],
                   "click_rate_ci_low": arm["click_rate_ci"]["ci_low"],
                   "click_rate_ci_high": arm["click_rate_ci"]["ci_high"],
@@ -178,7 +281,9 @@ def simulation_report(results: dict, offline: list[dict], truth: dict, visitors:
                              "every look); fixed_ci_*: the fixed-horizon delta-method 95% interval",
                  "holds_true": (treated["lift"]["ci_low"] is not None
                                 and treated["lift"]["ci_low"] <= true_lift <= treated["lift"]["ci_high"])},
-        "guardrail": results["guardrail"],
+        "candidate_models": list(candidates),
+        "looks": list(looks),
+        "guardrail": {**results["guardrail"], "stopped_after_visitors": dict(stopped_after or {})},
         "offline_beside_live": offline,
     }
 
@@ -196,8 +301,8 @@ def report_markdown(report: dict) -> str:
     lift = report["lift"]
     lines = [f"# Experiment `{report['experiment']}` in the synthetic world", "",
              f"{report['visitors']} visitors (seed {report['seed']}) from a world of {report['world_people']} people "
-             f"(world seed {report['world_seed']}), half the people served by the live bandit, half by each "
-             "title's default artwork, through the service's own decision, outcome and learning code.", "",
+             f"(world seed {report['world_seed']}), {report['description']}, through the service's own decision, "
+             f"outcome and learning code. The live bandit's VW arguments: `{report['live_vw_args']}`.", "",
              "| arm | policy | people | decisions | click rate (95% CS) | true click rate | quality-play rate |",
              "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for arm in report["arms"]:
@@ -209,9 +314,19 @@ def report_markdown(report: dict) -> str:
               f"[{_pct(lift['ci_low'])}, {_pct(lift['ci_high'])}] (fixed-horizon interval "
               f"[{_pct(lift['fixed_ci_low'])}, {_pct(lift['fixed_ci_high'])}]); the world's true lift is "
               f"{_pct(lift['true'])}, "
-              f"{'inside' if lift['holds_true'] else 'OUTSIDE'} the interval.", "",
-              f"Guardrail: margin {report['guardrail']['margin']:.0%}; stopped arms: "
-              f"{', '.join(report['guardrail']['stopped_arms']) or 'none'}.", "",
+              f"{'inside' if lift['holds_true'] else 'OUTSIDE'} the interval.", ""]
+    for found in report["candidate_models"]:
+        if found["weights_equal_live"] is None:
+            state = "the arm stopped, so its model and checkpoints are deleted"
+        else:
+            state = (f"its model learned the log up to event {found['learned']} ({found['behind']} queued events "
+                     f"behind; the live model is at event {found['live_learned']}), and its weights are "
+                     f"{'equal to' if found['weights_equal_live'] else 'not'} the live model's")
+        lines += [f"Candidate arm {found['arm']}: VW arguments `{found['vw_args']}`; {state}.", ""]
+    guardrail = report["guardrail"]
+    stops = [f"{arm} after {visitors} visitors" for arm, visitors in guardrail["stopped_after_visitors"].items()]
+    lines += [f"Guardrail: margin {guardrail['margin']:.0%}; stopped arms: "
+              f"{', '.join(stops or guardrail['stopped_arms']) or 'none'}.", "",
               "## Offline beside live", "",
               "For each arm, the SNIPS estimate of its policy on the other arms' log (control and exploration) next "
               "to what it earned live. Support below 1: the log never shows some of what the policy would, and the "
