@@ -8,7 +8,8 @@ with ``models/latest.json`` pointing at the newest, and the image files. So the 
 agree: the restored service loads the newest checkpoint and relearns the rest of the restored
 queue, the model a fresh learner of that queue would have. A checkpoint deleted by a newer one
 between the copy and the packing is left out, its row with it (an older one, or the log, stands
-in for it).
+in for it). A running experiment's candidate arms' checkpoints are left out, rows and files: a
+restored learner rebuilds them from the log (restoring also removes ``models/candidates``).
 
 With PostgreSQL the log and the model snapshots are both in the database: its own tools
 (pg_dump, pg_basebackup) back them up together (README, "Integrity and backups").
@@ -27,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .experiments import candidate_loop
 from .storage import LATEST, Store, database_in_use, file_sha256
 
 FORMAT = 1
@@ -49,6 +51,8 @@ def backup(store: Store, paths: dict[str, Path], out: Path) -> dict:
         members = {DATABASE: db_copy}
         copy = Store(db_copy)
         try:
+            for key in copy.checkpoint_models():  # a running experiment's candidate arms relearn the log
+                copy.forget_checkpoints(candidate_loop(key))
             kept = []
             for row in copy.all_checkpoints():
                 saved = Path(tmp) / row["file"]
@@ -155,6 +159,7 @@ def restore(archive: Path, paths: dict[str, Path], *, force: bool = False) -> di
                 if path.name != LATEST:
                     os.replace(path, paths[folder] / path.name)
         (paths["models"] / LATEST).unlink(missing_ok=True)  # points at the old log's model
+        shutil.rmtree(paths["models"] / "candidates", ignore_errors=True)  # the old log's candidate arms
         for suffix in ("-wal", "-shm"):  # the old database's: SQLite would replay them into the new one
             db.with_name(db.name + suffix).unlink(missing_ok=True)
         os.replace(Path(tmp) / DATABASE, db)

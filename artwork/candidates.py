@@ -24,9 +24,11 @@ arguments, not a retrain's.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import threading
+import time
 from pathlib import Path
 
 from .catalog import data_paths
@@ -37,9 +39,14 @@ from .storage import LoopLog, Storage
 
 log = logging.getLogger(__name__)
 
-#: Events a candidate learns per learner round at most: a new candidate catches up on a long log
-#: over many rounds (the live model's round goes on between them) instead of in one.
+#: Events the candidates learn per learner round at most, shared among them: a new candidate
+#: catches up on a long log over many rounds (the live model's round goes on between them)
+#: instead of in one.
 CATCH_UP_EVENTS = 20_000
+#: How long a serving process keeps a candidate's last model after the candidate stopped serving:
+#: its people may still be assigned to it for ``CACHE_SECONDS`` (the running experiment is kept
+#: that long), and they are served its last model rather than an untrained one.
+RETIRED_SECONDS = 2 * CACHE_SECONDS
 
 
 class CandidateArmLog(LoopLog):
@@ -83,23 +90,39 @@ class CandidateArmLearners:
 
     def run_once(self) -> int:
         """Follow the running experiment's candidate arms (looked up every ``CACHE_SECONDS`` of the
-        service's clock), then run each one's learner round. Returns events learned."""
+        service's clock), then run each one's learner round. Returns events learned. A candidate
+        that fails is logged and tried again next round; the others, and the live learner's
+        round, go on."""
         now = self.clock()
         if now - self._looked_at >= CACHE_SECONDS:
             self._looked_at = now
             self._follow(candidate_arms(self.store.running_experiment()))
-        return sum(learner.run_once(now) for learner in self.learners.values())
+        learned = 0
+        for key, learner in list(self.learners.items()):
+            learner.round_limit = max(1, CATCH_UP_EVENTS // len(self.learners))
+            try:
+                learned += learner.run_once(now)
+            except Exception:
+                log.exception("candidate arm %s: learner round failed; retrying next round", key)
+        return learned
 
     def _follow(self, wanted: dict[str, dict]) -> None:
         gone = [key for key in self.learners if key not in wanted]
-        if not self._swept:  # candidates whose experiment ended while no learner ran
+        if not self._swept:  # candidates whose experiment ended while no learner ran: rows and files
             gone += [key for key in self.store.checkpoint_models() if key not in wanted and key not in gone]
+            folders = Path(self.models_dir) / "candidates"
+            gone += [f"{folder.parent.name}/{folder.name}" for folder in sorted(folders.glob("*/*"))
+                     if f"{folder.parent.name}/{folder.name}" not in wanted]
             self._swept = True
-        for key in gone:
+        for key in dict.fromkeys(gone):
             self._drop(key)
         for key, arm in wanted.items():
             if key not in self.learners:
-                self._start(key, arm)
+                try:
+                    self._start(key, arm)
+                except Exception:
+                    log.exception("candidate arm %s: could not start its learner; trying again", key)
+                    self._looked_at = float("-inf")
 
     def _start(self, key: str, arm: dict) -> None:
         candidate_log = CandidateArmLog(self.store, key)
@@ -117,6 +140,9 @@ class CandidateArmLearners:
         self.learners.pop(key, None)
         CandidateArmLog(self.store, key).forget()
         shutil.rmtree(candidate_folder(self.models_dir, key), ignore_errors=True)
+        with_parent = candidate_folder(self.models_dir, key).parent
+        with contextlib.suppress(OSError):  # the experiment's folder, once its last candidate is gone
+            with_parent.rmdir()
         self.on_drop(key)
         log.info("candidate arm %s no longer serves: its checkpoints are deleted", key)
 
@@ -145,6 +171,7 @@ class CandidateArmModels:
         self.store = store
         self.models_dir = data_paths(settings.data_dir)["models"]
         self._held: dict[str, _Held] = {}
+        self._retired: dict[str, tuple[Model, float]] = {}  # key -> (its last model, when dropped)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -154,6 +181,9 @@ class CandidateArmModels:
         key = candidate_key(experiment, arm["name"])
         held = self._held.get(key)
         if held is None:
+            retired = self._retired.get(key)
+            if retired is not None and time.monotonic() - retired[1] < RETIRED_SECONDS:
+                return retired[0]
             with self._lock:
                 held = self._held.get(key)
                 if held is None:
@@ -174,24 +204,39 @@ class CandidateArmModels:
 
     def models(self) -> dict[str, Model]:
         """The candidates' models this process holds now: {key: model} (for /metrics)."""
-        return {key: held.model for key, held in list(self._held.items())}
+        with self._lock:
+            return {key: held.model for key, held in self._held.items()}
 
     def put(self, key: str, model: Model) -> None:
         """The learner in this process now learns ``model`` for candidate ``key``."""
-        self._held[key] = _Held(model, None)
+        with self._lock:  # after any load under way in ``get``, so the learner's model is the one kept
+            self._held[key] = _Held(model, None)
+            self._retired.pop(key, None)
 
     def drop(self, key: str) -> None:
-        self._held.pop(key, None)
+        """Candidate ``key`` no longer serves: its model is kept ``RETIRED_SECONDS`` for the
+        decisions still assigned to it, then forgotten."""
+        now = time.monotonic()
+        with self._lock:
+            held = self._held.pop(key, None)
+            for old in [old for old, (_, dropped) in self._retired.items() if now - dropped >= RETIRED_SECONDS]:
+                self._retired.pop(old, None)
+            if held is not None:
+                self._retired[key] = (held.model, now)
 
     def follow(self, running: dict | None) -> None:
         """Forget the candidates ``running`` (the running experiment) no longer serves, and load
         the others' newer snapshots."""
         wanted = candidate_arms(running)
-        for key in [key for key in self._held if key not in wanted]:
-            if self._held[key].follower is not None:  # this host's copies of its snapshots (PostgreSQL)
+        with self._lock:
+            held_now = dict(self._held)
+        for key, held in held_now.items():
+            if key in wanted:
+                continue
+            if held.follower is not None:  # this host's copies of its snapshots (PostgreSQL)
                 shutil.rmtree(candidate_folder(self.models_dir, key) / "cache", ignore_errors=True)
             self.drop(key)
-        for held in list(self._held.values()):
+        for held in [held for key, held in held_now.items() if key in wanted]:
             if held.follower is not None:
                 held.follower.check()
 

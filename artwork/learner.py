@@ -206,7 +206,8 @@ class Learner:
                                epoch=epoch["epoch"])
             log.info("model epoch %d (%s): learning from event %d on", epoch["epoch"], epoch["reason"],
                      epoch["start_seq"] + 1)
-            self.learn_available(limit=self.round_limit)
+            if self.round_limit is None:  # else the round's budget is learned by run_once
+                self.learn_available()
             self.on_new_model(self.model)
         return True
 
@@ -221,13 +222,15 @@ class Learner:
             due_time = self.clock() - self._checkpointed_at >= self.checkpoint_seconds
             if due_events or due_time:
                 self.checkpoint()
-        if self.guardrail is not None:
-            self.guardrail.check()
-        if self.candidates is not None:
-            self.candidates.run_once()
-        # The WAL's checkpoints happen here, off the request path (serving processes only keep a
-        # backstop, storage.BACKSTOP_WAL_PAGES).
-        self.store.maintain()
+        try:
+            if self.guardrail is not None:
+                self.guardrail.check()
+            if self.candidates is not None:
+                self.candidates.run_once()
+        finally:
+            # The WAL's checkpoints happen here, off the request path (serving processes only keep a
+            # backstop, storage.BACKSTOP_WAL_PAGES).
+            self.store.maintain()
         return learned
 
     # Background thread ----------------------------------------------------------------------

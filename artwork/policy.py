@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -27,38 +28,63 @@ TIE = 1e-6
 MEMO_SIZE = 4096
 
 
-#: VW options a client may not pass (a retrain's or a candidate arm's arguments): they read or
-#: write files, open sockets, print, stop learning or change how examples are read.
-FORBIDDEN_OPTIONS = frozenset((
-    "--data", "--cache", "--cache_file", "--kill_cache", "--initial_regressor", "--final_regressor",
-    "--readable_model", "--invert_hash", "--predictions", "--raw_predictions", "--dictionary", "--dictionary_path",
-    "--feature_mask", "--input_feature_regularizer", "--output_feature_regularizer_binary",
-    "--output_feature_regularizer_text", "--save_per_pass", "--daemon", "--port", "--port_file",
-    "--pid_file", "--foreground", "--num_children", "--sendto", "--span_server", "--span_server_port",
-    "--unique_id", "--total", "--node", "--audit", "--audit_regressor", "--extra_metrics", "--help", "--version",
-    "--testonly", "--json", "--dsjson", "--flatbuffer", "--passes", "--driver_output",
-    "--driver_output_off", "--progress", "--limit_output", "--log_level", "--log_output", "--example_queue_limit",
-))
-#: Their one-letter forms (``-f model.vw`` or ``-fmodel.vw``).
-FORBIDDEN_SHORT = frozenset("acdfhiprt")
+#: The VW options a client may pass (a retrain's or a candidate arm's arguments), each with what
+#: its value must be: None for a flag, else a pattern its value must match whole. Anything else is
+#: refused: an option not listed may read or write files (VW has many that do), open sockets,
+#: print, stop learning, break restart equality or change how examples are read.
+_FLOAT = r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_SMALL_INT = r"([1-9]|[12]\d|3[0-2])"  # 1 to 32: ensembles and seeds that cost at most 32 models
+_NAMESPACES = r"[A-Za-z:]{2,3}"
+ALLOWED_OPTIONS: dict[str, str | None] = {
+    "--cb_explore_adf": None, "--cb_type": r"ips|dm|dr|mtr|sm",
+    # exploration
+    "--epsilon": _FLOAT, "--first": _SMALL_INT, "--bag": _SMALL_INT, "--cover": _SMALL_INT, "--psi": _FLOAT,
+    "--nounif": None, "--greedify": None, "--first_only": None, "--softmax": None, "--lambda": _FLOAT,
+    "--squarecb": None, "--gamma_scale": _FLOAT, "--gamma_exponent": _FLOAT, "--elim": None,
+    "--mellowness": _FLOAT, "--regcb": None, "--regcbopt": None, "--synthcover": None, "--synthcoverpsi": _FLOAT,
+    "--synthcoversize": _SMALL_INT, "--rnd": _SMALL_INT, "--rnd_alpha": _FLOAT, "--rnd_invlambda": _FLOAT,
+    "--clip_p": _FLOAT,
+    # learning
+    "-l": _FLOAT, "--learning_rate": _FLOAT, "--power_t": _FLOAT, "--initial_t": _FLOAT,
+    "--decay_learning_rate": _FLOAT, "--adaptive": None, "--normalized": None, "--invariant": None,
+    "--sgd": None, "--l1": _FLOAT, "--l2": _FLOAT, "--random_seed": r"\d{1,9}",
+    # features
+    "-q": _NAMESPACES, "--quadratic": _NAMESPACES, "--cubic": r"[A-Za-z:]{3}",
+    "--interactions": r"[A-Za-z:]{2,4}", "--ignore": r"[A-Za-z]", "--ignore_linear": r"[A-Za-z]",
+    "--keep": r"[A-Za-z]", "--noconstant": None, "-b": r"1[0-9]|2[0-2]", "--bit_precision": r"1[0-9]|2[0-2]",
+    "--quiet": None,
+}
 
 
 def check_vw_args(vw_args) -> str:
     """``vw_args`` if a client may have a model learned with them, else ValueError saying why:
     they must include ``--cb_explore_adf`` (decisions are multiline examples with one line per
-    candidate), may not name any of ``FORBIDDEN_OPTIONS`` (files, sockets, output) and VW must
-    accept them."""
+    candidate), use only ``ALLOWED_OPTIONS``, each with a value of its form (``--epsilon 0.1``
+    or ``--epsilon=0.1``), and VW must accept them."""
     if not isinstance(vw_args, str) or not vw_args.strip() or len(vw_args) > 1000:
         raise ValueError("vw_args must be a string of Vowpal Wabbit arguments (at most 1000 characters)")
     tokens = vw_args.split()
     if "--cb_explore_adf" not in tokens:
         raise ValueError("vw_args must include --cb_explore_adf")
-    for token in tokens:
-        name = token.split("=", 1)[0]
-        if name in FORBIDDEN_OPTIONS or (token[:1] == "-" and token[1:2] in FORBIDDEN_SHORT
-                                         and not token.startswith("--")):
-            raise ValueError(f"vw_args may not use {name}: options that read or write files, open sockets, "
-                             "print or stop learning are not allowed")
+    position = 0
+    while position < len(tokens):
+        name, equals, value = tokens[position].partition("=")
+        if name not in ALLOWED_OPTIONS:
+            raise ValueError(f"vw_args may not use {name[:40]!r}: only options that shape learning and exploration "
+                             "are allowed (the API's description of vw_args lists them)")
+        pattern = ALLOWED_OPTIONS[name]
+        position += 1
+        if pattern is None:
+            if equals:
+                raise ValueError(f"vw_args: {name} takes no value")
+            continue
+        if not equals:
+            if position == len(tokens):
+                raise ValueError(f"vw_args: {name} needs a value")
+            value = tokens[position]
+            position += 1
+        if not re.fullmatch(pattern, value):
+            raise ValueError(f"vw_args: {name} {value[:40]!r} is not an allowed value ({pattern})")
     try:
         Model(vw_args).close()
     except Exception as exc:  # VW's own complaint about the arguments

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from . import rules, vocab
+from .policy import ALLOWED_OPTIONS
 
 #: Ids of people, titles and artwork (``rules.py``, as the service's ``ID_PATTERN``). ECMA-262
 #: semantics: ``$`` is the end of the string (no trailing newline), and the validator enforces
@@ -496,7 +497,8 @@ DELETED_USER = record({
 
 RETRAIN_REQUEST = closed({
     "vw_args": {"type": "string", "minLength": 1, "maxLength": 500, "x-invalid": "a string of VW arguments",
-                "description": "New VW arguments (must include --cb_explore_adf); default: the current ones."},
+                "description": "New VW arguments (--cb_explore_adf and the options a candidate arm's vw_args may "
+                               "use); default: the current ones."},
 }, title="RetrainRequest", examples=[{}, {"vw_args": "--cb_explore_adf --epsilon 0.2 -q GH -q TO"}])
 
 MODEL_EPOCH = record({
@@ -565,9 +567,10 @@ CATALOG_UPLOAD_RESULT = record({
 EXPERIMENT_NAME = {**USER_ID, "description": "An experiment's name (" + ID_INVALID + ")."}
 ARM_POLICIES = ("bandit", "default", "uniform", "candidate")  # experiments.POLICIES
 VW_ARGS = {"type": "string", "minLength": 1, "maxLength": 1000,
-           "description": "A candidate arm's Vowpal Wabbit arguments (with --cb_explore_adf; no options that read or "
-                          "write files, open sockets or print). Its model learns the whole log off-policy, every "
-                          "arm's decisions once each in the live model's order, and its arm draws from it."}
+           "description": "A candidate arm's Vowpal Wabbit arguments: --cb_explore_adf and only these options "
+                          "(values as VW takes them; -b at most 22, ensembles at most 32): "
+                          + " ".join(sorted(ALLOWED_OPTIONS)) + ". Its model learns the whole log off-policy, "
+                          "every arm's decisions once each in the live model's order, and its arm draws from it."}
 
 EXPERIMENT_REQUEST = closed({
     "name": EXPERIMENT_NAME,

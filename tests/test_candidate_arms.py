@@ -64,10 +64,21 @@ def queue_top(store) -> int:
     ({"name": "c", "policy": "candidate"}, "vw_args is given for a candidate arm, and only for one"),
     ({"name": "c", "policy": "bandit", "vw_args": CANDIDATE}, "vw_args is given for a candidate arm, and only"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_adf"}, "must include --cb_explore_adf"),
-    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -f /tmp/x.vw"}, "may not use -f"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -f /tmp/x.vw"}, "may not use '-f'"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --readable_model=/tmp/x"},
-     "may not use --readable_model"),
-    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --no_such_option"}, "VW refused"),
+     "may not use '--readable_model'"),
+    # options VW takes that read or write files, or take a file as the data
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --dump_json_weights_experimental /tmp/x"},
+     "may not use '--dump_json_weights_experimental'"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf /etc/hostname"}, "may not use '/etc/hostname'"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --predict_only_model"},
+     "may not use '--predict_only_model'"),
+    # values of their form, and sizes that cannot take a host's memory
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -b 28"}, "-b '28' is not an allowed value"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --bag 1000"}, "--bag '1000' is not an allowed"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon"}, "--epsilon needs a value"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon x"}, "--epsilon 'x' is not an"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --cb_type mtr --cb_type ips"}, "VW refused"),
     ({"name": "c", "policy": "candidate", "vw_args": 7}, "vw_args must be a string"),
 ])
 def test_a_candidate_arm_needs_vw_args_a_client_may_use(service, arm, message):
@@ -260,7 +271,7 @@ def test_the_cli_creates_a_candidate_arm_and_reports_its_model(runner, make_app,
     assert "challenger       candidate" in r.output and f"model: {CANDIDATE} (learns the whole log once" in r.output
     r = runner.invoke(cli, ["experiment", "create", "e2", "--arm", "live=bandit", "--arm", "c=candidate",
                             "--vw-args", "c=--cb_explore_adf --final_regressor /tmp/x", *where])
-    assert r.exit_code == 1 and "may not use --final_regressor" in r.output
+    assert r.exit_code == 1 and "may not use '--final_regressor'" in r.output
     r = runner.invoke(cli, ["experiment", "create", "e3", "--arm", "live=bandit", "--arm", "c=uniform",
                             "--vw-args", f"d={CANDIDATE}", *where])
     assert r.exit_code == 2 and "--vw-args names no arm: d" in r.output
@@ -276,3 +287,54 @@ def test_the_cli_creates_a_candidate_arm_and_reports_its_model(runner, make_app,
     assert runner.invoke(cli, ["experiment", "stop", "e1", *where]).exit_code == 0
     r = runner.invoke(cli, ["experiment", "report", "e1", *where])
     assert "(deleted: the arm no longer serves)" in r.output
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_leaves_candidates_out_and_the_restored_learner_rebuilds_them_from_the_log(
+        make_app, clock, data_dir, runner, tmp_path):
+    import tarfile
+
+    from artwork.cli import cli
+
+    app = make_app(CHECKPOINT_EVERY_EVENTS=1)
+    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    start(service)
+    traffic(service, clock, 20, "p")
+    learner.run_once()
+    assert service.store.checkpoint_models() == [KEY]
+    out = tmp_path / "backup.tar"
+    assert runner.invoke(cli, ["backup", "--data-dir", str(data_dir), "--out", str(out)]).exit_code == 0
+    with tarfile.open(out) as tar:
+        assert not [name for name in tar.getnames() if "candidates" in name]
+    restored = tmp_path / "restored"
+    (restored / "models" / "candidates" / "e1" / "challenger").mkdir(parents=True)  # a stale one is removed
+    assert runner.invoke(cli, ["restore", str(out), "--data-dir", str(restored)]).exit_code == 0
+    assert not (restored / "models" / "candidates").exists()
+    assert runner.invoke(cli, ["check", "--data-dir", str(restored)]).exit_code == 0
+    again = make_app(DATA_DIR=str(restored))
+    again_service, again_learner = again.extensions["artwork"], again.extensions["artwork.learner"]
+    assert again_service.store.checkpoint_models() == []
+    again_learner.run_once()  # the experiment still runs in the restored log: its candidate is rebuilt
+    assert again_learner.candidates.learners[KEY].model.weights() == replayed(again_service.store,
+                                                                              CANDIDATE).weights()
+
+
+def test_a_failing_candidate_holds_up_neither_the_others_nor_the_round(make_app, clock, monkeypatch):
+    app = make_app()
+    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    arms = [*ARMS, {"name": "other", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon 0.1"}]
+    start(service, arms=arms)
+    traffic(service, clock, 20, "p")
+    learner.run_once()
+    broken = learner.candidates.learners[KEY]
+    monkeypatch.setattr(broken, "learn_available", lambda **_: (_ for _ in ()).throw(RuntimeError("boom")))
+    maintained = []
+    monkeypatch.setattr(service.store, "maintain", lambda: maintained.append(True))
+    traffic(service, clock, 20, "q")
+    learner.run_once()
+    assert maintained == [True]
+    assert learner.model.seq == learner.candidates.learners["e1/other"].model.seq == 80
+    assert broken.model.seq == 40
+    monkeypatch.undo()
+    learner.run_once()
+    assert broken.model.seq == 80 and broken.model.weights() == replayed(service.store, CANDIDATE).weights()
