@@ -676,7 +676,7 @@ def _show(report: dict) -> None:
                f"guardrail margin {report['guardrail']['margin']:.0%}")
     for arm in report["arms"]:
         ci = arm["click_rate_ci"]
-        line = (f"  {arm['name']:<16} {arm['policy']:<8} people {arm['people']:>6}  decisions {arm['decisions']:>7}  "
+        line = (f"  {arm['name']:<16} {arm['policy']:<9} people {arm['people']:>6}  decisions {arm['decisions']:>7}  "
                 f"click rate {rate(arm['click_rate'])} [{rate(ci['ci_low'])}, {rate(ci['ci_high'])}]  "
                 f"quality plays {rate(arm['quality_play_rate'])}")
         if "lift" in arm:

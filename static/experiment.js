@@ -78,7 +78,10 @@ function render(data) {
     );
     if (arm.policy === "candidate") {
       const model = arm.model;
-      row.append(h("p", { class: "small muted arm-model" }, h("code", {}, arm.vw_args), " \u00b7 ",
+      // one unbreakable piece per option with its value, so a line never breaks inside "-q GA"
+      const options = arm.vw_args.split(/\s+(?=-)/)
+        .flatMap((option, i) => [i ? " " : null, h("span", { class: "vw-option" }, option)]).filter(Boolean);
+      row.append(h("p", { class: "small muted arm-model" }, h("code", {}, ...options), " \u00b7 ",
         !model ? (experiment.state === "draft" ? "learns the whole log once started" : "model deleted")
           : `learned the log up to event ${formatInt(model.learned)}${model.behind ? `, ${formatInt(model.behind)} behind` : ""}`));
     }
