@@ -766,14 +766,11 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
     from artwork.simulations.experiment import offline_beside_live
 
     from .catalog import Catalog
-    from .learner import load_model
 
     store, experiments = _experiments(data_dir)
     report = _or_fail(lambda: experiments.report(name))
     settings = settings_for(data_dir)
-    model = load_model(store, settings.vw_args, data_paths(data_dir)["models"])
-    offline = offline_beside_live(store, model, settings.propensity_floor, report, Catalog(store, 60.0),
-                                  experiments.candidates)
+    offline = offline_beside_live(store, settings.vw_args, settings.propensity_floor, report, Catalog(store, 60.0))
     if as_json:
         click.echo(json.dumps({**report, "offline_beside_live": offline}, indent=2))
         return

@@ -721,6 +721,12 @@ class Storage(abc.ABC):
         "features" (parsed), "chosen_index", "reward", "probability"}."""
 
     @abc.abstractmethod
+    def queue_entries(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
+        """``learn_batch`` for a reader beside the learner (offline evaluation replaying what a
+        learner learns), with each entry's ``event_id``: read only, so on PostgreSQL only what
+        the learner has numbered already."""
+
+    @abc.abstractmethod
     def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
         """(How many events are queued after ``seq``, the oldest of their final times or None)."""
 
@@ -849,7 +855,8 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     def experiment_decisions(self, name: str) -> list[dict]:
-        """Every decision of an experiment, in decision order, for offline evaluation: {"arm",
+        """Every decision of an experiment, in decision order, for offline evaluation: {"event_id",
+        "final" (its reward is final), "arm",
         "served_arm", "title_id", "candidates", "features", "pmf" (parsed), "chosen_index",
         "probability", "clicked" (bool)}."""
 
@@ -1161,6 +1168,12 @@ class SQLStorage(Storage):
         return self.query(f"SELECT seq, file, sha256 FROM {loop.checkpoints} WHERE vw_args = ? AND epoch = ?"
                           " AND model = ? ORDER BY seq DESC, id DESC", (vw_args, epoch, loop.model))
 
+    def queue_entries(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
+        return [{**row, "features": json.loads(row["features"])} for row in self.query(
+            f"SELECT q.seq, q.event_id, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
+            f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
+            (after_seq, limit))]
+
     def checkpoint_models(self, loop: Loop = ARTWORK) -> list[str]:
         return [r["model"] for r in self.query(f"SELECT DISTINCT model FROM {loop.checkpoints} WHERE model != ''"
                                                " ORDER BY model")]
@@ -1259,11 +1272,14 @@ class SQLStorage(Storage):
 
     def experiment_decisions(self, name: str) -> list[dict]:
         clicked = self._HAD.format(kind="'click'")
-        return [{"arm": r["arm"], "served_arm": r["served_arm"], "title_id": r["title_id"],
+        return [{"event_id": r["event_id"], "final": r["state"] == "final", "arm": r["arm"],
+                 "served_arm": r["served_arm"], "title_id": r["title_id"],
                  "candidates": json.loads(r["candidates"]), "features": json.loads(r["features"]),
                  "pmf": json.loads(r["pmf"]), "chosen_index": r["chosen_index"], "probability": r["probability"],
                  "clicked": bool(r["clicked"])} for r in self.query(
-            "SELECT i.arm, i.served_arm, i.title_id, i.candidates, i.features, i.pmf, i.chosen_index, i.probability,"
+            "SELECT i.event_id, i.state, i.arm, i.served_arm, i.title_id, i.candidates, i.features, i.pmf,"
+            " i.chosen_index,"
+            " i.probability,"
             f" {clicked} AS clicked FROM impressions i WHERE i.experiment = ? ORDER BY i.created_ts, i.event_id",
             (name,))]
 

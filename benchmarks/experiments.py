@@ -169,17 +169,21 @@ def candidates(args) -> None:
 
 
 def decision_cost(decisions: int = 1000, rounds: int = 4) -> dict:
-    """Microseconds per in-process decision without an experiment and with one running whose
-    two arms are both the bandit (so the difference is the experiment's own work: the running
-    experiment's lookup, the hash, three more columns and the index entry), interleaved, the
-    best of ``rounds`` each."""
+    """Microseconds per in-process decision without an experiment, with one running whose two
+    arms are both the bandit (so the difference is the experiment's own work: the running
+    experiment's lookup, the hash, three more columns and the index entry), and with one whose
+    two arms are both candidates of the live VW arguments (the candidate's model looked up
+    instead of the live one), interleaved, the best of ``rounds`` each."""
     import time
 
     from artwork.app import create_app
     from artwork.cli import initialize
+    from artwork.config import DEFAULT_VW_ARGS
 
-    best = {"no experiment": float("inf"), "experiment running": float("inf")}
-    arms = [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "bandit"}]
+    best = {"no experiment": float("inf"), "experiment running": float("inf"), "candidate arms": float("inf")}
+    arms = {"experiment running": [{"name": "a", "policy": "bandit"}, {"name": "b", "policy": "bandit"}],
+            "candidate arms": [{"name": "a", "policy": "candidate", "vw_args": DEFAULT_VW_ARGS},
+                               {"name": "b", "policy": "candidate", "vw_args": DEFAULT_VW_ARGS}]}
     context = {"time": "2026-11-23T21:30:00+01:00", "device": "tv", "genre_affinity": {"drama": 1.0}}
     with tempfile.TemporaryDirectory() as folder:
         initialize(Path(folder) / "data").close()
@@ -187,15 +191,16 @@ def decision_cost(decisions: int = 1000, rounds: int = 4) -> dict:
         service = app.extensions["artwork"]
         for round_ in range(rounds):
             for label in best:
-                if label == "experiment running":
-                    service.experiments.create(f"cost{round_}", arms)
-                    service.experiments.start(f"cost{round_}")
+                name = f"cost{round_}-{label.split()[0]}"
+                if label in arms:
+                    service.experiments.create(name, arms[label])
+                    service.experiments.start(name)
                 started = time.perf_counter()
                 for i in range(decisions):
                     service.select_artwork(f"p{round_}-{i % 500}", ["t01"], context)
                 best[label] = min(best[label], time.perf_counter() - started)
-                if label == "experiment running":
-                    service.experiments.stop(f"cost{round_}", "benchmark")
+                if label in arms:
+                    service.experiments.stop(name, "benchmark")
         service.store.close()
     return {label: 1e6 * seconds / decisions for label, seconds in best.items()}
 

@@ -80,7 +80,7 @@ def get_simulation(job_id):
     return jsonify({"job": job.to_dict()})
 
 
-#: Seconds the demo panel's offline estimates are kept (each predicts every logged decision again).
+#: Seconds the demo panel's offline estimates are kept (each learns the new part of the log again).
 OFFLINE_KEEP_SECONDS = 5.0
 
 
@@ -102,7 +102,9 @@ def demo_experiment():
     report = svc.experiments.report(experiment["name"])
     kept = current_app.extensions.get("artwork.demo_offline")
     if kept is None or kept[0] != report["name"] or time.monotonic() - kept[1] > OFFLINE_KEEP_SECONDS:
-        offline = offline_beside_live(svc.store, svc.model, svc.settings.propensity_floor, report, svc.catalog,
-                                      svc.candidates)
+        # the learning arms' replays go on from where the last call's stopped
+        replays = current_app.extensions.setdefault("artwork.demo_replays", {})
+        offline = offline_beside_live(svc.store, svc.settings.vw_args, svc.settings.propensity_floor, report,
+                                      svc.catalog, replays)
         kept = current_app.extensions["artwork.demo_offline"] = (report["name"], time.monotonic(), offline)
     return jsonify({"experiment": report, "offline_beside_live": kept[2]})

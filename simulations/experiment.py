@@ -16,7 +16,9 @@ is their ratio minus 1. That is the quantity the experiment's estimate targets: 
 earned over control on this traffic.
 
 ``offline_beside_live`` puts, for each arm, an offline estimate of that arm's policy, made on
-the log of the *other* arms (control and exploration), next to what the arm earned live. It
+the log of the *other* arms (control and exploration), next to what the arm earned live; a
+learning arm's policy is replayed progressively (``ProgressiveReplay``), so no decision is judged
+by a model that learned from it. It
 lives here, on the offline side, because the estimators (``estimators.py``) do: the core
 service never imports the simulator (ARCHITECTURE.md).
 """
@@ -24,6 +26,7 @@ service never imports the simulator (ARCHITECTURE.md).
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,33 +59,80 @@ WORLD_PEOPLE = 1000
 LEARN_EVERY = 10
 
 
-def offline_beside_live(store, model: Model, floor: float, results: dict, catalog, candidates=None) -> list[dict]:
+class ProgressiveReplay:
+    """A learning arm's policy replayed on the learn queue as its learner learns it: before each
+    event is learned, the policy's floored distribution for it is kept when asked for, so no
+    decision is judged by a model that had learned from it (progressive validation, as ``artwork
+    evaluate`` judges VW policies). ``advance`` goes on from where it stopped (the queue only
+    grows); one replay is one arm's VW arguments in one model epoch."""
+
+    def __init__(self, vw_args: str, floor: float, epoch: dict):
+        self.model = Model(vw_args, seq=epoch["start_seq"], epoch=epoch["epoch"])
+        self.floor = floor
+        #: event id -> the floored distribution the policy had for it, just before learning it
+        self.targets: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def advance(self, store, wanted, batch: int = 2000) -> None:
+        """Learn the queue past where the replay stands, keeping the distribution for each event
+        in ``wanted`` (event ids) before learning it."""
+        with self._lock:
+            while True:
+                rows = store.queue_entries(self.model.seq, batch)
+                for row in rows:
+                    if row["event_id"] in wanted:
+                        pmf = self.model.predict(row["features"])[0]
+                        self.targets[row["event_id"]] = floor_pmf(pmf, self.floor)
+                    self.model.learn(row["features"], row["chosen_index"], row["reward"], row["probability"],
+                                     row["seq"])
+                if len(rows) < batch:
+                    return
+
+    def close(self) -> None:
+        self.model.close()
+
+
+def offline_beside_live(store, live_vw_args: str, floor: float, results: dict, catalog,
+                        replays: dict | None = None) -> list[dict]:
     """For each arm: its live click rate (with the always-valid interval) and the SNIPS estimate
-    of its policy on the log of the other arms, with its 95% interval and diagnostics. The
-    ``support`` is the share of the arm's probability mass on artwork the log could have shown
-    (logged probability > 0), averaged over decisions: below 1 the log does not cover the
-    policy and the estimate speaks only of the part it covers. A candidate arm's policy is its
-    model now (``candidates``: the service's ``CandidateArmModels``), while the experiment runs
-    (after that its model is deleted, and its estimate is null)."""
-    decisions = store.experiment_decisions(results["name"])
+    of its policy on the final decisions of the other arms, with its 95% interval and
+    diagnostics. A fixed policy (default, uniform) is what it is; a learning one (the bandit,
+    with the model epoch's VW arguments, else ``live_vw_args``; a candidate, with its own) is
+    judged progressively (``ProgressiveReplay``): on each decision as its learner stood just
+    before learning it, the way it would have drawn live, never by a model that had learned that
+    decision's outcome. The ``support`` is the share of the arm's probability mass on artwork
+    the log could have shown (logged probability > 0), averaged over decisions: below 1 the log
+    does not cover the policy and the estimate speaks only of the part it covers. ``replays``
+    (a dict the caller keeps) lets a later call go on from where this one's replays stopped."""
+    replays = {} if replays is None else replays
+    decisions = [d for d in store.experiment_decisions(results["name"]) if d["final"]]
     defaults = {t["id"]: t["artwork"][default_index(t["artwork"])]["id"] for t in catalog.titles()}
-    out = []
+    epoch = store.current_epoch()
+    out, wanted_replays = [], set()
     for arm in results["arms"]:
         view = {"arm": arm["name"], "policy": arm["policy"], "live_click_rate": arm["click_rate"],
                 "live_ci_low": arm["click_rate_ci"]["ci_low"], "live_ci_high": arm["click_rate_ci"]["ci_high"],
                 "offline_estimator": "snips", "offline_value": None, "offline_ci_low": None, "offline_ci_high": None,
                 "offline_decisions": 0, "support": None, "effective_sample_size": None}
         rows = [d for d in decisions if d["served_arm"] != arm["name"]]
-        arm_model = model
-        if arm["policy"] == "candidate":
-            serving = candidates is not None and results["state"] == "running" and not arm["stopped"]
-            arm_model = candidates.get(results["name"], arm) if serving else None
-        if rows and arm_model is not None:
+        if arm["policy"] in MODEL_POLICIES:
+            vw_args = arm["vw_args"] if arm["policy"] == "candidate" else epoch["vw_args"] or live_vw_args
+            key = (results["name"], arm["name"], vw_args, epoch["epoch"])
+            wanted_replays.add(key)
+            replay = replays.get(key)
+            if replay is None:
+                replay = replays[key] = ProgressiveReplay(vw_args, floor, epoch)
+            replay.advance(store, {d["event_id"] for d in rows})
+            rows = [d for d in rows if d["event_id"] in replay.targets]  # queued (numbered) ones
+            targets = [replay.targets[d["event_id"]] for d in rows]
+        else:
+            targets = [_fixed_pmf(arm["policy"], d, defaults) for d in rows]
+        if rows:
             width = max(len(d["pmf"]) for d in rows)
             target = np.zeros((len(rows), width))
             logging = np.zeros((len(rows), width))
-            for i, d in enumerate(rows):
-                target[i, :len(d["pmf"])] = _policy_pmf(arm["policy"], d, arm_model, floor, defaults)
+            for i, (d, pmf) in enumerate(zip(rows, targets, strict=True)):
+                target[i, :len(pmf)] = pmf
                 logging[i, :len(d["pmf"])] = d["pmf"]
             estimate = SNIPS(n_bootstrap=0).estimate(
                 np.array([float(d["clicked"]) for d in rows]), np.array([d["chosen_index"] for d in rows]),
@@ -91,16 +141,15 @@ def offline_beside_live(store, model: Model, floor: float, results: dict, catalo
                         offline_decisions=len(rows), support=float(((logging > 0) * target).sum(axis=1).mean()),
                         effective_sample_size=estimate.diagnostics["effective_sample_size"])
         out.append(view)
+    for key in [key for key in replays if key not in wanted_replays]:  # another experiment's, or epoch's
+        replays.pop(key).close()
     return out
 
 
-def _policy_pmf(policy: str, decision: dict, model: Model, floor: float, defaults: dict) -> list[float]:
-    """The arm policy's probabilities over a logged decision's candidates: the bandit's (or a
-    candidate arm's model's) as it is now (floored, as it would draw), the default artwork's, or
-    uniform."""
+def _fixed_pmf(policy: str, decision: dict, defaults: dict) -> list[float]:
+    """A fixed arm policy's probabilities over a logged decision's candidates: the default
+    artwork's, or uniform."""
     candidates = decision["candidates"]
-    if policy in MODEL_POLICIES:
-        return floor_pmf(model.predict(decision["features"])[0], floor)
     if policy == "uniform":
         return [1.0 / len(candidates)] * len(candidates)
     pmf = [0.0] * len(candidates)
@@ -216,8 +265,7 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
         learner.candidates.checkpoint()  # the report's candidate_progress reads the newest checkpoint
         store.flush()
         results = service.experiments.report(name)
-        offline = offline_beside_live(store, service.model, settings.propensity_floor, results, service.catalog,
-                                      service.candidates)
+        offline = offline_beside_live(store, settings.vw_args, settings.propensity_floor, results, service.catalog)
         models = [_candidate_model(service, name, arm) for arm in results["arms"] if arm["policy"] == "candidate"]
         if keep_weights:
             weights = {"live": service.model.weights(),

@@ -338,3 +338,40 @@ def test_a_failing_candidate_holds_up_neither_the_others_nor_the_round(make_app,
     monkeypatch.undo()
     learner.run_once()
     assert broken.model.seq == 80 and broken.model.weights() == replayed(service.store, CANDIDATE).weights()
+
+
+def test_offline_beside_live_scores_a_learning_arm_by_its_model_just_before_it_learned_each_decision(
+        make_app, clock):
+    from artwork.policy import floor_pmf
+    from artwork.simulations.experiment import ProgressiveReplay, offline_beside_live
+
+    app = make_app()
+    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    start(service, arms=[*ARMS, {"name": "default", "policy": "default"}], control="default")
+    traffic(service, clock, 30, "p")
+    learner.run_once()
+    store, floor = numbered(service.store), service.settings.propensity_floor
+    entries = store.queue_entries(0, 1000)
+    assert [e["seq"] for e in entries] == list(range(1, 61))
+    replay = ProgressiveReplay(CANDIDATE, floor, store.current_epoch())
+    replay.advance(store, {e["event_id"] for e in entries[:40]})
+    assert set(replay.targets) == {e["event_id"] for e in entries[:40]} and replay.model.seq == 60
+    for k in (0, 17, 39):  # a fresh model of the arm's arguments that learned the k entries before
+        before = Model(CANDIDATE)
+        for e in entries[:k]:
+            before.learn(e["features"], e["chosen_index"], e["reward"], e["probability"], e["seq"])
+        assert replay.targets[entries[k]["event_id"]] == floor_pmf(before.predict(entries[k]["features"])[0], floor)
+    # kept replays go on from where they stopped, and give what one replay of the whole log gives
+    replays = {}
+    first = offline_beside_live(store, service.settings.vw_args, floor, service.experiments.report("e1"),
+                                service.catalog, replays)
+    traffic(service, clock, 30, "q")
+    learner.run_once()
+    report = service.experiments.report("e1")
+    kept = offline_beside_live(numbered(service.store), service.settings.vw_args, floor, report, service.catalog,
+                               replays)
+    fresh = offline_beside_live(service.store, service.settings.vw_args, floor, report, service.catalog)
+    assert kept == fresh and kept != first
+    assert {row["arm"]: row["offline_decisions"] for row in kept} == {
+        arm["name"]: sum(a["decisions"] for a in report["arms"] if a["name"] != arm["name"])
+        for arm in report["arms"]}
