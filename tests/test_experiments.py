@@ -73,17 +73,21 @@ def test_outside_a_running_experiment_decisions_log_none(service, clock):
     assert [row["experiment"] for row in logged(service)] == [None, "e1", None]
 
 
-def test_logged_propensities_of_every_arm_are_the_probabilities_it_drew_with(make_app):
+def test_logged_propensities_of_every_arm_are_the_probabilities_it_drew_with(make_app, clock):
     """As the propensity floor's test does for the bandit: many seeded draws in one context, each
     arm's artwork shown as often as its logged probability says (chi-square), every logged
-    probability the logged distribution's, the bandit's never under the floor, the default arm's
-    the default artwork with probability 1."""
+    probability the logged distribution's, the bandit's and a candidate arm's never under the
+    floor, the default arm's the default artwork with probability 1."""
     app = make_app(VW_ARGS="--cb_explore_adf --epsilon 0.001", PROPENSITY_FLOOR=0.05, SEED=20261202)
     service = app.extensions["artwork"]
     first = service.select_artwork("warm-up", ["t01"], CONTEXT)["decisions"][0]
     service.record_outcome(first["event_id"], "click")
     app.extensions["artwork.learner"].run_once()  # one artwork leads: the bandit's distribution is not uniform
-    start(service)
+    # and a candidate arm, whose own model learned the same event (candidates.py)
+    start(service, arms=[*THREE_ARMS, {"name": "candidate", "policy": "candidate",
+                                       "vw_args": "--cb_explore_adf --epsilon 0.3"}])
+    clock.advance(1)  # the learner looks for candidate arms every second
+    app.extensions["artwork.learner"].run_once()
     default_id = next(a["id"] for a in service.catalog.get("t01")["artwork"] if a["default"])
     shown, pmfs = {}, {}
     for i in range(3000):
@@ -100,6 +104,9 @@ def test_logged_propensities_of_every_arm_are_the_probabilities_it_drew_with(mak
             continue
         if arm == "personalized":
             assert min(pmf.values()) == pytest.approx(0.05) and max(pmf.values()) > 0.5
+        elif arm == "candidate":  # epsilon-greedy: 0.7 + 0.3/K on its pick, 0.3/K on the others
+            k = len(pmf)
+            assert sorted(pmf.values()) == pytest.approx(sorted([0.3 / k] * (k - 1) + [0.7 + 0.3 / k]))
         else:
             assert all(p == pytest.approx(1 / len(pmf)) for p in pmf.values())
         candidates = sorted(pmf)
@@ -109,7 +116,7 @@ def test_logged_propensities_of_every_arm_are_the_probabilities_it_drew_with(mak
         stored = json.loads(row["pmf"])
         assert row["probability"] == stored[row["chosen_index"]] > 0
         assert sum(stored) == pytest.approx(1.0)
-        if row["served_arm"] == "personalized":
+        if row["served_arm"] in ("personalized", "candidate"):
             assert min(stored) >= 0.05 - 1e-12
 
 
