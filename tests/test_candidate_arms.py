@@ -43,6 +43,10 @@ def traffic(service, clock, people: int, prefix: str, titles=("t01", "t02")) -> 
     return results
 
 
+def service_and_learner(app):
+    return app.extensions["artwork"], app.extensions["artwork.learner"]
+
+
 def start(service, arms=ARMS, control="live"):
     service.experiments.create("e1", arms, control)
     return service.experiments.start("e1")
@@ -88,8 +92,7 @@ def test_a_candidate_arm_needs_vw_args_a_client_may_use(service, arm, message):
 
 
 def test_a_candidate_learns_every_arms_events_once_from_the_whole_log_and_its_arm_draws_with_it(make_app, clock):
-    app = make_app()
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app())
     traffic(service, clock, 40, "before-")  # the log the candidate starts from
     learner.run_once()
     start(service)
@@ -126,8 +129,7 @@ def test_a_candidate_learns_every_arms_events_once_from_the_whole_log_and_its_ar
 
 
 def test_a_restarted_learner_continues_the_candidate_from_its_checkpoint_with_the_same_model(make_app, clock):
-    app = make_app(CHECKPOINT_EVERY_EVENTS=50)
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app(CHECKPOINT_EVERY_EVENTS=50))
     start(service)
     traffic(service, clock, 60, "a-")
     learner.run_once()
@@ -146,8 +148,7 @@ def test_a_restarted_learner_continues_the_candidate_from_its_checkpoint_with_th
 
 def test_a_candidate_catches_up_on_a_long_log_a_share_at_a_time(make_app, clock, monkeypatch):
     monkeypatch.setattr(candidates, "CATCH_UP_EVENTS", 70)
-    app = make_app()
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app())
     traffic(service, clock, 100, "p")
     learner.run_once()
     start(service)
@@ -162,8 +163,7 @@ def test_a_candidate_catches_up_on_a_long_log_a_share_at_a_time(make_app, clock,
 
 
 def test_a_new_epoch_rebuilds_the_candidate_with_its_own_arguments_and_forgets_its_old_files(make_app, clock):
-    app = make_app(CHECKPOINT_EVERY_EVENTS=1)
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app(CHECKPOINT_EVERY_EVENTS=1))
     start(service)
     traffic(service, clock, 30, "p")
     learner.run_once()
@@ -186,8 +186,7 @@ def test_a_new_epoch_rebuilds_the_candidate_with_its_own_arguments_and_forgets_i
 
 
 def test_when_the_experiment_stops_the_candidates_checkpoints_and_files_are_deleted(make_app, clock):
-    app = make_app(CHECKPOINT_EVERY_EVENTS=1)
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app(CHECKPOINT_EVERY_EVENTS=1))
     start(service)
     traffic(service, clock, 20, "p")
     learner.run_once()
@@ -296,8 +295,7 @@ def test_a_backup_leaves_candidates_out_and_the_restored_learner_rebuilds_them_f
 
     from artwork.cli import cli
 
-    app = make_app(CHECKPOINT_EVERY_EVENTS=1)
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app(CHECKPOINT_EVERY_EVENTS=1))
     start(service)
     traffic(service, clock, 20, "p")
     learner.run_once()
@@ -320,8 +318,7 @@ def test_a_backup_leaves_candidates_out_and_the_restored_learner_rebuilds_them_f
 
 
 def test_a_failing_candidate_holds_up_neither_the_others_nor_the_round(make_app, clock, monkeypatch):
-    app = make_app()
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app())
     arms = [*ARMS, {"name": "other", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon 0.1"}]
     start(service, arms=arms)
     traffic(service, clock, 20, "p")
@@ -345,8 +342,7 @@ def test_offline_beside_live_scores_a_learning_arm_by_its_model_just_before_it_l
     from artwork.policy import floor_pmf
     from artwork.simulations.experiment import ProgressiveReplay, offline_beside_live
 
-    app = make_app()
-    service, learner = app.extensions["artwork"], app.extensions["artwork.learner"]
+    service, learner = service_and_learner(make_app())
     start(service, arms=[*ARMS, {"name": "default", "policy": "default"}], control="default")
     traffic(service, clock, 30, "p")
     learner.run_once()
