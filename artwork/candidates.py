@@ -74,7 +74,10 @@ class CandidateArmLog(LoopLog):
 class CandidateArmLearners:
     """The learners of the running experiment's candidate arms, run by the live learner each
     round. ``on_model(key, model)`` and ``on_drop(key)`` tell a serving process in the same
-    process (``CandidateArmModels``) which model each candidate now has."""
+    process (``CandidateArmModels``) which model each candidate now has. Each candidate is
+    checkpointed every ``checkpoint_seconds`` while it learns (``PUBLISH_EVERY_SECONDS``, even
+    beside a one-process server: other processes, the CLI's report for one, know a candidate only
+    by its checkpoints)."""
 
     def __init__(self, settings, store: Storage, models_dir: Path, clock, checkpoint_seconds: float):
         self.settings = settings

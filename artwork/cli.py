@@ -681,7 +681,8 @@ def _show(report: dict) -> None:
                 f"quality plays {rate(arm['quality_play_rate'])}")
         if "lift" in arm:
             lift = arm["lift"]
-            line += f"  lift {pct(lift['value'])} [{pct(lift['ci_low'])}, {pct(lift['ci_high'])}]"
+            line += (f"  lift {pct(lift['value'])} [{pct(lift['ci_low'])}, {pct(lift['ci_high'])}] (fixed-horizon "
+                     f"[{pct(lift['fixed_ci_low'])}, {pct(lift['fixed_ci_high'])}])")
         if arm["policy"] == "candidate":
             model = arm["model"]
             if model is None and report["state"] == "draft":
@@ -775,12 +776,15 @@ def experiment_report(data_dir: Path, name: str, as_json: bool):
         click.echo(json.dumps({**report, "offline_beside_live": offline}, indent=2))
         return
     _show(report)
-    click.echo("offline beside live (SNIPS on the other arms' log; live: 95% confidence sequence):")
+    click.echo("offline beside live (SNIPS on the other arms' final decisions, learning arms scored progressively; "
+               "live: 95% confidence sequence):")
     rate = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     for row in offline:
+        size = "n/a" if row["effective_sample_size"] is None else round(row["effective_sample_size"])
         click.echo(f"  {row['arm']:<16} offline said {rate(row['offline_value'])} [{rate(row['offline_ci_low'])}, "
-                   f"{rate(row['offline_ci_high'])}] (support {rate(row['support'])}), live says "
-                   f"{rate(row['live_click_rate'])} [{rate(row['live_ci_low'])}, {rate(row['live_ci_high'])}]")
+                   f"{rate(row['offline_ci_high'])}] (support {rate(row['support'])}, effective sample size {size}), "
+                   f"live says {rate(row['live_click_rate'])} [{rate(row['live_ci_low'])}, "
+                   f"{rate(row['live_ci_high'])}]")
 
 
 @experiment.command("simulate")

@@ -67,7 +67,8 @@ class Settings:
     checkpoint_every_events: int = setting(1000, "Write a model checkpoint after this many newly learned events.")
     checkpoint_every_seconds: float = setting(60.0, "...or after this many seconds with anything new learned.")
     publish_every_seconds: float = setting(0.5, "With serve --workers: how often the learner publishes a snapshot "
-                                           "when it learned something.")
+                                           "when it learned something (and, with any server, how often a running "
+                                           "experiment's candidate arm is checkpointed while it learns).")
     snapshot_poll_seconds: float = setting(0.25, "With serve --workers: how often a serving process looks for a "
                                            "newer snapshot.")
     learner_interval_seconds: float = setting(0.25, "How often the learner looks for closed windows when nothing "

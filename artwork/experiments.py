@@ -88,8 +88,11 @@ def check_definition(name, arms, control=None, guardrail_margin=None) -> tuple[s
         if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1e6:
             raise bad_request(f"arm {arm_name!r}: share must be a positive number, not {share!r}"[:300])
         checked.append({"name": arm_name, "policy": arm["policy"], "share": float(share)})
-        if (arm["policy"] == "candidate") != ("vw_args" in arm):
-            raise bad_request(f"arm {arm_name!r}: vw_args is given for a candidate arm, and only for one"[:300])
+        if arm["policy"] == "candidate" and "vw_args" not in arm:
+            raise bad_request(f"arm {arm_name!r}: a candidate arm needs vw_args, the VW arguments of its model"[:300])
+        if arm["policy"] != "candidate" and "vw_args" in arm:
+            raise bad_request(f"arm {arm_name!r}: vw_args is only for a candidate arm, not a {arm['policy']} one"
+                              [:300])
         if "vw_args" in arm:
             try:
                 checked[-1]["vw_args"] = check_vw_args(arm["vw_args"])

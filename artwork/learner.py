@@ -146,7 +146,8 @@ class Learner:
             from .candidates import CandidateArmLearners  # it builds on this module
 
             self.guardrail = Guardrail(settings, store, clock)
-            self.candidates = CandidateArmLearners(settings, store, self.models_dir, clock, self.checkpoint_seconds)
+            self.candidates = CandidateArmLearners(settings, store, self.models_dir, clock,
+                                                   settings.publish_every_seconds)
 
     # One round ------------------------------------------------------------------------------
 

@@ -35,6 +35,12 @@ MEMO_SIZE = 4096
 _FLOAT = r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
 _SMALL_INT = r"([1-9]|[12]\d|3[0-2])"  # 1 to 32: ensembles and seeds that cost at most 32 models
 _NAMESPACES = r"[A-Za-z:]{2,3}"
+_BITS = r"1[0-9]|2[0-2]"  # 2^10 to 2^22 weights
+#: What each value pattern asks for, in words (for the error).
+VALUE_WORDS = {_FLOAT: "a number", _SMALL_INT: "a whole number from 1 to 32", _BITS: "a whole number from 10 to 22",
+               _NAMESPACES: "two or three namespace letters (or :)", r"[A-Za-z:]{3}": "three namespace letters",
+               r"[A-Za-z:]{2,4}": "two to four namespace letters", r"[A-Za-z]": "one namespace letter",
+               r"\d{1,9}": "a whole number", r"ips|dm|dr|mtr|sm": "one of ips, dm, dr, mtr, sm"}
 ALLOWED_OPTIONS: dict[str, str | None] = {
     "--cb_explore_adf": None, "--cb_type": r"ips|dm|dr|mtr|sm",
     # exploration
@@ -51,7 +57,7 @@ ALLOWED_OPTIONS: dict[str, str | None] = {
     # features
     "-q": _NAMESPACES, "--quadratic": _NAMESPACES, "--cubic": r"[A-Za-z:]{3}",
     "--interactions": r"[A-Za-z:]{2,4}", "--ignore": r"[A-Za-z]", "--ignore_linear": r"[A-Za-z]",
-    "--keep": r"[A-Za-z]", "--noconstant": None, "-b": r"1[0-9]|2[0-2]", "--bit_precision": r"1[0-9]|2[0-2]",
+    "--keep": r"[A-Za-z]", "--noconstant": None, "-b": _BITS, "--bit_precision": _BITS,
     "--quiet": None,
 }
 
@@ -84,7 +90,7 @@ def check_vw_args(vw_args) -> str:
             value = tokens[position]
             position += 1
         if not re.fullmatch(pattern, value):
-            raise ValueError(f"vw_args: {name} {value[:40]!r} is not an allowed value ({pattern})")
+            raise ValueError(f"vw_args: {name} takes {VALUE_WORDS[pattern]}, not {value[:40]!r}")
     try:
         Model(vw_args).close()
     except Exception as exc:  # VW's own complaint about the arguments

@@ -68,6 +68,8 @@ def id_schema(what: str, examples: list[str]) -> dict:
 USER_ID = id_schema("A person's id", ["alice", "u1"])
 TITLE_ID = id_schema("A title's id", ["t01", "t02"])
 ARTWORK_ID = id_schema("An artwork's id", ["t01-a1", "t02-a3"])
+EXPERIMENT_NAME = id_schema("An experiment's name", ["personalized-vs-default", "eps-candidate"])
+ARM_NAME = id_schema("An experiment arm's name", ["personalized", "default"])
 EVENT_ID = {"type": "string", "pattern": EVENT_ID_REGEX, "minLength": 32, "maxLength": 44,
             "description": "A decision's id, 44 lowercase hex digits: the decision time in milliseconds "
                            "since the epoch (12 digits), so that ids sort by time, then 128 random bits "
@@ -246,8 +248,8 @@ SELECT_RESPONSE = record({
     "model_version": COUNT,
     "deferred": {"type": "boolean"},
     "experiment": {"anyOf": [{"type": "null"}, record({
-        "experiment": USER_ID, "arm": USER_ID,
-        "served_arm": {**USER_ID, "description": "The arm whose policy drew this page: the person's own, or the "
+        "experiment": EXPERIMENT_NAME, "arm": ARM_NAME,
+        "served_arm": {**ARM_NAME, "description": "The arm whose policy drew this page: the person's own, or the "
                                                  "control once the guardrail stopped their arm."},
     }, title="ExperimentAssignment")], "description": "The running experiment and the person's arm; null when none "
                                                       "runs."},
@@ -396,7 +398,7 @@ PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
                  "x-invalid": rules.PZ_EVENT_ID_INVALID, "description": "The eventId of a rank call.",
                  "examples": ["pz-example-event"]},
                 (404, "unknown_event", "unknown event {value!r}")),
-    "experiment": ({**USER_ID, "description": "An experiment's name.", "examples": ["personalized-vs-default"]},
+    "experiment": (EXPERIMENT_NAME,
                    (404, "unknown_experiment", "unknown experiment {value!r}")),
 }
 
@@ -564,7 +566,6 @@ CATALOG_UPLOAD_RESULT = record({
 
 # Experiments (artwork/experiments.py) ---------------------------------------------------------------
 
-EXPERIMENT_NAME = {**USER_ID, "description": "An experiment's name (" + ID_INVALID + ")."}
 ARM_POLICIES = ("bandit", "default", "uniform", "candidate")  # experiments.POLICIES
 VW_ARGS = {"type": "string", "minLength": 1, "maxLength": 1000,
            "description": "A candidate arm's Vowpal Wabbit arguments: --cb_explore_adf and only these options "
@@ -575,7 +576,7 @@ VW_ARGS = {"type": "string", "minLength": 1, "maxLength": 1000,
 EXPERIMENT_REQUEST = closed({
     "name": EXPERIMENT_NAME,
     "arms": {"type": "array", "minItems": 2, "maxItems": 10, "items": closed({
-        "name": {**USER_ID, "description": "The arm's name."},
+        "name": ARM_NAME,
         "policy": {"type": "string", "enum": list(ARM_POLICIES),
                    "description": "bandit: the live VW bandit; default: each title's default artwork; uniform: "
                                   "each artwork with probability 1/K; candidate: a model of the arm's own vw_args "
@@ -584,7 +585,7 @@ EXPERIMENT_REQUEST = closed({
         "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1_000_000, "default": 1,
                   "description": "The arm's share of people, relative to the others' (normalized to sum 1)."},
     }, ("name", "policy")), "description": "2 to 10 arms with distinct names."},
-    "control": {**USER_ID, "description": "The arm the others are compared with (default: the first)."},
+    "control": {**ARM_NAME, "description": "The arm the others are compared with (default: the first)."},
     "guardrail_margin": {"type": "number", "minimum": 0, "exclusiveMaximum": 1, "default": 0.05,
                          "description": "An arm whose click rate is below control's by more than this share (0.05: "
                                         "5%), by its 95% confidence sequence, is stopped."},
@@ -609,12 +610,12 @@ LIFT = record({"value": _NUMBER_OR_NULL, "ci_low": _NUMBER_OR_NULL, "ci_high": _
                "fixed_ci_low": _NUMBER_OR_NULL, "fixed_ci_high": _NUMBER_OR_NULL}, title="Lift",
               description="rate / control's rate - 1: ci_low/ci_high the 95% confidence sequence (safe to read at any "
                           "time), fixed_ci_* the fixed-horizon delta-method interval; null before 30 people per arm.")
-ARM_STOP = record({"arm": USER_ID, "stopped_ts": {"type": "number"}, "stopped_by": {"type": "string"},
+ARM_STOP = record({"arm": ARM_NAME, "stopped_ts": {"type": "number"}, "stopped_by": {"type": "string"},
                    "reason": {"type": "string"}}, title="ArmStop")
 ARM = {"type": "object", "required": ["name", "policy", "share", "control", "people", "decisions", "clicks",
                                       "click_rate", "click_rate_ci", "quality_plays", "quality_play_rate", "stopped"],
        "properties": {
-           "name": USER_ID, "policy": {"type": "string", "enum": list(ARM_POLICIES)}, "share": PROBABILITY,
+           "name": ARM_NAME, "policy": {"type": "string", "enum": list(ARM_POLICIES)}, "share": PROBABILITY,
            "control": {"type": "boolean"}, "people": COUNT, "decisions": COUNT, "clicks": COUNT,
            "click_rate": _NULLABLE_RATE, "click_rate_ci": INTERVAL, "quality_plays": COUNT,
            "quality_play_rate": _NULLABLE_RATE, "stopped": {"anyOf": [{"type": "null"}, ARM_STOP]},
@@ -632,21 +633,21 @@ ARM = {"type": "object", "required": ["name", "policy", "share", "control", "peo
                       "control."}
 EXPERIMENT = record({
     "name": EXPERIMENT_NAME, "state": {"type": "string", "enum": ["draft", "running", "stopped"]},
-    "control": USER_ID, "created_ts": {"type": "number"}, "started_ts": _TS, "stopped_ts": _TS,
+    "control": ARM_NAME, "created_ts": {"type": "number"}, "started_ts": _TS, "stopped_ts": _TS,
     "stopped_by": {"type": ["string", "null"]}, "stop_reason": {"type": ["string", "null"]},
     "arms": {"type": "array", "items": ARM},
-    "guardrail": record({"margin": {"type": "number"}, "stopped_arms": {"type": "array", "items": USER_ID},
+    "guardrail": record({"margin": {"type": "number"}, "stopped_arms": {"type": "array", "items": ARM_NAME},
                          "rule": {"type": "string"}}, title="Guardrail"),
     "interval": {"type": "object", "description": "How the intervals are made."},
 }, title="Experiment", description="An experiment and its results so far.")
 EXPERIMENT_SUMMARY = record({
     "name": EXPERIMENT_NAME, "state": {"type": "string", "enum": ["draft", "running", "stopped"]},
-    "arms": {"type": "array", "items": {"type": "object"}}, "control": USER_ID, "created_ts": {"type": "number"},
-    "started_ts": _TS, "stopped_ts": _TS, "stopped_arms": {"type": "array", "items": USER_ID},
+    "arms": {"type": "array", "items": {"type": "object"}}, "control": ARM_NAME, "created_ts": {"type": "number"},
+    "started_ts": _TS, "stopped_ts": _TS, "stopped_arms": {"type": "array", "items": ARM_NAME},
 }, title="ExperimentSummary")
 EXPERIMENTS = record({"experiments": {"type": "array", "items": EXPERIMENT_SUMMARY}}, title="Experiments")
 OFFLINE_BESIDE_LIVE = record({
-    "arm": USER_ID, "policy": {"type": "string"}, "live_click_rate": _NULLABLE_RATE, "live_ci_low": _NULLABLE_RATE,
+    "arm": ARM_NAME, "policy": {"type": "string"}, "live_click_rate": _NULLABLE_RATE, "live_ci_low": _NULLABLE_RATE,
     "live_ci_high": _NULLABLE_RATE, "offline_estimator": {"type": "string"}, "offline_value": _NUMBER_OR_NULL,
     "offline_ci_low": _NUMBER_OR_NULL, "offline_ci_high": _NUMBER_OR_NULL, "offline_decisions": COUNT,
     "support": _NUMBER_OR_NULL, "effective_sample_size": _NUMBER_OR_NULL,

@@ -215,8 +215,8 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
     check_definition(name, design.arms, design.control)  # refuses a candidate's VW arguments before any file
     overrides = {} if live_vw_args is None else {"VW_ARGS": live_vw_args}
     settings = load_settings({"DATA_DIR": str(data_dir), "SEED": seed, "LEARNER": "manual",
-                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9, **overrides},
-                             environ={})
+                              "CHECKPOINT_EVERY_EVENTS": 10**9, "CHECKPOINT_EVERY_SECONDS": 10.0**9,
+                              "PUBLISH_EVERY_SECONDS": 10.0**9, **overrides}, environ={})
     store = Store(paths["db"], durable=False, writes_per_commit=1000) if batched else Store(paths["db"])
     catalog = demo_titles()
     install_catalog(store, catalog)
@@ -262,7 +262,6 @@ def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_see
         clock.now += settings.reward_wait_seconds
         learner.run_once()
         learner.guardrail.check(force=True)
-        learner.candidates.checkpoint()  # the report's candidate_progress reads the newest checkpoint
         store.flush()
         results = service.experiments.report(name)
         offline = offline_beside_live(store, settings.vw_args, settings.propensity_floor, results, service.catalog)

@@ -65,8 +65,8 @@ def queue_top(store) -> int:
 
 
 @pytest.mark.parametrize(("arm", "message"), [
-    ({"name": "c", "policy": "candidate"}, "vw_args is given for a candidate arm, and only for one"),
-    ({"name": "c", "policy": "bandit", "vw_args": CANDIDATE}, "vw_args is given for a candidate arm, and only"),
+    ({"name": "c", "policy": "candidate"}, "a candidate arm needs vw_args"),
+    ({"name": "c", "policy": "bandit", "vw_args": CANDIDATE}, "vw_args is only for a candidate arm, not a bandit"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_adf"}, "must include --cb_explore_adf"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -f /tmp/x.vw"}, "may not use '-f'"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --readable_model=/tmp/x"},
@@ -78,10 +78,13 @@ def queue_top(store) -> int:
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --predict_only_model"},
      "may not use '--predict_only_model'"),
     # values of their form, and sizes that cannot take a host's memory
-    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -b 28"}, "-b '28' is not an allowed value"),
-    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --bag 1000"}, "--bag '1000' is not an allowed"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf -b 28"},
+     "-b takes a whole number from 10 to 22, not '28'"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --bag 1000"},
+     "--bag takes a whole number from 1 to 32, not '1000'"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon"}, "--epsilon needs a value"),
-    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon x"}, "--epsilon 'x' is not an"),
+    ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --epsilon x"},
+     "--epsilon takes a number, not 'x'"),
     ({"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf --cb_type mtr --cb_type ips"}, "VW refused"),
     ({"name": "c", "policy": "candidate", "vw_args": 7}, "vw_args must be a string"),
 ])
