@@ -338,9 +338,10 @@ def start_experiment(experiment):
 
 @bp.post("/api/v1/admin/experiments/<experiment>/stop")
 @operation("Stop an experiment (admin)", tags=("admin",), admin=True, body=schemas.STOP_EXPERIMENT_REQUEST,
-           body_required=False, description="Everyone is served the live bandit again; the results stay.",
+           body_required=False, description="A running experiment: everyone is served the live bandit again; a "
+                                            "draft: called off (its candidate arms stop learning). The results stay.",
            responses={200: ("The stopped experiment.", schemas.EXPERIMENT)},
-           errors={400: ["bad_request"], 409: ["experiment_not_running"], **EXPERIMENT_ERRORS, **WRITES},
+           errors={400: ["bad_request"], 409: ["experiment_stopped"], **EXPERIMENT_ERRORS, **WRITES},
            response_headers=ADMIN_HEADERS)
 def stop_experiment(experiment, body):
     return jsonify(service().experiments.stop(experiment, "admin api", body.get("reason", "stopped by hand")))

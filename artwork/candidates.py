@@ -13,10 +13,11 @@ a person's decisions forgotten) rebuilds it from the epoch's starting point, wit
 arguments, not a retrain's.
 
 - ``CandidateArmLearners`` runs in the live learner's round (``Learner.run_once``), so wherever
-  the one learner runs: one ``Learner`` per serving candidate arm of the running experiment, on a
-  ``CandidateArmLog``, catching up at most ``CATCH_UP_EVENTS`` per round so that the live model's
-  learning is not held up behind a long log. When the arm no longer serves (the experiment
-  stopped, or the guardrail stopped the arm) its checkpoints and files are deleted.
+  the one learner runs: one ``Learner`` per candidate arm of a draft or of the running
+  experiment (a draft's learn before it starts, so they are caught up when it does), on a
+  ``CandidateArmLog``, together catching up at most ``CATCH_UP_EVENTS`` per round so that the
+  live model's learning is not held up behind a long log. When the arm stops (its experiment
+  stopped or called off, or the guardrail stopped the arm) its checkpoints and files are deleted.
 - ``CandidateArmModels`` holds, in each serving process, the models decisions draw from: the
   learner's own model objects when it runs in the process (``ROLE=all``), else each candidate's
   newest snapshot, followed as the learner publishes them (``ROLE=serve``).
@@ -72,9 +73,9 @@ class CandidateArmLog(LoopLog):
 
 
 class CandidateArmLearners:
-    """The learners of the running experiment's candidate arms, run by the live learner each
-    round. ``on_model(key, model)`` and ``on_drop(key)`` tell a serving process in the same
-    process (``CandidateArmModels``) which model each candidate now has. Each candidate is
+    """The learners of the candidate arms of the drafts and of the running experiment, run by the
+    live learner each round. ``on_model(key, model)`` and ``on_drop(key)`` tell a serving process
+    in the same process (``CandidateArmModels``) which model each candidate now has. Each candidate is
     checkpointed every ``checkpoint_seconds`` while it learns (``PUBLISH_EVERY_SECONDS``, even
     beside a one-process server: other processes, the CLI's report for one, know a candidate only
     by its checkpoints)."""
@@ -92,14 +93,16 @@ class CandidateArmLearners:
         self._swept = False
 
     def run_once(self) -> int:
-        """Follow the running experiment's candidate arms (looked up every ``CACHE_SECONDS`` of the
-        service's clock), then run each one's learner round. Returns events learned. A candidate
+        """Follow the candidate arms of the drafts and the running experiment (looked up every
+        ``CACHE_SECONDS`` of the service's clock: a draft's candidates learn before it starts,
+        so they are caught up when it does), then run each one's learner round. Returns events learned. A candidate
         that fails is logged and tried again next round; the others, and the live learner's
         round, go on."""
         now = self.clock()
         if now - self._looked_at >= CACHE_SECONDS:
             self._looked_at = now
-            self._follow(candidate_arms(self.store.running_experiment()))
+            self._follow({key: arm for experiment in self.store.open_experiments()
+                          for key, arm in candidate_arms(experiment).items()})
         learned = 0
         for key, learner in list(self.learners.items()):
             learner.round_limit = max(1, CATCH_UP_EVENTS // len(self.learners))

@@ -685,9 +685,7 @@ def _show(report: dict) -> None:
                      f"[{pct(lift['fixed_ci_low'])}, {pct(lift['fixed_ci_high'])}])")
         if arm["policy"] == "candidate":
             model = arm["model"]
-            if model is None and report["state"] == "draft":
-                line += f"\n    model: {arm['vw_args']} (learns the whole log once the experiment starts)"
-            elif model is None:
+            if model is None:
                 line += f"\n    model: {arm['vw_args']} (deleted: the arm no longer serves)"
             else:
                 line += (f"\n    model: {arm['vw_args']}; learned up to event {model['learned']}, {model['behind']} "

@@ -143,8 +143,8 @@ def candidate_folder(models_dir: Path, key: str) -> Path:
 
 
 def candidate_arms(experiment: dict | None) -> dict[str, dict]:
-    """The candidate arms of ``experiment`` (the running one) that serve: {key: arm}, the arms the
-    guardrail stopped left out (their people are served control)."""
+    """The candidate arms of ``experiment`` (a draft's, or the running one's) that learn: {key:
+    arm}, the arms the guardrail stopped left out (their people are served control)."""
     if experiment is None:
         return {}
     stopped = {stop["arm"] for stop in experiment["arm_stops"]}
@@ -211,8 +211,8 @@ def experiment_results(store: Storage, settings: Settings, experiment: dict, can
                 "click_rate_ci": _interval(stats.rate_interval(clicks)), "quality_plays": plays.events,
                 "quality_play_rate": plays.value, "stopped": stops.get(arm["name"])}
         if arm["policy"] == "candidate":  # how far its model has learned, while it has one
-            serving = experiment["state"] == "running" and arm["name"] not in stops and candidates is not None
-            view["model"] = candidates.progress(experiment["name"], arm) if serving else None
+            learning = experiment["state"] != "stopped" and arm["name"] not in stops and candidates is not None
+            view["model"] = candidates.progress(experiment["name"], arm) if learning else None
         if arm["name"] != control:
             view["lift"] = _lift_view(stats.lift(clicks, rates[control][0]))
             view["quality_play_lift"] = _lift_view(stats.lift(plays, rates[control][1]))
@@ -345,11 +345,11 @@ class Experiments:
         return self.report(name)
 
     def stop(self, name, by: str, reason: str = "stopped by hand") -> dict:
-        """Stop a running experiment: everyone is served the live bandit again (409 if not running)."""
+        """Stop a running experiment (everyone is served the live bandit again) or call off a
+        draft; 409 if it is stopped already."""
         experiment = self._get(name)
         if not self.store.stop_experiment(experiment["name"], self.clock(), by, reason):
-            raise ServiceError(409, "experiment_not_running", f"experiment {name!r} is {experiment['state']}, not "
-                                                              "running")
+            raise ServiceError(409, "experiment_stopped", f"experiment {name!r} is stopped already")
         self.invalidate()
         return self.report(name)
 

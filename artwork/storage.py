@@ -837,8 +837,13 @@ class Storage(abc.ABC):
         not a draft or another one runs."""
 
     @abc.abstractmethod
+    def open_experiments(self) -> list[dict]:
+        """The experiments not stopped (the drafts and the running one), as ``experiments`` gives them."""
+
+    @abc.abstractmethod
     def stop_experiment(self, name: str, now: float, by: str, reason: str) -> bool:
-        """A running experiment stops (who, when, why recorded); False if it was not running."""
+        """A running experiment stops, or a draft is called off (who, when, why recorded); False if
+        it was stopped already."""
 
     @abc.abstractmethod
     def stop_arm(self, name: str, arm: str, now: float, by: str, reason: str) -> bool:
@@ -1231,6 +1236,9 @@ class SQLStorage(Storage):
         found = self._experiments("WHERE state = 'running'")
         return found[0] if found else None
 
+    def open_experiments(self) -> list[dict]:
+        return self._experiments("WHERE state IN ('draft', 'running')")
+
     #: The driver's error for a broken unique constraint: two starts racing on PostgreSQL can both
     #: find none running, and the unique index on running experiments refuses the second.
     _UNIQUE_VIOLATION: tuple[type[BaseException], ...] = ()
@@ -1248,7 +1256,7 @@ class SQLStorage(Storage):
         with self.write() as conn:
             return conn.execute(
                 "UPDATE experiments SET state = 'stopped', stopped_ts = ?, stopped_by = ?, stop_reason = ?"
-                " WHERE name = ? AND state = 'running'", (now, by, reason, name)).rowcount == 1
+                " WHERE name = ? AND state IN ('draft', 'running')", (now, by, reason, name)).rowcount == 1
 
     def stop_arm(self, name: str, arm: str, now: float, by: str, reason: str) -> bool:
         with self.write() as conn:

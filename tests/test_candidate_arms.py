@@ -270,7 +270,7 @@ def test_the_cli_creates_a_candidate_arm_and_reports_its_model(runner, make_app,
     r = runner.invoke(cli, ["experiment", "create", "e1", "--arm", "live=bandit", "--arm", "challenger=candidate",
                             "--vw-args", f"challenger={CANDIDATE}", *where])
     assert r.exit_code == 0, r.output
-    assert "challenger       candidate" in r.output and f"model: {CANDIDATE} (learns the whole log once" in r.output
+    assert "challenger       candidate" in r.output and f"model: {CANDIDATE}; learned up to event 0" in r.output
     r = runner.invoke(cli, ["experiment", "create", "e2", "--arm", "live=bandit", "--arm", "c=candidate",
                             "--vw-args", "c=--cb_explore_adf --final_regressor /tmp/x", *where])
     assert r.exit_code == 1 and "may not use '--final_regressor'" in r.output
@@ -374,3 +374,34 @@ def test_offline_beside_live_scores_a_learning_arm_by_its_model_just_before_it_l
     assert {row["arm"]: row["offline_decisions"] for row in kept} == {
         arm["name"]: sum(a["decisions"] for a in report["arms"] if a["name"] != arm["name"])
         for arm in report["arms"]}
+
+
+def test_a_drafts_candidate_learns_before_the_start_and_calling_the_draft_off_deletes_it(make_app, clock):
+    service, learner = service_and_learner(make_app(CHECKPOINT_EVERY_EVENTS=1))
+    traffic(service, clock, 30, "p")
+    learner.run_once()
+    service.experiments.create("e1", ARMS, "live")  # a draft: nobody is assigned yet
+    clock.advance(1)
+    learner.run_once()
+    draft = service.experiments.report("e1")
+    assert draft["state"] == "draft" and draft["arms"][1]["model"] == {"learned": 60, "behind": 0}
+    assert service.select_artwork("x", ["t01"], CONTEXT)["experiment"] is None
+    service.experiments.start("e1")  # caught up already: its first decision draws with what it learned
+    arms = service.store.running_experiment()["definition"]["arms"]
+    person = next(f"x{i}" for i in range(100) if assign_arm("e1", f"x{i}", arms)["name"] == "challenger")
+    first = service.select_artwork(person, ["t01"], CONTEXT)
+    assert first["experiment"]["served_arm"] == "challenger" and first["model_version"] == 60
+    assert learner.candidates.learners[KEY].model.weights() == replayed(service.store, CANDIDATE).weights()
+    # a draft called off: its candidate stops learning and its checkpoints go
+    service.experiments.create("e2", [{"name": "live", "policy": "bandit"},
+                                      {"name": "c", "policy": "candidate", "vw_args": "--cb_explore_adf"}])
+    clock.advance(1)
+    learner.run_once()
+    assert set(service.store.checkpoint_models()) == {KEY, "e2/c"}
+    assert service.experiments.stop("e2", "test")["state"] == "stopped"
+    with pytest.raises(ServiceError) as again:
+        service.experiments.stop("e2", "test")
+    assert again.value.status == 409 and again.value.code == "experiment_stopped"
+    clock.advance(1)
+    learner.run_once()
+    assert service.store.checkpoint_models() == [KEY] and set(learner.candidates.learners) == {KEY}

@@ -208,7 +208,7 @@ def test_experiments_through_the_admin_api(admin_client):
     r = admin_client.post("/api/v1/admin/experiments/bandit-vs-default/stop", json={"reason": "done"}, headers=AUTH)
     assert r.get_json()["state"] == "stopped" and r.get_json()["stop_reason"] == "done"
     r = admin_client.post("/api/v1/admin/experiments/bandit-vs-default/stop", headers=AUTH)
-    assert r.status_code == 409 and r.get_json()["error"]["code"] == "experiment_not_running"
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "experiment_stopped"
     listed = admin_client.get("/api/v1/admin/experiments", headers=AUTH).get_json()["experiments"]
     assert {(e["name"], e["state"]) for e in listed} == {("bandit-vs-default", "stopped"), ("other", "draft")}
     r = admin_client.get("/api/v1/admin/experiments/nope", headers=AUTH)
