@@ -75,10 +75,10 @@ class CandidateArmLog(LoopLog):
 class CandidateArmLearners:
     """The learners of the candidate arms of the drafts and of the running experiment, run by the
     live learner each round. ``on_model(key, model)`` and ``on_drop(key)`` tell a serving process
-    in the same process (``CandidateArmModels``) which model each candidate now has. Each candidate is
-    checkpointed every ``checkpoint_seconds`` while it learns (``PUBLISH_EVERY_SECONDS``, even
-    beside a one-process server: other processes, the CLI's report for one, know a candidate only
-    by its checkpoints)."""
+    in the same process (``CandidateArmModels``) which model each candidate now has. Each
+    candidate is checkpointed every ``checkpoint_seconds`` while it learns
+    (``PUBLISH_EVERY_SECONDS``, even beside a one-process server: other processes, the CLI's
+    report for one, know a candidate only by its checkpoints)."""
 
     def __init__(self, settings, store: Storage, models_dir: Path, clock, checkpoint_seconds: float):
         self.settings = settings
@@ -95,9 +95,9 @@ class CandidateArmLearners:
     def run_once(self) -> int:
         """Follow the candidate arms of the drafts and the running experiment (looked up every
         ``CACHE_SECONDS`` of the service's clock: a draft's candidates learn before it starts,
-        so they are caught up when it does), then run each one's learner round. Returns events learned. A candidate
-        that fails is logged and tried again next round; the others, and the live learner's
-        round, go on."""
+        so they are caught up when it does), then run each one's learner round. Returns events
+        learned. A candidate that fails is logged and tried again next round; the others, and
+        the live learner's round, go on."""
         now = self.clock()
         if now - self._looked_at >= CACHE_SECONDS:
             self._looked_at = now
