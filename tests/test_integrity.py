@@ -4,6 +4,7 @@ a backup taken under load that restores to a log and a model that agree."""
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -71,15 +72,19 @@ def damaged_data_dir(make_app, data_dir, backend):
     return data_dir
 
 
-def test_check_passes_on_a_sound_data_directory(client, data_dir, test_database_url, monkeypatch):
+def test_check_passes_on_a_sound_data_directory(app, client, data_dir, test_database_url, monkeypatch):
     make_decisions(client, 20)
+    personalizer_traffic(app, 5)
     if test_database_url:
         monkeypatch.setenv("ARTWORK_DATABASE_URL", test_database_url)
+        # the folders are a cache: the loop's checkpoints are checked from the database
+        shutil.rmtree(data_dir / "models" / "personalizer")
     result = CliRunner().invoke(cli, ["check", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert [line.split(":")[0] for line in result.output.splitlines() if not line.startswith(" ")] == [
         "database", "checkpoints", "images"]
     assert "PROBLEMS" not in result.output
+    assert "1 of the personalizer loop's model" in result.output
     if test_database_url:
         assert "amcheck" in result.output  # says which tools check PostgreSQL's pages
 
