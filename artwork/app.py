@@ -138,7 +138,7 @@ def create_app(test_config: dict | None = None, *, clock=time.time) -> Flask:
     app.register_blueprint(demo_bp)
     from . import security
     security.init_app(app)
-    metrics.init_app(app, metrics.StateCollector(service, learner))
+    metrics.init_app(app, metrics.StateCollector(service, learner, personalizer))
 
     @app.teardown_appcontext
     def close_connection(_exc):

@@ -257,7 +257,7 @@ def check(data_dir: Path):
               help="The backup file to write (a tar).")
 def backup(data_dir: Path, out_file: Path):
     """Back up the data directory while the service runs: the log (SQLite's online backup, one
-    moment's copy), the model checkpoints it names and the images, in one tar file with a
+    moment's copy), the checkpoints it names of both loops' models and the images, in one tar file with a
     manifest of checksums. With ARTWORK_DATABASE_URL, use PostgreSQL's pg_dump instead."""
     from .backups import backup as write_backup
 
@@ -273,7 +273,8 @@ def backup(data_dir: Path, out_file: Path):
         manifest = write_backup(store, data_paths(data_dir), out_file)
     finally:
         store.close()
-    click.echo(f"Wrote {out_file}: {manifest['decisions']} decisions, {manifest['checkpoints']} checkpoint(s), "
+    click.echo(f"Wrote {out_file}: {manifest['decisions']} decisions, {manifest['checkpoints']} checkpoint(s) "
+               f"(and {manifest['personalizer_checkpoints']} of the Personalizer loop's model), "
                f"{len(manifest['files'])} files.")
 
 
@@ -296,7 +297,7 @@ def restore(data_dir: Path, archive: Path, force: bool):
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Restored {manifest['decisions']} decisions and {manifest['checkpoints']} checkpoint(s) "
-               f"into {data_dir}.")
+               f"(and {manifest.get('personalizer_checkpoints', 0)} of the Personalizer loop's model) into {data_dir}.")
 
 
 # Offline: simulation and evaluation (thin wrappers over simulations/) --------------------------
@@ -524,8 +525,8 @@ if __name__ == "__main__":
 @cli.group()
 def personalizer():
     """The Personalizer-compatible loop (POST /personalizer/v1.0/rank, reward, activate): warm
-    start it from a DSJSON log, export its log, read or switch its mode (README "Moving from
-    Azure Personalizer")."""
+    start it from a DSJSON log, export its log, read or switch its mode, reset its model (README
+    "Moving from Azure Personalizer")."""
 
 
 @personalizer.command("warm-start")
@@ -616,6 +617,27 @@ def mode(data_dir: Path, mode: str):
     finally:
         store.close()
     click.echo(f"the Personalizer loop is now in {mode} mode")
+
+
+@personalizer.command("reset")
+@data_dir_option
+@click.confirmation_option(prompt="Reset the Personalizer loop's model? It starts again, learning only what is "
+                                  "final from now on")
+def reset(data_dir: Path):
+    """Reset the loop's model, as DELETE /personalizer/v1.0/model does: a fresh model (a new model
+    epoch) that learns only events final from now on; the log is kept. A running server's learner
+    starts it at its next round."""
+    import time
+
+    from .personalizer import reset_model
+
+    store = open_store_or_fail(settings_for(data_dir))
+    try:
+        started = reset_model(store, time.time())
+    finally:
+        store.close()
+    click.echo(f"the Personalizer loop's model was reset: epoch {started['epoch']}, learning from event "
+               f"{started['start_seq'] + 1} of its learn queue on")
 # Live experiments (artwork/experiments.py) ------------------------------------------------------
 
 @cli.group()

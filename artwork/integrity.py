@@ -1,6 +1,7 @@
-"""Integrity: ``artwork check`` (the database's own check of its pages, every checkpoint's
-checksum, an image for every active artwork) and the quick check a server runs before it
-starts, which refuses a damaged database with a message naming the problem and the way back."""
+"""Integrity: ``artwork check`` (the database's own check of its pages, the checksum of every
+checkpoint of both loops' models, an image for every active artwork) and the quick check a
+server runs before it starts, which refuses a damaged database with a message naming the
+problem and the way back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from .storage import Storage, StoreDamaged, damaged_message
+from .storage import ARTWORK, PERSONALIZER, Loop, Storage, StoreDamaged, damaged_message
 
 #: How long (seconds) the start check's page check (SQLite's ``quick_check``) may run before the
 #: server starts anyway, having checked the structure and as many pages as that allowed.
@@ -58,13 +59,30 @@ def check_database(store: Storage) -> Finding:
     return Finding(part="database", summary=summary, problems=tuple(problems))
 
 
+def checkpointed_loops(models_dir: Path) -> tuple[tuple[Loop, Path], ...]:
+    """Each loop whose own model is checkpointed, with the folder of its checkpoint files: the
+    artwork loop's ``models/``, the Personalizer loop's ``models/personalizer/``."""
+    # Imported here: personalizer.py imports the learner and with it prometheus_client's metrics,
+    # which `serve --workers` must not create before it names their multiprocess folder, and the
+    # CLI imports this module (check_at_start) before that.
+    from .personalizer import models_dir as personalizer_models
+
+    return (ARTWORK, Path(models_dir)), (PERSONALIZER, personalizer_models(models_dir))
+
+
 def check_checkpoints(store: Storage, models_dir: Path) -> Finding:
-    """Every recorded checkpoint's file is there with the bytes its checksum names."""
-    rows = store.all_checkpoints()
-    problems = tuple(f"checkpoint {row['file']} (epoch {row['epoch']}, seq {row['seq']}) is missing or fails "
-                     "its SHA-256" for row in rows
-                     if store.local_copy(models_dir, row["file"], "checkpoint", row["sha256"]) is None)
-    return Finding(part="checkpoints", summary=f"{len(rows)} checkpoint(s), SHA-256 of each", problems=problems)
+    """Every recorded checkpoint of each loop's own model (``checkpointed_loops``) has its file
+    there with the bytes its checksum names."""
+    problems, counts = [], []
+    for loop, folder in checkpointed_loops(models_dir):
+        rows = store.all_checkpoints(loop=loop)
+        counts.append(f"{len(rows)} of the {loop.name} loop's model")
+        named = "checkpoint" if loop is ARTWORK else f"{loop.name} checkpoint"
+        problems += [f"{named} {row['file']} (epoch {row['epoch']}, seq {row['seq']}) is missing or fails its "
+                     "SHA-256" for row in rows
+                     if store.local_copy(folder, row["file"], "checkpoint", row["sha256"], loop=loop) is None]
+    return Finding(part="checkpoints", summary=f"{', '.join(counts)}; SHA-256 of each",
+                   problems=tuple(problems))
 
 
 def check_images(store: Storage, images_dir: Path) -> Finding:

@@ -9,7 +9,8 @@ Two kinds, kept apart on purpose:
   every process's files, so whichever process answers the scrape gives the server's totals.
   In one process (``artwork serve``) they live in this module's registry.
 - **Read at scrape time** (``StateCollector``): the model's version and age, the learner's lag
-  and leadership. They describe state the processes share (the log in the database, the
+  and leadership, and the place in the log and lag of the candidate arms' and the Personalizer
+  loop's models. They describe state the processes share (the log in the database, the
   published model), so they are computed when scraped rather than updated per request, and any
   process reads them correctly.
 
@@ -91,12 +92,14 @@ def set_leader(learner) -> None:
 
 class StateCollector:
     """Scrape-time gauges of one app: its model's version and age, the learner's lag, the
-    candidate arms' models (their place in the log and lag), and (where the learner runs in this
-    process) its leadership."""
+    candidate arms' models (their place in the log and lag), the Personalizer loop's model (its
+    place in that loop's log and lag), and (where the learner runs in this process) its leadership."""
 
-    def __init__(self, service, learner=None):
+    def __init__(self, service, learner=None, personalizer=None):
+        """``personalizer`` is the app's ``personalizer.PersonalizerLoop`` (None: no gauges for it)."""
         self.service = service
         self.learner = learner
+        self.personalizer = personalizer
 
     def collect(self):
         model = self.service.model
@@ -123,6 +126,12 @@ class StateCollector:
             lag_events.add_metric([experiment, arm], float(self.service.store.learn_queue_after(candidate.seq)[0]))
         yield seq
         yield lag_events
+        if self.personalizer is not None:
+            pz_seq = self.personalizer.model.seq
+            yield _gauge("artwork_personalizer_model_seq", "Events learned by the Personalizer loop's model that "
+                         "this process ranks with (its place in that loop's learn queue).", pz_seq)
+            yield _gauge("artwork_personalizer_lag_events", "Events of the Personalizer loop whose reward is final "
+                         "but that model has not learned.", self.personalizer.log.learn_queue_after(pz_seq)[0])
         if not multiprocess_dir():  # else the learner process's LEADER files answer
             yield _gauge("artwork_learner_leader", LEADER_HELP, 1.0 if is_leader(self.learner) else 0.0)
 

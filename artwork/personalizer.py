@@ -199,6 +199,18 @@ class PersonalizerLearner(Learner):
         return learned
 
 
+def reset_model(store: Storage, now: float) -> dict:
+    """Start a fresh model of the loop (Personalizer's Reset Model): a new model epoch whose model
+    learns only events final from now on, with the current epoch's VW arguments. The loop's
+    learner follows it at its next round (``Learner.follow_epoch``) and forgets the old epoch's
+    checkpoints at its first; serving processes follow its snapshots. The log is kept. Returns
+    {"epoch", "start_seq", "vw_args"} (None: the PERSONALIZER_VW_ARGS setting)."""
+    started = store.start_epoch("reset", now, relearn_log=False, loop=PERSONALIZER)
+    log.warning("personalizer loop: model reset (epoch %d, learning from event %d on)", started["epoch"],
+                started["start_seq"] + 1)
+    return started
+
+
 def load_personalizer_model(settings: Settings, store: Storage, models: Path) -> Model:
     """The loop's newest usable checkpoint, else a fresh model (``learner.load_model``)."""
     return load_model(LoopLog(store, PERSONALIZER), settings.personalizer_vw_args, models_dir(models))
@@ -336,6 +348,12 @@ class PersonalizerLoop:
 
     def status(self) -> dict:
         return loop_status(self.store, self.settings)
+
+    def reset_model(self) -> dict:
+        """``reset_model`` now, and wake the learner (in this process, if it runs here)."""
+        started = reset_model(self.store, self.clock())
+        self.on_final()
+        return started
 
 
 # Offline: the log as DSJSON, and logs from elsewhere as a warm start -------------------------------

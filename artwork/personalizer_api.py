@@ -2,8 +2,9 @@
 Reward and Activate at its paths (``/personalizer/v1.0/...``), with its key header
 (``Ocp-Apim-Subscription-Key``, checked against CLIENT_KEYS like ``X-Api-Key``), its statuses
 (rank 201, reward and activate 204) and its error shape, so that a client written for
-Personalizer works by changing only the endpoint and the key; and the loop's admin read-out and
-mode switch (the service's own admin API, in the service's error shape).
+Personalizer works by changing only the endpoint and the key; Personalizer's Reset Model at its
+path and in its shape, but for holders of the admin token only; and the loop's admin read-out
+and mode switch (the service's own admin API, in the service's error shape).
 """
 
 from __future__ import annotations
@@ -81,6 +82,19 @@ def reward(eventId, body):  # noqa: N803 - Personalizer's name for it, in the pa
                   EMPTY_BODY, False)
 def activate(eventId, body):  # noqa: N803
     metrics.OUTCOMES.labels("activate", loop().activate(eventId)).inc()
+    return "", 204
+
+
+@bp.delete("/model")
+@operation("Reset the loop's model (Personalizer's Reset Model; admin)", tags=("personalizer", "admin"), admin=True,
+           error_shape="personalizer",
+           description="A fresh model that learns only events final from now on (a new model epoch; the log is "
+                       "kept). Unlike Personalizer, which took its resource key, this needs the service's admin "
+                       "token: a client key ranks and rewards, it cannot wipe a model.",
+           responses={204: ("Reset: the learner starts the new model at its next round.", None)},
+           errors={**ADMIN_ERRORS, **WRITES}, response_headers=ADMIN_HEADERS)
+def reset_model():
+    loop().reset_model()
     return "", 204
 
 

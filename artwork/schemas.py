@@ -407,8 +407,9 @@ PATH_PARAMETERS: Mapping[str, tuple[dict, tuple[int, str, str]]] = {
 
 #: Personalizer's error shape (``{"error": {"code", "message", "innerError": {"code"}}}``): the
 #: high-level code by status, the service's own code in ``innerError``.
-PZ_ERROR_CODES = {400: "BadRequest", 401: "Unauthorized", 404: "ResourceNotFound", 405: "MethodNotAllowed",
-                  409: "Conflict", 413: "PayloadTooLarge", 500: "InternalServerError", 503: "ServiceUnavailable"}
+PZ_ERROR_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "ResourceNotFound",
+                  405: "MethodNotAllowed", 409: "Conflict", 413: "PayloadTooLarge", 500: "InternalServerError",
+                  503: "ServiceUnavailable"}
 PZ_ERROR = {
     "title": "PersonalizerError",
     "type": "object",

@@ -1188,17 +1188,18 @@ class SQLStorage(Storage):
             return [r[0] for r in conn.execute(f"DELETE FROM {loop.checkpoints} WHERE model = ? RETURNING file",
                                                (loop.model,)).fetchall()]
 
-    def all_checkpoints(self) -> list[dict]:
-        """Every recorded checkpoint of the artwork loop's own model, of every epoch, oldest
-        first: {"epoch", "seq", "file", "sha256", "vw_args"} (for ``artwork check`` and backups;
-        a candidate arm's model is relearned from the log instead)."""
-        return self.query("SELECT epoch, seq, file, sha256, vw_args FROM checkpoints WHERE model = ''"
+    def all_checkpoints(self, loop: Loop = ARTWORK) -> list[dict]:
+        """Every recorded checkpoint of ``loop``'s own model, of every epoch, oldest first:
+        {"epoch", "seq", "file", "sha256", "vw_args"} (for ``artwork check`` and backups; a
+        candidate arm's model is relearned from the log instead)."""
+        return self.query(f"SELECT epoch, seq, file, sha256, vw_args FROM {loop.checkpoints} WHERE model = ''"
                           " ORDER BY epoch, seq, id")
 
-    def forget_checkpoint(self, file: str) -> None:
-        """Delete the checkpoint rows that name ``file`` (a backup whose copy of it could not be had)."""
+    def forget_checkpoint(self, file: str, loop: Loop = ARTWORK) -> None:
+        """Delete ``loop``'s checkpoint rows that name ``file`` (a backup whose copy of it could not
+        be had)."""
         with self.write() as conn:
-            conn.execute("DELETE FROM checkpoints WHERE file = ? AND model = ''", (file,))
+            conn.execute(f"DELETE FROM {loop.checkpoints} WHERE file = ? AND model = ''", (file,))
 
     def active_artwork_images(self) -> list[dict]:
         """Every active artwork with its image files: {"artwork_id", "size", "file"}, with size and

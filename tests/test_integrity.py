@@ -4,6 +4,7 @@ a backup taken under load that restores to a log and a model that agree."""
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -71,15 +72,19 @@ def damaged_data_dir(make_app, data_dir, backend):
     return data_dir
 
 
-def test_check_passes_on_a_sound_data_directory(client, data_dir, test_database_url, monkeypatch):
+def test_check_passes_on_a_sound_data_directory(app, client, data_dir, test_database_url, monkeypatch):
     make_decisions(client, 20)
+    personalizer_traffic(app, 5)
     if test_database_url:
         monkeypatch.setenv("ARTWORK_DATABASE_URL", test_database_url)
+        # the folders are a cache: the loop's checkpoints are checked from the database
+        shutil.rmtree(data_dir / "models" / "personalizer")
     result = CliRunner().invoke(cli, ["check", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     assert [line.split(":")[0] for line in result.output.splitlines() if not line.startswith(" ")] == [
         "database", "checkpoints", "images"]
     assert "PROBLEMS" not in result.output
+    assert "1 of the personalizer loop's model" in result.output
     if test_database_url:
         assert "amcheck" in result.output  # says which tools check PostgreSQL's pages
 
@@ -278,3 +283,62 @@ def test_a_checkpoint_gone_before_the_backup_copied_it_is_left_out_with_its_row(
         assert service.model.weights() == relearned(data_paths(restored)["db"], service.settings.vw_args).weights()
     finally:
         service.store.close()
+
+
+def personalizer_traffic(app, count: int) -> None:
+    """``count`` ranked and rewarded calls of the Personalizer loop, learned and checkpointed."""
+    client, rng = app.test_client(), random.Random(count)
+    for _ in range(count):
+        event = client.post("/personalizer/v1.0/rank", json={
+            "contextFeatures": [{"segment": rng.choice("xyz")}], "actions": [{"id": "a"}, {"id": "b"}]}
+        ).get_json()["eventId"]
+        client.post(f"/personalizer/v1.0/events/{event}/reward", json={"value": rng.choice([0, 1])})
+    app.extensions["artwork.personalizer.learner"].run_once()
+    app.extensions["artwork.personalizer.learner"].checkpoint()
+
+
+@pytest.mark.sqlite_only
+def test_check_covers_the_personalizer_loops_checkpoints(app, data_dir, backend):
+    # SQLite only: with PostgreSQL the files' bytes are in the database; the folders are a cache
+    personalizer_traffic(app, 12)
+    checkpoint = app.extensions["artwork.personalizer.learner"].checkpoint() or next(
+        (data_dir / "models" / "personalizer").glob("model-*.vw"))
+    result = CliRunner().invoke(cli, ["check", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0 and "1 of the personalizer loop's model" in result.output, result.output
+    checkpoint.write_bytes(checkpoint.read_bytes() + b"x")
+    result = CliRunner().invoke(cli, ["check", "--data-dir", str(data_dir)])
+    assert result.exit_code == 1, result.output
+    assert f"personalizer checkpoint {checkpoint.name} (epoch 1, seq 12) is missing or fails its SHA-256" in (
+        result.output)
+
+
+@pytest.mark.sqlite_only
+def test_a_backup_holds_the_personalizer_loops_checkpoints_and_restores_them(app, data_dir, backend, tmp_path):
+    # SQLite only: SQLite backups
+    make_decisions(app.test_client(), 30)
+    app.extensions["artwork.learner"].run_once()
+    app.extensions["artwork.learner"].checkpoint()
+    personalizer_traffic(app, 12)
+    models = data_dir / "models" / "personalizer"
+    latest = json.loads((models / "latest.json").read_text())
+    out = tmp_path / "backup.tar"
+    result = CliRunner().invoke(cli, ["backup", "--data-dir", str(data_dir), "--out", str(out)])
+    assert result.exit_code == 0 and "and 1 of the Personalizer loop's model" in result.output, result.output
+    with tarfile.open(out) as tar:
+        names = set(tar.getnames())
+    assert {f"models/personalizer/{latest['file']}", "models/personalizer/latest.json", "models/latest.json"} <= names
+
+    restored = tmp_path / "restored"
+    assert CliRunner().invoke(cli, ["restore", str(out), "--data-dir", str(restored)]).exit_code == 0
+    assert json.loads((restored / "models" / "personalizer" / "latest.json").read_text()) == latest
+    restored_file = restored / "models" / "personalizer" / latest["file"]
+    assert restored_file.read_bytes() == (models / latest["file"]).read_bytes()
+    check = CliRunner().invoke(cli, ["check", "--data-dir", str(restored)])
+    assert check.exit_code == 0 and "1 of the personalizer loop's model" in check.output, check.output
+    app = create_app({"DATA_DIR": str(restored), "LEARNER": "manual", "SEED": 1})
+    try:  # the restored loop ranks with the checkpoint it had
+        loop = app.extensions["artwork.personalizer"]
+        assert (loop.model.epoch, loop.model.seq) == (1, 12)
+        assert app.test_client().post("/personalizer/v1.0/rank", json={"actions": [{"id": "a"}]}).status_code == 201
+    finally:
+        app.extensions["artwork"].store.close()

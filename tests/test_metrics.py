@@ -105,6 +105,20 @@ def test_a_candidate_arms_model_and_lag_are_read_when_scraped(client, service, l
     assert learned[("artwork_candidate_lag_events", key)] == 0
 
 
+def test_the_personalizer_loops_model_and_lag_are_read_when_scraped(app, client):
+    body = {"actions": [{"id": "a"}, {"id": "b"}]}
+    rewarded, _ = (client.post("/personalizer/v1.0/rank", json=body).get_json()["eventId"] for _ in range(2))
+    assert client.post(f"/personalizer/v1.0/events/{rewarded}/reward", json={"value": 1}).status_code == 204
+    waiting = scrape(client)  # one final event (the other waits for its reward), not learned yet
+    assert value(waiting, "artwork_personalizer_model_seq") == 0
+    assert value(waiting, "artwork_personalizer_lag_events") == 1
+    app.extensions["artwork.personalizer.learner"].run_once()
+    learned = scrape(client)
+    assert value(learned, "artwork_personalizer_model_seq") == 1
+    assert value(learned, "artwork_personalizer_lag_events") == 0
+    assert value(learned, "artwork_model_seq") == 0 and value(learned, "artwork_learner_lag_events") == 0  # apart
+
+
 def test_leadership_is_the_learners_own_word_where_it_has_one(client, learner):
     learner.is_leader = False  # an elected learner standing by
     assert value(scrape(client), "artwork_learner_leader") == 0

@@ -397,6 +397,96 @@ def test_warm_start_trains_a_new_loop_from_a_dsjson_log_through_the_learner(make
                                                                               strict=True))]
 
 
+# Resetting the model ---------------------------------------------------------------------------------
+
+MODEL = "/personalizer/v1.0/model"
+
+
+def epochs(app) -> list[dict]:
+    return app.extensions["artwork"].store.query("SELECT epoch, start_seq, reason FROM pz_epochs ORDER BY epoch")
+
+
+def learned_after(app, start_seq: int, epoch: int) -> Model:
+    """A fresh model of ``epoch`` that learned the loop's learn queue after ``start_seq``, in order."""
+    model = Model(app.extensions["artwork.settings"].personalizer_vw_args, seq=start_seq, epoch=epoch)
+    for row in queue(app):
+        if row["seq"] > start_seq:
+            model.learn(json.loads(row["features"]), row["chosen_index"], row["reward"], row["probability"],
+                        row["seq"])
+    return model
+
+
+def test_a_reset_starts_a_model_that_learns_only_what_is_final_after_it(make_app, clock):
+    settings = {"ADMIN_TOKEN": ADMIN_TOKEN, "PERSONALIZER_REWARD_WAIT_SECONDS": 20}
+    app = make_app(**settings)
+    client, learner, loop = app.test_client(), pz_learner(app), app.extensions["artwork.personalizer"]
+    traffic(client, clock, 20, seed=1)
+    clock.advance(30)
+    learner.run_once()
+    assert (loop.model.epoch, loop.model.seq) == (1, 20)
+    final_before = client.post(RANK, json=rank_body()).get_json()["eventId"]
+    client.post(reward_url(final_before), json={"value": 1})  # final before the reset, not learned yet
+    final_after = client.post(RANK, json=rank_body()).get_json()["eventId"]
+
+    r = client.delete(MODEL, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert (r.status_code, r.data) == (204, b"")
+    assert epochs(app)[-1] == {"epoch": 2, "start_seq": 21, "reason": "reset"}
+    assert app.extensions["artwork"].store.current_epoch()["epoch"] == 1  # the artwork loop's model is untouched
+
+    client.post(reward_url(final_after), json={"value": -1})
+    traffic(client, clock, 10, seed=2)
+    clock.advance(30)
+    learner.run_once()
+    rows = queue(app)
+    after = [r["event_id"] for r in rows if r["seq"] > 21]
+    assert final_after in after and final_before not in after and len(after) == 11
+    assert (loop.model.epoch, loop.model.seq) == (2, rows[-1]["seq"])  # what rank answers with
+    assert loop.model.weights() == learned_after(app, 21, 2).weights()  # nothing of the old epoch in it
+    answer = client.post(RANK, json=rank_body())
+    assert answer.status_code == 201 and answer.get_json()["rewardActionId"] in {"a", "b", "c"}
+    # the old epoch's checkpoints are forgotten; a restart starts from the new epoch's
+    assert {r["epoch"] for r in app.extensions["artwork"].store.query("SELECT epoch FROM pz_checkpoints")} == {2}
+    learner.stop()
+    restarted = make_app(**settings).extensions["artwork.personalizer"]
+    assert (restarted.model.epoch, restarted.model.seq) == (2, rows[-1]["seq"])
+    assert restarted.model.weights() == learned_after(app, 21, 2).weights()
+
+
+def test_only_the_admin_token_resets_the_model_never_a_client_key(make_app):
+    app = make_app(CLIENT_KEYS=KEY, ADMIN_TOKEN=ADMIN_TOKEN)
+    client = app.test_client()
+    for headers in ({"Ocp-Apim-Subscription-Key": KEY}, {"Authorization": f"Bearer {KEY}"}, {}):
+        r = client.delete(MODEL, headers=headers)
+        assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+        assert r.get_json()["error"] == {"code": "Unauthorized", "innerError": {"code": "unauthorized"},
+                                         "message": "admin operations need 'Authorization: Bearer <admin token>'"}
+    assert [e["epoch"] for e in epochs(app)] == [1]  # nothing was reset
+    assert client.delete(MODEL, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).status_code == 204
+    # with no admin token configured, nobody can
+    r = make_app(CLIENT_KEYS=KEY).test_client().delete(MODEL, headers={"Ocp-Apim-Subscription-Key": KEY})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "Forbidden"
+    assert r.get_json()["error"]["innerError"] == {"code": "admin_disabled"}
+    assert [e["epoch"] for e in epochs(app)] == [1, 2]
+
+
+def test_the_model_can_be_reset_from_the_command_line(make_app, clock, runner, test_database_url):
+    app = make_app(PERSONALIZER_REWARD_WAIT_SECONDS=20)
+    client, learner = app.test_client(), pz_learner(app)
+    traffic(client, clock, 6, seed=3)
+    clock.advance(30)
+    learner.run_once()
+    data_dir = app.extensions["artwork.settings"].data_dir
+    env = {"ARTWORK_DATABASE_URL": test_database_url or ""}
+    refused = runner.invoke(cli, ["personalizer", "reset", "--data-dir", data_dir], input="n\n", env=env)
+    assert refused.exit_code != 0 and [e["epoch"] for e in epochs(app)] == [1]
+    result = runner.invoke(cli, ["personalizer", "reset", "--data-dir", data_dir, "--yes"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "reset: epoch 2, learning from event 7" in result.output
+    learner.run_once()  # the server's learner follows
+    loop = app.extensions["artwork.personalizer"]
+    assert (loop.model.epoch, loop.model.seq) == (2, 6) and loop.model.weights() == learned_after(app, 6, 2).weights()
+
+
 # Apprentice mode --------------------------------------------------------------------------------------
 
 @pytest.mark.sqlite_only
