@@ -204,14 +204,17 @@ class CandidateArmModels:
     def progress(self, experiment: str, arm: dict) -> dict:
         """How far the model candidate ``arm`` draws with here has learned: {"learned": the last
         learn-queue position it includes, "behind": how many queued events it has not learned}."""
-        model = self.get(experiment, arm)
+        return self._progress(self.get(experiment, arm))
+
+    def all_progress(self) -> dict[str, dict]:
+        """``progress`` of every candidate model this process holds now, by key (for /metrics)."""
+        with self._lock:
+            models = {key: held.model for key, held in self._held.items()}
+        return {key: self._progress(model) for key, model in models.items()}
+
+    def _progress(self, model: Model) -> dict:
         behind, _ = self.store.learn_queue_after(model.seq)
         return {"learned": model.seq, "behind": behind}
-
-    def models(self) -> dict[str, Model]:
-        """The candidates' models this process holds now: {key: model} (for /metrics)."""
-        with self._lock:
-            return {key: held.model for key, held in self._held.items()}
 
     def put(self, key: str, model: Model) -> None:
         """The learner in this process now learns ``model`` for candidate ``key``."""

@@ -36,6 +36,7 @@ from .policy import explored, sample_index
 from .steps import Step
 
 if TYPE_CHECKING:
+    from .policy import Model
     from .service import Service
 
 
@@ -156,12 +157,15 @@ class Decisions(Step):
         parts = self.catalog.parts(title)
         _, lines = decision_text(self._shared(resolved, affinity, device), parts)
         floor = self.settings.propensity_floor
-        pmfs = {}
-        for arm in arms:
-            model = (self.service.candidates.get(experiment, arm) if arm["policy"] == "candidate"
-                     else self.service.model)
-            pmfs[arm["name"]] = arm_pmf(arm["policy"], model, lines, title["artwork"], floor)[0]
-        return parts.candidates, pmfs
+        return parts.candidates, {arm["name"]: arm_pmf(arm["policy"], self._arm_model(experiment, arm), lines,
+                                                       title["artwork"], floor)[0] for arm in arms}
+
+    def _arm_model(self, experiment: str, arm: dict) -> Model:
+        """The model an experiment arm draws with: a candidate arm's own (candidates.py), else the
+        live one (a fixed policy draws with none, and ignores it)."""
+        if arm["policy"] == "candidate":
+            return self.service.candidates.get(experiment, arm)
+        return self.service.model
 
     def select_artwork(self, user_id, title_ids, context=None, defer_activation: bool = False) -> dict:
         """Pick one artwork per title for this person now, log every decision, return them.
@@ -193,15 +197,13 @@ class Decisions(Step):
         state = "awaiting_activation" if defer_activation else "pending"
         # log_json({**resolved, "genre_affinity": affinity}), with the affinity's JSON made once
         context_json = log_json(resolved)[:-1] + ',"genre_affinity":' + shared.affinity_json + "}"
-        model = self.service.model  # one model for the whole page, even if a new snapshot arrives meanwhile
         floor = self.settings.propensity_floor
         # A running experiment: the person's arm (experiments.assign_arm) decides which policy
-        # draws the page, and every decision logs the experiment and arms.
+        # draws the page, and every decision logs the experiment and arms. One model for the whole
+        # page, even if a new snapshot arrives meanwhile.
         assignment = self.service.experiments.assignment(user_id)
-        policy = assignment["policy"] if assignment else "bandit"
-        if policy == "candidate":  # the arm's own model, learning the same log (candidates.py)
-            model = self.service.candidates.get(assignment["experiment"], {"name": assignment["served_arm"],
-                                                                           "vw_args": assignment["vw_args"]})
+        policy = assignment["served"]["policy"] if assignment else "bandit"
+        model = self._arm_model(assignment["experiment"], assignment["served"]) if assignment else self.service.model
         in_experiment = ((assignment["experiment"], assignment["arm"], assignment["served_arm"]) if assignment
                          else (None, None, None))
         decisions, rows = [], []

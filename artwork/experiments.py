@@ -126,6 +126,15 @@ def assign_arm(experiment: str, user_id: str, arms: list[dict]) -> dict:
     return arms[-1]  # rounding left the shares' sum a hair under 1
 
 
+def served_arm(experiment: dict, arm: dict) -> dict:
+    """The arm whose policy serves ``arm``'s people in ``experiment``: the arm itself, or the
+    control once the guardrail stopped it."""
+    if any(stop["arm"] == arm["name"] for stop in experiment["arm_stops"]):
+        definition = experiment["definition"]
+        return next(a for a in definition["arms"] if a["name"] == definition["control"])
+    return arm
+
+
 def candidate_key(experiment: str, arm: str) -> str:
     """A candidate arm's model's name among the artwork loop's models (``storage.Loop.model``)."""
     return f"{experiment}/{arm}"
@@ -211,7 +220,8 @@ def experiment_results(store: Storage, settings: Settings, experiment: dict, can
                 "click_rate_ci": _interval(stats.rate_interval(clicks)), "quality_plays": plays.events,
                 "quality_play_rate": plays.value, "stopped": stops.get(arm["name"])}
         if arm["policy"] == "candidate":  # how far its model has learned, while it has one
-            learning = experiment["state"] != "stopped" and arm["name"] not in stops and candidates is not None
+            learning = (candidates is not None and experiment["state"] != "stopped"
+                        and candidate_key(experiment["name"], arm["name"]) in candidate_arms(experiment))
             view["model"] = candidates.progress(experiment["name"], arm) if learning else None
         if arm["name"] != control:
             view["lift"] = _lift_view(stats.lift(clicks, rates[control][0]))
@@ -299,19 +309,16 @@ class Experiments:
         self._cached = (float("-inf"), None)
 
     def assignment(self, user_id: str) -> dict | None:
-        """The person's place in the running experiment: {"experiment", "arm", "served_arm",
-        "policy" and "vw_args" (the served arm's; None but for a candidate arm)}, or None when
-        none runs. ``served_arm`` is the control once the person's arm was stopped."""
+        """The person's place in the running experiment: {"experiment", "arm", "served_arm", and
+        "served" (that arm's definition: its policy, a candidate's vw_args)}, or None when none
+        runs. ``served_arm`` is the control once the person's arm was stopped (``served_arm``)."""
         experiment = self.running()
         if experiment is None:
             return None
-        definition = experiment["definition"]
-        arm = assign_arm(experiment["name"], user_id, definition["arms"])
-        served = arm
-        if any(stop["arm"] == arm["name"] for stop in experiment["arm_stops"]):
-            served = next(a for a in definition["arms"] if a["name"] == definition["control"])
+        arm = assign_arm(experiment["name"], user_id, experiment["definition"]["arms"])
+        served = served_arm(experiment, arm)
         return {"experiment": experiment["name"], "arm": arm["name"], "served_arm": served["name"],
-                "policy": served["policy"], "vw_args": served.get("vw_args")}
+                "served": served}
 
     # Admin -------------------------------------------------------------------------------------------
 

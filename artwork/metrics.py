@@ -120,10 +120,10 @@ class StateCollector:
         lag_events = GaugeMetricFamily("artwork_candidate_lag_events", "Events whose reward is final but that "
                                        "candidate's model has not learned (a new candidate catches up on the log).",
                                        labels=["experiment", "arm"])
-        for key, candidate in self.service.candidates.models().items():
+        for key, progress in self.service.candidates.all_progress().items():
             experiment, arm = key.split("/", 1)
-            seq.add_metric([experiment, arm], float(candidate.seq))
-            lag_events.add_metric([experiment, arm], float(self.service.store.learn_queue_after(candidate.seq)[0]))
+            seq.add_metric([experiment, arm], float(progress["learned"]))
+            lag_events.add_metric([experiment, arm], float(progress["behind"]))
         yield seq
         yield lag_events
         if self.personalizer is not None:

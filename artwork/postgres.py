@@ -22,7 +22,6 @@ Two things differ from SQLite, where one writer at a time gives commit order for
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -497,12 +496,8 @@ class PostgresStore(SQLStorage):
         at or below one read here is final for good, so nothing can appear behind the reader."""
         with self.write() as conn:
             self._number(conn, loop)
-            rows = conn.execute(
-                f"SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
-                f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
-                (after_seq, limit)).fetchall()
-        return [{"seq": r[0], "features": json.loads(r[1]), "chosen_index": r[2], "reward": r[3],
-                 "probability": r[4]} for r in rows]
+            rows = conn.execute(self._queue_entries_sql(loop), (after_seq, limit)).fetchall()
+        return [self._queue_entry(row) for row in rows]
 
     def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
         """Counts the numbered events after ``seq`` and those final but not numbered yet (both

@@ -718,13 +718,12 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
         """The next ``limit`` learn-queue entries (of ``loop``'s queue) after ``after_seq``, in queue order: {"seq",
-        "features" (parsed), "chosen_index", "reward", "probability"}."""
+        "event_id", "features" (parsed), "chosen_index", "reward", "probability"}."""
 
     @abc.abstractmethod
     def queue_entries(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
         """``learn_batch`` for a reader beside the learner (offline evaluation replaying what a
-        learner learns), with each entry's ``event_id``: read only, so on PostgreSQL only what
-        the learner has numbered already."""
+        learner learns): read only, so on PostgreSQL only what the learner has numbered already."""
 
     @abc.abstractmethod
     def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
@@ -1173,11 +1172,25 @@ class SQLStorage(Storage):
         return self.query(f"SELECT seq, file, sha256 FROM {loop.checkpoints} WHERE vw_args = ? AND epoch = ?"
                           " AND model = ? ORDER BY seq DESC, id DESC", (vw_args, epoch, loop.model))
 
+    #: What ``learn_batch`` and ``queue_entries`` give of each learn-queue entry, in order.
+    _QUEUE_ENTRY = ("seq", "event_id", "features", "chosen_index", "reward", "probability")
+
+    @classmethod
+    def _queue_entries_sql(cls, loop: Loop) -> str:
+        """The learn-queue entries after a position (``?``), at most a number (``?``), in order:
+        the one statement ``learn_batch`` and ``queue_entries`` read with."""
+        return (f"SELECT q.seq, q.event_id, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
+                f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?")
+
+    @classmethod
+    def _queue_entry(cls, values) -> dict:
+        entry = dict(zip(cls._QUEUE_ENTRY, values, strict=True))
+        entry["features"] = json.loads(entry["features"])
+        return entry
+
     def queue_entries(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
-        return [{**row, "features": json.loads(row["features"])} for row in self.query(
-            f"SELECT q.seq, q.event_id, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
-            f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
-            (after_seq, limit))]
+        return [self._queue_entry(row.values())
+                for row in self.query(self._queue_entries_sql(loop), (after_seq, limit))]
 
     def checkpoint_models(self, loop: Loop = ARTWORK) -> list[str]:
         return [r["model"] for r in self.query(f"SELECT DISTINCT model FROM {loop.checkpoints} WHERE model != ''"
@@ -1287,8 +1300,7 @@ class SQLStorage(Storage):
                  "pmf": json.loads(r["pmf"]), "chosen_index": r["chosen_index"], "probability": r["probability"],
                  "clicked": bool(r["clicked"])} for r in self.query(
             "SELECT i.event_id, i.state, i.arm, i.served_arm, i.title_id, i.candidates, i.features, i.pmf,"
-            " i.chosen_index,"
-            " i.probability,"
+            " i.chosen_index, i.probability,"
             f" {clicked} AS clicked FROM impressions i WHERE i.experiment = ? ORDER BY i.created_ts, i.event_id",
             (name,))]
 
@@ -1769,11 +1781,7 @@ class Store(SQLStorage):
     # Learning (the contract's) ----------------------------------------------------------------
 
     def learn_batch(self, after_seq: int, limit: int, loop: Loop = ARTWORK) -> list[dict]:
-        return [{"seq": r[0], "features": json.loads(r[1]), "chosen_index": r[2], "reward": r[3],
-                 "probability": r[4]} for r in self.conn.execute(
-            f"SELECT q.seq, i.features, i.chosen_index, i.reward, i.probability FROM {loop.queue} q"
-            f" JOIN {loop.events} i ON i.event_id = q.event_id WHERE q.seq > ? ORDER BY q.seq LIMIT ?",
-            (after_seq, limit))]
+        return [self._queue_entry(row) for row in self.conn.execute(self._queue_entries_sql(loop), (after_seq, limit))]
 
     def learn_queue_after(self, seq: int, loop: Loop = ARTWORK) -> tuple[int, float | None]:
         count, oldest = self.conn.execute(f"SELECT count(*), min(final_ts) FROM {loop.queue} WHERE seq > ?",

@@ -35,7 +35,7 @@ import numpy as np
 from artwork.catalog import data_paths, default_index
 from artwork.config import load_settings
 from artwork.demo_catalog import demo_titles
-from artwork.experiments import MODEL_POLICIES, check_definition
+from artwork.experiments import MODEL_POLICIES, check_definition, served_arm
 from artwork.learner import Learner
 from artwork.policy import Model, floor_pmf
 from artwork.service import Service
@@ -185,12 +185,8 @@ def experiment_design(candidate: str | None = None) -> Design:
 
 
 def served_arms(experiment: dict) -> dict[str, dict]:
-    """{arm name: the arm whose policy serves that arm's people}: the arm itself, or control once
-    the guardrail stopped it (as ``Experiments.assignment`` serves them)."""
-    definition = experiment["definition"]
-    control = next(arm for arm in definition["arms"] if arm["name"] == definition["control"])
-    stopped = {stop["arm"] for stop in experiment["arm_stops"]}
-    return {arm["name"]: control if arm["name"] in stopped else arm for arm in definition["arms"]}
+    """{arm name: the arm whose policy serves that arm's people} (``experiments.served_arm``)."""
+    return {arm["name"]: served_arm(experiment, arm) for arm in experiment["definition"]["arms"]}
 
 
 def run_experiment(out_dir: Path, visitors: int = 4000, seed: int = 0, world_seed: int = 0,
@@ -290,8 +286,8 @@ def _look(results: dict, truth: dict, visitors: int) -> dict:
 
 
 def _candidate_model(service: Service, experiment: str, arm: dict) -> dict:
-    """A candidate arm's model at the end: its VW arguments, how far it learned (its newest
-    checkpoint's queue position, and how many queued events it lacks) beside the live model, and
+    """A candidate arm's model at the end: its VW arguments, how far it learned (the report's
+    ``model``: its queue position, and how many queued events it lacks) beside the live model, and
     whether its weights are the live model's (None once the arm stopped: its model is deleted)."""
     same = None
     if not arm["stopped"]:
