@@ -826,13 +826,10 @@ def experiment_simulate(out_dir: Path, visitors: int, seed: int, world_seed: int
     """
     from artwork.simulations.experiment import run_experiment
 
-    from .errors import ServiceError
-
-    try:
-        run_experiment(out_dir, visitors=visitors, seed=seed, world_seed=world_seed, candidate=candidate)
+    try:  # _or_fail: the candidate's VW arguments refused (experiments.check_definition)
+        _or_fail(lambda: run_experiment(out_dir, visitors=visitors, seed=seed, world_seed=world_seed,
+                                        candidate=candidate))
     except FileExistsError as exc:
         raise click.ClickException(str(exc)) from None
-    except ServiceError as exc:  # the candidate's VW arguments refused (experiments.check_definition)
-        raise click.ClickException(exc.message) from None
     click.echo((out_dir / "report.md").read_text())
     click.echo(f"Report: {out_dir / 'report.json'}, {out_dir / 'report.md'}")
